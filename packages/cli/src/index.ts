@@ -1,1 +1,13 @@
-export {};
+export { runCli, VERSION, type RunOptions } from './program.js';
+export { ExitCode, EXIT_CODES_HELP, exitCodeForError, CliError, type ExitCodeValue } from './exit-codes.js';
+export { processIO, type CliIO } from './io.js';
+export { createReporter, renderBar, type OutputMode, type Reporter, type ReporterOptions } from './reporter.js';
+export { backupCommand, type BackupCommandOptions } from './commands/backup.js';
+export { restoreCommand, type RestoreCommandOptions } from './commands/restore.js';
+export { initCommand, type InitCommandOptions } from './commands/init.js';
+export { snapshotsCommand, type SnapshotsCommandOptions } from './commands/snapshots.js';
+export { lsCommand, type LsCommandOptions } from './commands/ls.js';
+export { catCommand, type CatCommandOptions } from './commands/cat.js';
+export { dumpCommand, type DumpCommandOptions } from './commands/dump.js';
+export { writeTar, type TarEntry, type TarOptions } from './tar-writer.js';
+export type { CommandResult } from './commands/result.js';

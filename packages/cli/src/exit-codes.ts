@@ -1,0 +1,49 @@
+/**
+ * Process exit codes of `ferry` and the mapping from errors to them. Scripts and the
+ * agent branch on these, so they are part of the CLI's contract (README, `--help`).
+ */
+export const ExitCode = {
+  ok: 0,
+  error: 1,
+  /** The command finished but some files could not be read or restored. */
+  partial: 3,
+  repositoryNotFound: 10,
+  wrongPassword: 12,
+  interrupted: 130,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export const EXIT_CODES_HELP = `Exit codes:
+  0    success
+  1    error (the message says what failed and how to fix it)
+  3    finished, but some files could not be read (backup) or restored (restore)
+  10   no repository at the given location
+  12   wrong password
+  130  interrupted (Ctrl-C); the command stopped cleanly`;
+
+/** Errors carrying a string `code`: RepositoryError, BlobStoreError, our own CliError. */
+export function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function exitCodeForError(err: unknown, signal?: AbortSignal): ExitCodeValue {
+  const code = errorCode(err);
+  if (code === 'RepositoryNotFound') return ExitCode.repositoryNotFound;
+  if (code === 'WrongPassword') return ExitCode.wrongPassword;
+  if (signal?.aborted === true) return ExitCode.interrupted;
+  if (code === 'Canceled' || code === 'Aborted' || code === 'ABORT_ERR') return ExitCode.interrupted;
+  if (err instanceof Error && err.name === 'AbortError') return ExitCode.interrupted;
+  return ExitCode.error;
+}
+
+/** A usage or environment problem found by the CLI itself (exit code 1). */
+export class CliError extends Error {
+  readonly code = 'Cli';
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliError';
+  }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+import { processIO } from './io.js';
+import { runCli } from './program.js';
+
+// The first Ctrl-C cancels the running command through its AbortSignal (it then exits
+// 130 after cleaning up); a second one exits at once.
+const controller = new AbortController();
+process.on('SIGINT', () => {
+  if (controller.signal.aborted) process.exit(130);
+  controller.abort(new Error('interrupted'));
+});
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  // `ferry dump ... | head` closes the pipe early: that is not a failure worth a trace.
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+});
+
+const code = await runCli({ args: process.argv.slice(2), io: processIO(), signal: controller.signal });
+process.exitCode = code;
+// Keep-alive sockets of an S3 client could hold the process open; output is already
+// written (stdout/stderr are synchronous for files and pipes on Linux).
+setTimeout(() => process.exit(code), 200).unref();

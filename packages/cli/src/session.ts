@@ -1,0 +1,91 @@
+import { ensureBucket, openStore, parseS3Url, type BlobStore, type OpenStoreOptions } from '@ferry/blobstore';
+import { Repository, type Credential } from '@ferry/repository';
+import { CliError } from './exit-codes.js';
+import type { CliIO } from './io.js';
+import { readPassword } from './password.js';
+
+/** Options every command accepts (before or after the command name). */
+export interface GlobalOptions {
+  readonly repo?: string;
+  readonly passwordFile?: string;
+  readonly json?: boolean;
+  readonly quiet?: boolean;
+  readonly verbose?: boolean;
+  /** KiB/s over all uploads / downloads. */
+  readonly limitUpload?: number;
+  readonly limitDownload?: number;
+}
+
+export interface SessionOptions {
+  readonly global: GlobalOptions;
+  readonly io: CliIO;
+  readonly signal?: AbortSignal;
+  /** Filled in as soon as it is known, so error messages can name the repository. */
+  readonly context: ErrorContext;
+}
+
+/** What an error message may mention: the store, never the password. */
+export interface ErrorContext {
+  repository?: string;
+  secrets: string[];
+}
+
+export function repositoryLocation(global: GlobalOptions, io: CliIO): string {
+  const location = global.repo ?? io.env['FERRY_REPOSITORY'];
+  if (location === undefined || location === '') {
+    throw new CliError('no repository given: pass --repo DIR|s3:https://host/bucket[/prefix] or set FERRY_REPOSITORY');
+  }
+  return location;
+}
+
+export function openRepositoryStore(options: SessionOptions): BlobStore {
+  const store = openStore(repositoryLocation(options.global, options.io), storeOptions(options));
+  options.context.repository = store.description;
+  return store;
+}
+
+function storeOptions(options: SessionOptions): OpenStoreOptions {
+  const { global, io } = options;
+  const limits = {
+    ...(global.limitUpload !== undefined ? { uploadBytesPerSecond: global.limitUpload * 1024 } : {}),
+    ...(global.limitDownload !== undefined ? { downloadBytesPerSecond: global.limitDownload * 1024 } : {}),
+  };
+  const caBundle = io.env['AWS_CA_BUNDLE'];
+  return {
+    limits,
+    ...(caBundle !== undefined && caBundle !== '' ? { s3: { caBundle } } : {}),
+  };
+}
+
+/** `init` on S3 creates the bucket when it is missing, as restic does. */
+export async function ensureRepositoryBucket(options: SessionOptions): Promise<void> {
+  const location = repositoryLocation(options.global, options.io);
+  if (!location.startsWith('s3:')) return;
+  const caBundle = options.io.env['AWS_CA_BUNDLE'];
+  await ensureBucket(
+    { ...parseS3Url(location), ...(caBundle !== undefined && caBundle !== '' ? { caBundle } : {}) },
+    options.signal !== undefined ? { signal: options.signal } : {},
+  );
+}
+
+export async function readCredential(options: SessionOptions, confirm: boolean): Promise<Credential> {
+  const password = await readPassword({
+    io: options.io,
+    confirm,
+    ...(options.global.passwordFile !== undefined ? { passwordFile: options.global.passwordFile } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+  });
+  options.context.secrets.push(password);
+  return { kind: 'password', password };
+}
+
+/** Opens the repository for a command; the caller closes it (worker threads). */
+export async function openRepository(options: SessionOptions): Promise<Repository> {
+  const store = openRepositoryStore(options);
+  const credential = await readCredential(options, false);
+  return Repository.open({
+    store,
+    credential,
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+  });
+}
