@@ -71,6 +71,8 @@ export type BlobStoreErrorCode =
   | 'AlreadyExists'
   | 'InvalidKey'
   | 'InvalidRange'
+  /** A store URL or option is malformed (not a key: see `InvalidKey`). */
+  | 'InvalidArgument'
   | 'PermissionDenied'
   | 'NoSpace'
   | 'Unavailable'
