@@ -78,6 +78,11 @@ describe('IdTable', () => {
     for (let i = 2500; i < 5000; i++) table.add(ids, i * 32);
     expect(table.bytesUsed()).toBe(reserved);
     for (let i = 0; i < 5000; i++) expect(table.find(ids, i * 32)).toBe(i);
+    table.trim();
+    expect(table.records.length).toBe(5000 * 32);
+    for (let i = 0; i < 5000; i++) expect(table.find(ids, i * 32)).toBe(i);
+    expect(table.add(ids, 0)).toBe(-1);
+    expect(table.add(randomBytes(32))).toBe(5000);
   });
 
   it('rejects a record size that cannot hold the id', () => {

@@ -113,10 +113,19 @@ export class IdTable {
     return index;
   }
 
-  /** Makes room for `total` records without further regrowth. */
+  /**
+   * Makes room for `total` records without further regrowth. Grows by at least 1.5×
+   * so that many small reservations (one per loaded segment) stay amortized O(n).
+   */
   reserve(total: number): void {
-    if (total * this.recordSize > this.recordBuf.length) this.resizeRecords(total);
+    const capacity = this.recordBuf.length / this.recordSize;
+    if (total > capacity) this.resizeRecords(Math.max(total, Math.ceil(capacity * 1.5)));
     if (this.slots.length < slotCountFor(total)) this.rehash(slotCountFor(total));
+  }
+
+  /** Releases unused record capacity (e.g. after loading every index segment). */
+  trim(): void {
+    if (this.count * this.recordSize < this.recordBuf.length) this.resizeRecords(Math.max(1, this.count));
   }
 
   /** Bytes held by this table (record storage plus slot array), for memory reports. */
