@@ -219,6 +219,14 @@ describe('Chunker (streaming)', () => {
     expect(streamed(randomData(8, 2000), [512, 700], flat)).toEqual([512, 1024, 1536, 2000]);
   });
 
+  it('grows its carry across many small blocks at the default sizes', () => {
+    const data = Buffer.concat([counterModeData('carry', 5_000_000), Buffer.alloc(DEFAULT_MAX_SIZE + 3)]);
+    const splits = Array.from({ length: Math.floor(data.length / 100_000) }, (_, i) => (i + 1) * 100_000);
+    const ends = chunkBoundaries(gear, data);
+    expect(ends.length).toBeGreaterThan(4);
+    expect(streamed(data, splits.filter((s) => s < data.length), {})).toEqual(ends);
+  });
+
   it('returns exact-size chunks that own a non-pooled ArrayBuffer (transferable)', () => {
     const chunker = new Chunker({ gear, ...SMALL });
     const chunks = [...chunker.push(randomData(9, 20_000)), ...chunker.flush()];

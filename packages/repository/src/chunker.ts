@@ -158,7 +158,9 @@ export function chunkBoundaries(gear: Uint32Array, data: Uint8Array, params?: Ch
  * owns its whole non-shared ArrayBuffer (not from the Buffer pool), so the caller may
  * transfer `chunk.buffer` to a worker thread; input blocks may be reused by the caller
  * as soon as `push` returns. Bytes of a chunk that starts in one block and ends in a
- * later one are held in a carry buffer (less than maxSize bytes) between calls.
+ * later one are held in a carry buffer (at most maxSize bytes) between calls. `flush`
+ * resets the chunker, so one instance can (and should, to keep its carry buffer) chunk
+ * many files in turn.
  */
 export class Chunker {
   private readonly plan: Plan;
@@ -203,9 +205,17 @@ export class Chunker {
   }
 
   private keep(block: Uint8Array, from: number): void {
-    // Allocated once per Chunker; an unfinished chunk is always < maxSize bytes.
-    this.carry ??= Buffer.allocUnsafeSlow(this.plan.maxSize);
-    this.carry.set(block.subarray(from), this.carryLen);
-    this.carryLen += block.length - from;
+    const needed = this.carryLen + (block.length - from);
+    if (!this.carry || this.carry.length < needed) this.growCarry(needed);
+    this.carry!.set(block.subarray(from), this.carryLen);
+    this.carryLen = needed;
+  }
+
+  /** Grows geometrically up to maxSize (never more is needed), so small files stay cheap. */
+  private growCarry(needed: number): void {
+    const size = Math.min(this.plan.maxSize, Math.max(needed, 2 * (this.carry?.length ?? 0), 64 * 1024));
+    const next = Buffer.allocUnsafeSlow(size);
+    if (this.carry) this.carry.copy(next, 0, 0, this.carryLen);
+    this.carry = next;
   }
 }

@@ -191,7 +191,10 @@ function copyId(buf: Uint8Array, at: number): Buffer {
 
 /** Ids of the segments this one supersedes (validates the whole segment first). */
 export function readSupersedes(buf: Uint8Array): Buffer[] {
-  const layout = validate(buf);
+  return supersedesOf(buf, validate(buf));
+}
+
+function supersedesOf(buf: Uint8Array, layout: Layout): Buffer[] {
   return Array.from({ length: layout.s }, (_, i) => copyId(buf, layout.supersedes + i * ID));
 }
 
@@ -213,7 +216,7 @@ export function decodeIndexSegment(buf: Uint8Array): IndexSegment {
       rawLength: view.readUInt32LE(at + ID + 12),
     };
   });
-  return { supersedes: readSupersedes(buf), packs, blobs };
+  return { supersedes: supersedesOf(buf, layout), packs, blobs };
 }
 
 export interface LoadedSegment {
@@ -231,7 +234,7 @@ export interface LoadedSegment {
  */
 export function loadIndexSegmentInto(buf: Uint8Array, index: BlobIndex, superseded?: Set<string>): LoadedSegment {
   const layout = validate(buf);
-  const supersedes = Array.from({ length: layout.s }, (_, i) => copyId(buf, layout.supersedes + i * ID));
+  const supersedes = supersedesOf(buf, layout);
   for (const id of supersedes) superseded?.add(id.toString('hex'));
   const packNos = new Uint32Array(layout.p);
   for (let i = 0; i < layout.p; i++) {
