@@ -1,1 +1,22 @@
-export {};
+export { Repository } from './repository.js';
+export { RepositoryError, isRepositoryError } from './errors.js';
+export type { RepositoryErrorCode } from './errors.js';
+export type {
+  Credential,
+  InitOptions,
+  OpenOptions,
+  SnapshotIdentity,
+  SnapshotStats,
+  Snapshot,
+  NodeType,
+  TreeNode,
+  Progress,
+  FileProblem,
+  BackupSource,
+  BackupOptions,
+  BackupSummary,
+  RestoreOptions,
+  RestoreSummary,
+} from './api.js';
+export { Chunker, gearTable, chunkBoundaries } from './chunker.js';
+export { FORMAT_VERSION } from './config.js';

@@ -1,0 +1,157 @@
+/**
+ * Public shapes of the repository engine (what the CLI, the native mover and the
+ * benchmark program against). The behaviour behind them is in repository.ts,
+ * archiver.ts and restorer.ts; the byte format in docs/repository-format.md.
+ */
+import type { BlobStore } from '@ferry/blobstore';
+
+/** How a caller proves it may open a repository. */
+export type Credential =
+  | { readonly kind: 'password'; readonly password: string }
+  /** 32 raw bytes, as held in a Kubernetes Secret. */
+  | { readonly kind: 'cluster'; readonly key: Uint8Array };
+
+export interface InitOptions {
+  readonly store: BlobStore;
+  readonly credential: Credential;
+  /** Label of the first key slot (e.g. the host name). */
+  readonly label?: string;
+  /** scrypt cost for password slots; tests lower it. Default N = 32768. */
+  readonly scryptN?: number;
+  readonly clock?: { now(): number };
+}
+
+export interface OpenOptions {
+  readonly store: BlobStore;
+  readonly credential: Credential;
+  /** Worker threads for hashing/compression/encryption; default: available cores. */
+  readonly workers?: number;
+  readonly clock?: { now(): number };
+  readonly signal?: AbortSignal;
+}
+
+export type SnapshotIdentity =
+  | { readonly kind: 'host'; readonly host: string; readonly path: string }
+  | {
+      readonly kind: 'pod';
+      readonly namespace: string;
+      readonly pod: string;
+      readonly volume: string;
+      readonly pvcUid?: string;
+      readonly podUid?: string;
+    };
+
+export interface SnapshotStats {
+  readonly files: number;
+  readonly dirs: number;
+  readonly bytes: number;
+  readonly bytesAdded: number;
+}
+
+export interface Snapshot {
+  /** hex id (the object name under snapshots/) */
+  readonly id: string;
+  readonly time: Date;
+  readonly identity: SnapshotIdentity;
+  readonly hostname: string;
+  readonly username: string;
+  readonly paths: readonly string[];
+  readonly tags: readonly string[];
+  readonly parent?: string;
+  /** Root directory tree blob ids. */
+  readonly tree: readonly string[];
+  readonly stats: SnapshotStats;
+  readonly program: string;
+}
+
+export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'chardev' | 'blockdev';
+
+/** One entry of a directory as stored in a tree blob (docs/repository-format.md §7). */
+export interface TreeNode {
+  /** Raw name bytes (names need not be UTF-8). */
+  readonly name: Buffer;
+  readonly type: NodeType;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly inode: bigint;
+  readonly device: bigint;
+  readonly links: number;
+  readonly size?: number;
+  readonly content?: readonly string[];
+  readonly subtrees?: readonly string[];
+  /** Raw symlink target bytes. */
+  readonly target?: Buffer;
+  readonly rdev?: bigint;
+}
+
+export interface Progress {
+  readonly op: 'backup' | 'restore' | 'check';
+  readonly filesDone: number;
+  readonly filesTotal?: number;
+  readonly bytesDone: number;
+  readonly bytesTotal?: number;
+  readonly currentFile?: string;
+  readonly bytesPerSecond?: number;
+  readonly etaSeconds?: number;
+}
+
+export interface FileProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export type BackupSource =
+  | { readonly kind: 'paths'; readonly paths: readonly string[] }
+  /** Stored as one file `fileName` at the snapshot root; never buffered whole. */
+  | { readonly kind: 'stream'; readonly stream: AsyncIterable<Uint8Array>; readonly fileName: string };
+
+export interface BackupOptions {
+  readonly source: BackupSource;
+  readonly identity: SnapshotIdentity;
+  readonly tags?: readonly string[];
+  /** Snapshot id, 'none', or undefined: the latest snapshot with the same identity. */
+  readonly parent?: string;
+  /** Globs relative to each backed-up path (`*` within a component, `**` across). */
+  readonly excludes?: readonly string[];
+  /** Name of an ignore file (gitignore-like globs, one per line) honoured in every directory. */
+  readonly ignoreFileName?: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: Progress) => void;
+}
+
+export interface BackupSummary {
+  readonly snapshot: Snapshot;
+  readonly filesNew: number;
+  readonly filesChanged: number;
+  readonly filesUnmodified: number;
+  readonly dirs: number;
+  readonly bytesRead: number;
+  readonly bytesProcessed: number;
+  readonly bytesAdded: number;
+  readonly bytesDeduplicated: number;
+  readonly blobsAdded: number;
+  readonly durationSeconds: number;
+  readonly problems: readonly FileProblem[];
+}
+
+export interface RestoreOptions {
+  /** Snapshot id, unique id prefix, or 'latest'. */
+  readonly snapshot: string;
+  readonly target: string;
+  /** Restore only this path inside the snapshot (and below). */
+  readonly include?: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: Progress) => void;
+}
+
+export interface RestoreSummary {
+  readonly snapshot: Snapshot;
+  readonly files: number;
+  readonly dirs: number;
+  readonly bytes: number;
+  readonly durationSeconds: number;
+  readonly problems: readonly FileProblem[];
+}

@@ -1,0 +1,373 @@
+/**
+ * Backup of directory trees or a stream into a snapshot. The walker goes depth first and
+ * stays only a bounded number of files ahead of the content writer, so memory depends
+ * on the files in flight and the directories on the current path, not on the tree size.
+ */
+import { lstat, readdir, readlink, readFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { hostname, userInfo } from 'node:os';
+import type { BigIntStats } from 'node:fs';
+import type { BackupOptions, BackupSummary, FileProblem, NodeType, Snapshot, TreeNode } from './api.js';
+import { BLOB_TREE } from './blob-codec.js';
+import { gearTable } from './chunker.js';
+import { ContentWriter, type ContentStats, type StoredContent } from './content-writer.js';
+import { RepositoryError, throwIfAborted } from './errors.js';
+import { ExcludeRules } from './exclude.js';
+import { ProgressMeter } from './progress.js';
+import type { Repository } from './repository.js';
+import { saveSnapshot, sameIdentity } from './snapshot-store.js';
+import { encodeTreeBlob, TREE_CHUNK_NODES } from './tree.js';
+import { mapLimited, observed, Semaphore } from './concurrency.js';
+import type { WriteSession } from './write-session.js';
+
+const FILES_IN_FLIGHT = 128;
+const LARGE_FILES_IN_FLIGHT = 2;
+const LSTAT_CONCURRENCY = 64;
+const PROGRAM = 'ferry 0.1.0';
+
+type ParentMap = Map<string, TreeNode>;
+
+/**
+ * A node that may still be in the making. Wrapped in an object because an async
+ * function cannot return a bare promise without awaiting it (promises flatten).
+ */
+interface Later {
+  readonly node: Promise<TreeNode | undefined>;
+}
+const ready = (node: TreeNode | undefined): Later => ({ node: Promise.resolve(node) });
+
+interface Counters {
+  filesNew: number;
+  filesChanged: number;
+  filesUnmodified: number;
+  dirs: number;
+  bytesProcessed: number;
+}
+
+export async function runBackup(repo: Repository, options: BackupOptions): Promise<BackupSummary> {
+  const started = repo.clock.now();
+  const parent = await findParent(repo, options);
+  const session = repo.newWriteSession(options.signal);
+  const run = new BackupRun(repo, options, session);
+  const tree = await run.archiveRoot(parent);
+  await session.finish();
+  run.meter.finish();
+  const c = run.counters;
+  const snapshot = await saveSnapshot(repo.store, repo.keys.object, {
+    time: new Date(started),
+    identity: options.identity,
+    hostname: hostname(),
+    username: currentUser(),
+    paths: options.source.kind === 'paths' ? options.source.paths.map((p) => resolve(p)) : [options.source.fileName],
+    tags: [...(options.tags ?? [])],
+    ...(parent ? { parent: parent.id } : {}),
+    tree,
+    stats: { files: c.filesNew + c.filesChanged + c.filesUnmodified, dirs: c.dirs, bytes: c.bytesProcessed, bytesAdded: session.bytesAdded },
+    program: PROGRAM,
+  });
+  return {
+    snapshot,
+    ...c,
+    bytesRead: run.content.bytesRead,
+    bytesAdded: session.bytesAdded,
+    bytesDeduplicated: run.content.bytesDeduplicated,
+    blobsAdded: session.blobsAdded,
+    durationSeconds: (repo.clock.now() - started) / 1000,
+    problems: run.problems,
+  };
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? '');
+  }
+}
+
+async function findParent(repo: Repository, options: BackupOptions): Promise<Snapshot | undefined> {
+  if (options.parent === 'none') return undefined;
+  if (options.parent !== undefined) return repo.resolveSnapshot(options.parent);
+  const same = (await repo.listSnapshots({ signal: options.signal })).filter((s) => sameIdentity(s.identity, options.identity));
+  return same.at(-1);
+}
+
+class BackupRun {
+  readonly counters: Counters = { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirs: 0, bytesProcessed: 0 };
+  readonly content: ContentStats = { bytesRead: 0, bytesDeduplicated: 0 };
+  readonly problems: FileProblem[] = [];
+  readonly meter: ProgressMeter;
+  private readonly files = new Semaphore(FILES_IN_FLIGHT);
+  private readonly largeFiles = new Semaphore(LARGE_FILES_IN_FLIGHT);
+  private readonly writer: ContentWriter;
+  private readonly signal: AbortSignal | undefined;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly options: BackupOptions,
+    private readonly session: WriteSession,
+  ) {
+    this.signal = options.signal;
+    this.meter = new ProgressMeter('backup', repo.clock, options.onProgress);
+    const { minSize, avgSize, maxSize } = repo.config.chunker;
+    this.writer = new ContentWriter({
+      pool: repo.pool,
+      session,
+      gear: gearTable(repo.keys.gear),
+      chunk: { minSize, avgSize, maxSize },
+      stats: this.content,
+      signal: options.signal,
+      onBytes: (n) => {
+        this.meter.bytesDone += n;
+        this.meter.tick();
+      },
+    });
+  }
+
+  async archiveRoot(parent: Snapshot | undefined): Promise<string[]> {
+    const src = this.options.source;
+    const parentRoot = parent ? await this.parentMap(parent.tree) : undefined;
+    if (src.kind === 'stream') return this.storeDir([await this.streamNode(src.stream, src.fileName)]);
+    const rules = ExcludeRules.from(this.options.excludes ?? []);
+    if (src.paths.length === 0) throw new RepositoryError('InvalidArgument', 'nothing to back up: no paths given');
+    if (this.meter.wanted) void this.countTotals(src.paths, rules);
+    if (src.paths.length === 1) {
+      const st = await this.lstatRoot(src.paths[0]!);
+      if (st.isDirectory()) return (await this.walkDir(Buffer.from(resolve(src.paths[0]!)), '', parent?.tree, rules))();
+    }
+    const names = new Set<string>();
+    const nodes: Promise<TreeNode | undefined>[] = [];
+    for (const path of src.paths) {
+      const name = basename(resolve(path));
+      if (names.has(name)) throw new RepositoryError('InvalidArgument', `two paths share the name "${name}"; back them up separately`);
+      names.add(name);
+      const st = await this.lstatRoot(path);
+      nodes.push(observed((await this.entry(Buffer.from(resolve(path)), name, Buffer.from(name), st, parentRoot?.get(Buffer.from(name).toString('latin1')), rules)).node));
+    }
+    return this.storeDir(await settleNodes(nodes));
+  }
+
+  private async lstatRoot(path: string): Promise<BigIntStats> {
+    try {
+      return await lstat(path, { bigint: true });
+    } catch (err) {
+      throw new RepositoryError('InvalidArgument', `cannot back up ${path}: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Lists and schedules everything below `abs`; resolves once walked (not stored) with a
+   * function that waits for the directory's tree blobs, so the walk can go on meanwhile.
+   */
+  private async walkDir(abs: Buffer, rel: string, parentTrees: readonly string[] | undefined, rules: ExcludeRules): Promise<() => Promise<string[]>> {
+    throwIfAborted(this.signal, 'backup');
+    let names: Buffer[];
+    try {
+      names = (await readdir(abs, { encoding: 'buffer' })).sort(Buffer.compare);
+    } catch (err) {
+      this.problem(rel || '.', err);
+      return () => this.storeDir([]);
+    }
+    const localRules = await this.ignoreFileRules(abs, rel, names, rules);
+    const parent = parentTrees ? await this.parentMap(parentTrees) : undefined;
+    const stats = await mapLimited(names, LSTAT_CONCURRENCY, (name) => lstat(joinRaw(abs, name), { bigint: true }).catch((e: unknown) => e as Error));
+    const nodes: Promise<TreeNode | undefined>[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const st = stats[i]!;
+      const childRel = rel === '' ? name.toString('utf8') : `${rel}/${name.toString('utf8')}`;
+      if (!localRules.empty && localRules.matches(childRel)) continue;
+      if (st instanceof Error) {
+        this.problem(childRel, st);
+        continue;
+      }
+      nodes.push(observed((await this.entry(joinRaw(abs, name), childRel, name, st, parent?.get(name.toString('latin1')), localRules)).node));
+    }
+    const done = observed(settleNodes(nodes).then((n) => this.storeDir(n)));
+    return () => done;
+  }
+
+  /** Schedules one directory entry; the returned promise yields its node (or undefined if it is skipped). */
+  private async entry(abs: Buffer, rel: string, name: Buffer, st: BigIntStats, parent: TreeNode | undefined, rules: ExcludeRules): Promise<Later> {
+    const base = metadata(name, st);
+    if (st.isDirectory()) {
+      this.counters.dirs++;
+      const wait = await this.walkDir(abs, rel, parent?.type === 'dir' ? parent.subtrees : undefined, rules);
+      return { node: wait().then((subtrees) => ({ ...base, subtrees })) };
+    }
+    if (st.isFile()) return this.file(abs, rel, base, parent);
+    if (st.isSymbolicLink()) {
+      const target = await readlink(abs, { encoding: 'buffer' }).catch((e: unknown) => e as Error);
+      if (target instanceof Error) return this.skip(rel, target);
+      return ready({ ...base, target });
+    }
+    return ready(st.isCharacterDevice() || st.isBlockDevice() ? { ...base, rdev: st.rdev } : base);
+  }
+
+  private async file(abs: Buffer, rel: string, base: TreeNode, parent: TreeNode | undefined): Promise<Later> {
+    const size = Number(base.size);
+    this.counters.bytesProcessed += size;
+    if (parent && this.unchanged(base, parent)) {
+      this.counters.filesUnmodified++;
+      this.meter.filesDone++;
+      this.meter.bytesDone += size;
+      return ready({ ...base, content: parent.content ?? [] });
+    }
+    const large = size > this.writer.smallFileLimit;
+    await this.files.acquire();
+    if (large) await this.largeFiles.acquire();
+    this.meter.currentFile = rel;
+    const stored = (large ? this.writer.largeFile(abs) : this.writer.smallFile(abs)).finally(() => {
+      this.files.release();
+      if (large) this.largeFiles.release();
+    });
+    return {
+      node: stored.then(
+        (content) => this.fileDone(base, content, size, rel, parent),
+        (err: unknown) => this.fileFailed(rel, err),
+      ),
+    };
+  }
+
+  private fileDone(base: TreeNode, content: StoredContent, size: number, rel: string, parent: TreeNode | undefined): TreeNode {
+    if (content.size !== size) this.problems.push({ path: rel, message: `file changed while being read (${size} bytes before, ${content.size} read); stored what was read` });
+    if (parent?.type === 'file') this.counters.filesChanged++;
+    else this.counters.filesNew++;
+    this.meter.filesDone++;
+    this.meter.tick();
+    return { ...base, size: content.size, content: content.ids };
+  }
+
+  private fileFailed(rel: string, err: unknown): undefined {
+    if (!isFileError(err)) throw err;
+    this.problem(rel, err);
+    return undefined;
+  }
+
+  private unchanged(node: TreeNode, parent: TreeNode): boolean {
+    if (parent.type !== 'file' || parent.size !== node.size) return false;
+    if (parent.mtimeNs !== node.mtimeNs || parent.ctimeNs !== node.ctimeNs || parent.inode !== node.inode) return false;
+    // A parent blob pruned away would make the new snapshot incomplete: re-read then.
+    return (parent.content ?? []).every((id) => this.repo.index.has(Buffer.from(id, 'hex')));
+  }
+
+  private async streamNode(stream: AsyncIterable<Uint8Array>, fileName: string): Promise<TreeNode> {
+    const name = Buffer.from(fileName, 'utf8');
+    if (name.length === 0 || name.includes(0x2f)) throw new RepositoryError('InvalidArgument', `stream file name "${fileName}" must be a single path component`);
+    const content = await this.writer.stream(stream, true);
+    const nowNs = BigInt(this.repo.clock.now()) * 1_000_000n;
+    this.counters.filesNew++;
+    this.counters.bytesProcessed += content.size;
+    const ids = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+    return { name, type: 'file', mode: 0o600, ...ids, mtimeNs: nowNs, ctimeNs: nowNs, inode: 0n, device: 0n, links: 1, size: content.size, content: content.ids };
+  }
+
+  /** Stores a directory's nodes as tree blobs of at most TREE_CHUNK_NODES each. */
+  private async storeDir(nodes: TreeNode[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i === 0 || i < nodes.length; i += TREE_CHUNK_NODES) {
+      const raw = encodeTreeBlob(nodes.slice(i, i + TREE_CHUNK_NODES));
+      const id = this.repo.codec.id(raw);
+      if (!this.session.has(id)) {
+        const blob = this.repo.codec.encode(BLOB_TREE, raw, id);
+        this.session.add(BLOB_TREE, id, blob.sealed, blob.rawLength);
+      }
+      ids.push(id.toString('hex'));
+    }
+    await this.session.ready();
+    return ids;
+  }
+
+  private async parentMap(trees: readonly string[]): Promise<ParentMap> {
+    const map: ParentMap = new Map();
+    for (const node of await this.repo.readTree(trees, this.signal)) map.set(node.name.toString('latin1'), node);
+    return map;
+  }
+
+  private async ignoreFileRules(abs: Buffer, rel: string, names: Buffer[], rules: ExcludeRules): Promise<ExcludeRules> {
+    const fileName = this.options.ignoreFileName;
+    if (!fileName || !names.some((n) => n.toString('utf8') === fileName)) return rules;
+    try {
+      return rules.withIgnoreFile(rel, await readFile(joinRaw(abs, Buffer.from(fileName)), 'utf8'));
+    } catch (err) {
+      this.problem(rel === '' ? fileName : `${rel}/${fileName}`, err);
+      return rules;
+    }
+  }
+
+  private skip(rel: string, err: unknown): Later {
+    this.problem(rel, err);
+    return ready(undefined);
+  }
+
+  private problem(rel: string, err: unknown): void {
+    this.problems.push({ path: rel, message: err instanceof Error ? err.message : String(err) });
+  }
+
+  /** Counts files and bytes ahead of the backup so progress has totals and an ETA. */
+  private async countTotals(paths: readonly string[], rules: ExcludeRules): Promise<void> {
+    let files = 0;
+    let bytes = 0;
+    const visit = async (abs: Buffer, rel: string): Promise<void> => {
+      if (this.signal?.aborted) return;
+      const st = await lstat(abs).catch(() => undefined);
+      if (!st) return;
+      if (st.isFile()) {
+        files++;
+        bytes += st.size;
+      } else if (st.isDirectory()) {
+        const names = await readdir(abs, { encoding: 'buffer' }).catch(() => [] as Buffer[]);
+        for (const n of names) {
+          const r = rel === '' ? n.toString('utf8') : `${rel}/${n.toString('utf8')}`;
+          if (rules.empty || !rules.matches(r)) await visit(joinRaw(abs, n), r);
+        }
+      }
+    };
+    for (const p of paths) await visit(Buffer.from(resolve(p)), '');
+    this.meter.filesTotal = files;
+    this.meter.bytesTotal = bytes;
+  }
+}
+
+const SLASH = Buffer.from('/');
+/** Paths are Buffers so that names that are not UTF-8 reach the kernel byte for byte. */
+export function joinRaw(dir: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([dir, SLASH, name]);
+}
+
+function nodeType(st: BigIntStats): NodeType {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  return st.isCharacterDevice() ? 'chardev' : 'blockdev';
+}
+
+function metadata(name: Buffer, st: BigIntStats): TreeNode {
+  const type = nodeType(st);
+  return {
+    name,
+    type,
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    mtimeNs: st.mtimeNs,
+    ctimeNs: st.ctimeNs,
+    inode: st.ino,
+    device: st.dev,
+    links: Number(st.nlink),
+    ...(type === 'file' ? { size: Number(st.size) } : {}),
+  };
+}
+
+const FILE_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EPERM', 'EIO', 'ELOOP', 'ENOTDIR', 'EISDIR', 'ENXIO', 'ESTALE', 'EINVAL', 'ENAMETOOLONG']);
+function isFileError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && FILE_ERROR_CODES.has(String((err as { code?: unknown }).code));
+}
+
+async function settleNodes(nodes: Promise<TreeNode | undefined>[]): Promise<TreeNode[]> {
+  const out = await Promise.all(nodes);
+  return out.filter((n): n is TreeNode => n !== undefined);
+}
+

@@ -1,0 +1,76 @@
+/**
+ * Turns a raw blob into its stored form and back (docs/repository-format.md §5):
+ * id = HMAC(K_id, raw); plaintext = u8 encoding || body; sealed with K_blob.
+ * Runs in the worker threads for data and on the main thread for trees.
+ */
+import { Decoder, Encoder } from '@toondepauw/node-zstd';
+import { AAD, contentId, open, seal } from './crypto.js';
+
+export const BLOB_DATA = 0;
+export const BLOB_TREE = 1;
+export type BlobType = typeof BLOB_DATA | typeof BLOB_TREE;
+
+const ENCODING_RAW = 0;
+const ENCODING_ZSTD = 1;
+const PROBE_BYTES = 64 * 1024;
+/** Compression must save at least this share of the probe to be used. */
+const MIN_SAVING = 0.03;
+const ZSTD_LEVEL = 3;
+
+export interface BlobKeys {
+  readonly id: Buffer;
+  readonly blob: Buffer;
+}
+
+export interface EncodedBlob {
+  readonly id: Buffer;
+  readonly sealed: Buffer;
+  readonly rawLength: number;
+}
+
+export class BlobCodec {
+  private readonly encoder = new Encoder(ZSTD_LEVEL);
+  private readonly decoder = new Decoder();
+
+  constructor(private readonly keys: BlobKeys) {}
+
+  id(raw: Uint8Array): Buffer {
+    return contentId(this.keys.id, raw);
+  }
+
+  encode(type: BlobType, raw: Buffer, id = this.id(raw)): EncodedBlob {
+    const compressed = this.compressIfItPays(raw);
+    const header = Buffer.from([compressed ? ENCODING_ZSTD : ENCODING_RAW]);
+    const sealed = seal(this.keys.blob, AAD.blob(type, id), [header, compressed ?? raw]);
+    return { id, sealed, rawLength: raw.length };
+  }
+
+  /** Returns the verified raw blob, or a string saying what is wrong with it. */
+  decode(type: BlobType, id: Buffer, sealed: Uint8Array): Buffer | string {
+    const plain = open(this.keys.blob, AAD.blob(type, id), sealed);
+    if (plain === undefined) return 'authentication failed (damaged or not this blob)';
+    const encoding = plain[0];
+    const body = plain.subarray(1);
+    let raw: Buffer;
+    if (encoding === ENCODING_RAW) raw = body;
+    else if (encoding === ENCODING_ZSTD) {
+      try {
+        raw = this.decoder.decodeSync(body);
+      } catch (err) {
+        return `zstd frame invalid: ${(err as Error).message}`;
+      }
+    } else return `unknown encoding ${String(encoding)}`;
+    if (!this.id(raw).equals(id)) return 'content does not match its id';
+    return raw;
+  }
+
+  private compressIfItPays(raw: Buffer): Buffer | undefined {
+    if (raw.length < 64) return undefined;
+    if (raw.length > PROBE_BYTES) {
+      const probe = this.encoder.encodeSync(raw.subarray(0, PROBE_BYTES));
+      if (probe.length > PROBE_BYTES * (1 - MIN_SAVING)) return undefined;
+    }
+    const out = this.encoder.encodeSync(raw);
+    return out.length < raw.length * (1 - MIN_SAVING) ? out : undefined;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Turns file contents into stored data blobs: small files are batched to the worker
+ * pool, large files and streams are read in blocks, cut by the keyed chunker and sent
+ * chunk by chunk. Memory is bounded by the byte semaphore, not by file size.
+ */
+import { open as openCb, read as readCb, close as closeCb, readFile as readFileCb, constants } from 'node:fs';
+import { promisify } from 'node:util';
+import { BLOB_DATA } from './blob-codec.js';
+import { Chunker } from './chunker.js';
+import { Semaphore } from './concurrency.js';
+import type { WorkerPool } from './worker-pool.js';
+import type { WriteSession } from './write-session.js';
+import type { EncodeResult } from './worker-protocol.js';
+import { throwIfAborted } from './errors.js';
+
+const readFileP = promisify(readFileCb);
+const openP = promisify(openCb);
+const closeP = promisify(closeCb);
+const readP = (fd: number, buf: Buffer, pos: number): Promise<number> =>
+  new Promise((resolve, reject) => readCb(fd, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n))));
+
+const BLOCK_BYTES = 4 * 1024 * 1024;
+const BATCH_FILES = 64;
+const BATCH_BYTES = 2 * 1024 * 1024;
+const MAX_BYTES_IN_FLIGHT = 48 * 1024 * 1024;
+
+export interface ContentStats {
+  bytesRead: number;
+  bytesDeduplicated: number;
+}
+
+export interface StoredContent {
+  readonly ids: string[];
+  readonly size: number;
+}
+
+interface BatchItem {
+  readonly data: Buffer;
+  readonly resolve: (r: EncodeResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export interface ContentWriterOptions {
+  readonly pool: WorkerPool;
+  readonly session: WriteSession;
+  readonly gear: Uint32Array;
+  readonly chunk: { readonly minSize: number; readonly avgSize: number; readonly maxSize: number };
+  readonly stats: ContentStats;
+  readonly signal?: AbortSignal;
+  /** Called with the bytes of each chunk as it is accepted, for progress. */
+  readonly onBytes: (n: number) => void;
+}
+
+export class ContentWriter {
+  private readonly bytes = new Semaphore(MAX_BYTES_IN_FLIGHT);
+  private batch: BatchItem[] = [];
+  private batchBytes = 0;
+  private flushScheduled = false;
+
+  constructor(private readonly o: ContentWriterOptions) {}
+
+  get smallFileLimit(): number {
+    return this.o.chunk.minSize;
+  }
+
+  /** Reads a file of at most minSize bytes in one go (it is a single chunk by definition). */
+  async smallFile(path: Buffer): Promise<StoredContent> {
+    const data = (await readFileP(path)) as Buffer;
+    // Read the size now: the buffer is transferred to a worker and detached.
+    const size = data.length;
+    this.o.stats.bytesRead += size;
+    if (size === 0) return { ids: [], size: 0 };
+    // The file grew past minSize between stat and read: chunk what was read.
+    if (size > this.o.chunk.minSize) return this.stream(single(data));
+    await this.bytes.acquire(size);
+    try {
+      const res = await this.enqueue(data);
+      return { ids: [this.accept(res)], size };
+    } finally {
+      this.bytes.release(size);
+    }
+  }
+
+  async largeFile(path: Buffer): Promise<StoredContent> {
+    const fd = await openP(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      return await this.stream(this.blocks(fd));
+    } finally {
+      await closeP(fd);
+    }
+  }
+
+  private async *blocks(fd: number): AsyncIterable<Uint8Array> {
+    const buf = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+    for (let pos = 0; ; ) {
+      throwIfAborted(this.o.signal, 'backup');
+      const n = await readP(fd, buf, pos);
+      if (n === 0) return;
+      pos += n;
+      this.o.stats.bytesRead += n;
+      yield buf.subarray(0, n);
+    }
+  }
+
+  /** Chunks a byte stream; the stream's buffers may be reused once yielded back to. */
+  async stream(source: AsyncIterable<Uint8Array>, countRead = false): Promise<StoredContent> {
+    const chunker = new Chunker({ gear: this.o.gear, ...this.o.chunk });
+    const pending: Promise<string>[] = [];
+    let size = 0;
+    const send = async (chunks: Buffer[]): Promise<void> => {
+      for (const c of chunks) {
+        await this.o.session.ready();
+        await this.bytes.acquire(c.length);
+        size += c.length;
+        const len = c.length;
+        const p = this.o.pool.encode(BLOB_DATA, [c]).then(([res]) => this.accept(res!));
+        void p.then(
+          () => this.bytes.release(len),
+          () => this.bytes.release(len),
+        );
+        pending.push(p);
+      }
+    };
+    try {
+      for await (const block of source) {
+        if (countRead) this.o.stats.bytesRead += block.length;
+        await send(chunker.push(block));
+      }
+      await send(chunker.flush());
+    } finally {
+      // Never leave a rejected chunk promise unobserved, even when the source failed.
+      await Promise.allSettled(pending);
+    }
+    return { ids: await Promise.all(pending), size };
+  }
+
+  private accept(res: EncodeResult): string {
+    const id = Buffer.from(res.id.buffer, res.id.byteOffset, res.id.byteLength);
+    const sealed = Buffer.from(res.sealed.buffer, res.sealed.byteOffset, res.sealed.byteLength);
+    if (!this.o.session.add(BLOB_DATA, id, sealed, res.rawLength)) this.o.stats.bytesDeduplicated += res.rawLength;
+    this.o.onBytes(res.rawLength);
+    return id.toString('hex');
+  }
+
+  private enqueue(data: Buffer): Promise<EncodeResult> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ data, resolve, reject });
+      this.batchBytes += data.length;
+      if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const items = this.batch;
+    if (items.length === 0) return;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.o.pool.encode(BLOB_DATA, items.map((i) => i.data)).then(
+      (results) => items.forEach((item, k) => item.resolve(results[k]!)),
+      (err: unknown) => items.forEach((item) => item.reject(err)),
+    );
+  }
+}
+
+async function* single(data: Buffer): AsyncIterable<Uint8Array> {
+  yield data;
+}

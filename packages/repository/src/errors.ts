@@ -1,0 +1,35 @@
+/**
+ * Every failure the engine reports carries one of these codes; the CLI maps them to exit
+ * codes and the native mover to MoverErrorCode, each in one place.
+ */
+export type RepositoryErrorCode =
+  | 'RepositoryNotFound'
+  | 'RepositoryExists'
+  | 'WrongPassword'
+  | 'SnapshotNotFound'
+  | 'AmbiguousSnapshot'
+  | 'PathNotFound'
+  | 'Corrupt'
+  | 'UnsupportedVersion'
+  | 'Canceled'
+  | 'InvalidArgument'
+  | 'Store';
+
+export class RepositoryError extends Error {
+  readonly code: RepositoryErrorCode;
+
+  constructor(code: RepositoryErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'RepositoryError';
+    this.code = code;
+  }
+}
+
+export function isRepositoryError(err: unknown, code?: RepositoryErrorCode): err is RepositoryError {
+  return err instanceof RepositoryError && (code === undefined || err.code === code);
+}
+
+/** Throws the engine's Canceled error if the signal fired; call at every await boundary of a loop. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new RepositoryError('Canceled', `${what} canceled`);
+}

@@ -1,0 +1,252 @@
+/**
+ * Restore of a snapshot (or a path inside it) into a target directory.
+ *
+ * Safety: every path is the target plus names that tree decoding already checked to be
+ * single components; directories are created (or an existing non-directory replaced)
+ * with lstat, never followed; files are created with O_EXCL|O_NOFOLLOW after removing
+ * whatever was there, so nothing is written through an existing link; symlinks and
+ * hardlinks from the snapshot are created last, when no more writes happen below them.
+ */
+import { constants, promises as fs } from 'node:fs';
+import { joinRaw } from './archiver.js';
+import type { FileProblem, RestoreOptions, RestoreSummary, TreeNode } from './api.js';
+import { BLOB_DATA } from './blob-codec.js';
+import { observed, Semaphore } from './concurrency.js';
+import { RepositoryError, throwIfAborted } from './errors.js';
+import { ProgressMeter } from './progress.js';
+import type { Repository } from './repository.js';
+
+const FILES_IN_FLIGHT = 64;
+const BLOBS_AHEAD = 8;
+const HOLE_MIN = 4096;
+const ZEROS = Buffer.alloc(8 * 1024 * 1024);
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+interface Deferred {
+  readonly path: Buffer;
+  readonly rel: string;
+  readonly node: TreeNode;
+  readonly linkTo?: Buffer;
+}
+
+export async function runRestore(repo: Repository, options: RestoreOptions): Promise<RestoreSummary> {
+  const started = repo.clock.now();
+  const snapshot = await repo.resolveSnapshot(options.snapshot);
+  const run = new RestoreRun(repo, options);
+  if (!options.include) {
+    run.meter.filesTotal = snapshot.stats.files;
+    run.meter.bytesTotal = snapshot.stats.bytes;
+  }
+  await run.restore(snapshot.tree, options.include ?? '');
+  run.meter.finish();
+  return {
+    snapshot,
+    files: run.files,
+    dirs: run.dirs,
+    bytes: run.meter.bytesDone,
+    durationSeconds: (repo.clock.now() - started) / 1000,
+    problems: run.problems,
+  };
+}
+
+class RestoreRun {
+  readonly problems: FileProblem[] = [];
+  readonly meter: ProgressMeter;
+  files = 0;
+  dirs = 0;
+  private readonly slots = new Semaphore(FILES_IN_FLIGHT);
+  private readonly pending: Promise<void>[] = [];
+  private readonly lateLinks: Deferred[] = [];
+  private readonly dirMeta: Deferred[] = [];
+  private readonly hardlinks = new Map<string, Buffer>();
+  private readonly signal: AbortSignal | undefined;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly options: RestoreOptions,
+  ) {
+    this.signal = options.signal;
+    this.meter = new ProgressMeter('restore', repo.clock, options.onProgress);
+  }
+
+  async restore(rootTrees: readonly string[], include: string): Promise<void> {
+    const target = Buffer.from(this.options.target);
+    await fs.mkdir(target, { recursive: true }).catch((err: unknown) => {
+      throw new RepositoryError('InvalidArgument', `cannot create restore target ${target}: ${(err as Error).message}`);
+    });
+    const parts = include.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.length === 0) await this.restoreDir(target, '', rootTrees);
+    else await this.restoreIncluded(target, parts, rootTrees);
+    await Promise.all(this.pending);
+    await this.finishLinks();
+    await this.finishDirs();
+  }
+
+  private async restoreIncluded(target: Buffer, parts: string[], rootTrees: readonly string[]): Promise<void> {
+    const snapshot = await this.repo.resolveSnapshot(this.options.snapshot);
+    const { node } = await this.repo.findPath({ ...snapshot, tree: rootTrees }, parts.join('/'));
+    let dir = target;
+    for (const part of parts.slice(0, -1)) {
+      dir = joinRaw(dir, Buffer.from(part));
+      await this.ensureDir(dir, part);
+    }
+    await this.restoreNode(joinRaw(dir, Buffer.from(parts.at(-1)!)), parts.join('/'), node!);
+  }
+
+  private async restoreDir(abs: Buffer, rel: string, trees: readonly string[]): Promise<void> {
+    throwIfAborted(this.signal, 'restore');
+    for (const node of await this.repo.readTree(trees, this.signal)) {
+      const childRel = rel === '' ? node.name.toString('utf8') : `${rel}/${node.name.toString('utf8')}`;
+      await this.restoreNode(joinRaw(abs, node.name), childRel, node);
+    }
+  }
+
+  private async restoreNode(abs: Buffer, rel: string, node: TreeNode): Promise<void> {
+    switch (node.type) {
+      case 'dir':
+        if (!(await this.ensureDir(abs, rel))) return;
+        this.dirs++;
+        this.dirMeta.push({ path: abs, rel, node });
+        return this.restoreDir(abs, rel, node.subtrees ?? []);
+      case 'file':
+        return this.scheduleFile(abs, rel, node);
+      case 'symlink':
+        this.lateLinks.push({ path: abs, rel, node });
+        return;
+      default:
+        this.problems.push({ path: rel, message: `${node.type} not restored: special files are not recreated` });
+    }
+  }
+
+  private async scheduleFile(abs: Buffer, rel: string, node: TreeNode): Promise<void> {
+    if (node.links > 1) {
+      const key = `${node.device}:${node.inode}`;
+      const first = this.hardlinks.get(key);
+      if (first !== undefined) {
+        this.lateLinks.push({ path: abs, rel, node, linkTo: first });
+        return;
+      }
+      this.hardlinks.set(key, abs);
+    }
+    await this.slots.acquire();
+    this.meter.currentFile = rel;
+    const p = this.writeFile(abs, rel, node)
+      .then(
+        () => {
+          this.files++;
+          this.meter.filesDone++;
+          this.meter.tick();
+        },
+        (err: unknown) => this.fileFailed(rel, err),
+      )
+      .finally(() => this.slots.release());
+    this.pending.push(observed(p));
+  }
+
+  private fileFailed(rel: string, err: unknown): void {
+    if (err instanceof RepositoryError && err.code !== 'Corrupt') throw err;
+    this.problems.push({ path: rel, message: err instanceof Error ? err.message : String(err) });
+  }
+
+  private async writeFile(abs: Buffer, rel: string, node: TreeNode): Promise<void> {
+    const fh = await createExclusive(abs);
+    try {
+      let pos = 0;
+      for await (const raw of this.blobs(node.content ?? [])) {
+        if (raw.length < HOLE_MIN || !raw.equals(ZEROS.subarray(0, raw.length))) await fh.write(raw, 0, raw.length, pos);
+        pos += raw.length;
+        this.meter.bytesDone += raw.length;
+      }
+      await fh.truncate(pos);
+      await this.applyMeta(node, rel, (uid, gid) => fh.chown(uid, gid), (mode) => fh.chmod(mode), (a, m) => fh.utimes(a, m));
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Yields a file's blobs in order while fetching up to BLOBS_AHEAD of them at once. */
+  private async *blobs(ids: readonly string[]): AsyncIterable<Buffer> {
+    const ahead: Promise<Buffer>[] = [];
+    let next = 0;
+    const fill = (): void => {
+      while (next < ids.length && ahead.length < BLOBS_AHEAD) ahead.push(observed(this.repo.readRawBlob(Buffer.from(ids[next++]!, 'hex'), BLOB_DATA, this.signal)));
+    };
+    fill();
+    while (ahead.length > 0) {
+      const raw = await ahead.shift()!;
+      fill();
+      yield raw;
+    }
+  }
+
+  private async applyMeta(
+    node: TreeNode,
+    path: string,
+    chown: (uid: number, gid: number) => Promise<void>,
+    chmod: ((mode: number) => Promise<void>) | undefined,
+    utimes: (atime: number, mtime: number) => Promise<void>,
+  ): Promise<void> {
+    const seconds = Number(node.mtimeNs) / 1e9;
+    await chown(node.uid, node.gid).catch((err: unknown) => this.metaProblem(path, `owner ${node.uid}:${node.gid}`, err));
+    if (chmod) await chmod(node.mode).catch((err: unknown) => this.metaProblem(path, `mode ${node.mode.toString(8)}`, err));
+    await utimes(seconds, seconds).catch((err: unknown) => this.metaProblem(path, 'modification time', err));
+  }
+
+  private metaProblem(path: string, what: string, err: unknown): void {
+    this.problems.push({ path, message: `could not restore ${what}: ${(err as Error).message}` });
+  }
+
+  /** Creates a directory, replacing a non-directory (never following a symlink). */
+  private async ensureDir(abs: Buffer, relPath: string): Promise<boolean> {
+    const st = await fs.lstat(abs).catch(() => undefined);
+    if (st?.isDirectory()) return true;
+    try {
+      if (st) await fs.unlink(abs);
+      await fs.mkdir(abs, { mode: 0o700 });
+      return true;
+    } catch (err) {
+      this.problems.push({ path: relPath, message: `cannot create directory: ${(err as Error).message}` });
+      return false;
+    }
+  }
+
+  private async finishLinks(): Promise<void> {
+    for (const d of this.lateLinks) {
+      try {
+        await removeIfPresent(d.path);
+        if (d.linkTo !== undefined) {
+          await fs.link(d.linkTo, d.path);
+          this.files++;
+          continue;
+        }
+        await fs.symlink(d.node.target ?? Buffer.alloc(0), d.path);
+        await this.applyMeta(d.node, d.rel, (u, g) => fs.lchown(d.path, u, g), undefined, (a, m) => fs.lutimes(d.path, a, m));
+      } catch (err) {
+        this.problems.push({ path: d.rel, message: (err as Error).message });
+      }
+    }
+  }
+
+  /** Directory metadata last and deepest first, so writing contents does not disturb it. */
+  private async finishDirs(): Promise<void> {
+    for (const d of this.dirMeta.reverse()) {
+      await this.applyMeta(d.node, d.rel, (u, g) => fs.lchown(d.path, u, g), (m) => fs.chmod(d.path, m), (a, m) => fs.utimes(d.path, a, m));
+    }
+  }
+}
+
+async function removeIfPresent(path: Buffer): Promise<void> {
+  const st = await fs.lstat(path).catch(() => undefined);
+  if (st && !st.isDirectory()) await fs.unlink(path);
+}
+
+/** Opens a new file at `abs`; an existing non-directory there is removed first, never written through. */
+async function createExclusive(abs: Buffer): Promise<fs.FileHandle> {
+  try {
+    return await fs.open(abs, CREATE, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    await removeIfPresent(abs);
+    return fs.open(abs, CREATE, 0o600);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Tree blobs (docs/repository-format.md §7): JSON lists of nodes, at most
+ * TREE_CHUNK_NODES per blob, sorted by name bytes.
+ */
+import type { NodeType, TreeNode } from './api.js';
+import { RepositoryError } from './errors.js';
+
+export const TREE_CHUNK_NODES = 4096;
+const NODE_TYPES: ReadonlySet<string> = new Set(['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev']);
+
+interface StoredNode {
+  name?: string;
+  nameRaw?: string;
+  type: NodeType;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  inode: string;
+  device: string;
+  links: number;
+  size?: number;
+  content?: string[];
+  subtrees?: string[];
+  target?: string;
+  targetRaw?: string;
+  rdev?: string;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Returns the string if the bytes are UTF-8 that round-trips exactly, else undefined. */
+function exactUtf8(bytes: Buffer): string | undefined {
+  try {
+    const s = utf8.decode(bytes);
+    return Buffer.from(s, 'utf8').equals(bytes) ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function toStored(node: TreeNode): StoredNode {
+  const name = exactUtf8(node.name);
+  const out: StoredNode = {
+    ...(name !== undefined ? { name } : { nameRaw: node.name.toString('base64') }),
+    type: node.type,
+    mode: node.mode,
+    uid: node.uid,
+    gid: node.gid,
+    mtimeNs: node.mtimeNs.toString(),
+    ctimeNs: node.ctimeNs.toString(),
+    inode: node.inode.toString(),
+    device: node.device.toString(),
+    links: node.links,
+  };
+  if (node.size !== undefined) out.size = node.size;
+  if (node.content) out.content = [...node.content];
+  if (node.subtrees) out.subtrees = [...node.subtrees];
+  if (node.target) {
+    const t = exactUtf8(node.target);
+    if (t !== undefined) out.target = t;
+    else out.targetRaw = node.target.toString('base64');
+  }
+  if (node.rdev !== undefined) out.rdev = node.rdev.toString();
+  return out;
+}
+
+export function compareNames(a: Buffer, b: Buffer): number {
+  return Buffer.compare(a, b);
+}
+
+/** Encodes one tree blob; `nodes` must already be sorted and at most TREE_CHUNK_NODES. */
+export function encodeTreeBlob(nodes: readonly TreeNode[]): Buffer {
+  return Buffer.from(JSON.stringify({ v: 1, nodes: nodes.map(toStored) }), 'utf8');
+}
+
+export function isSafeName(name: Buffer): boolean {
+  if (name.length === 0) return false;
+  if (name.length <= 2 && (name.equals(DOT) || name.equals(DOTDOT))) return false;
+  return !name.includes(0x2f) && !name.includes(0x00);
+}
+const DOT = Buffer.from('.');
+const DOTDOT = Buffer.from('..');
+
+function bigintField(v: unknown, field: string, where: string): bigint {
+  if (typeof v !== 'string' || !/^-?\d+$/.test(v)) throw corrupt(where, `field ${field} is not a decimal string`);
+  return BigInt(v);
+}
+
+function corrupt(where: string, what: string): RepositoryError {
+  return new RepositoryError('Corrupt', `tree ${where}: ${what}`);
+}
+
+function fromStored(s: StoredNode, where: string): TreeNode {
+  if (!NODE_TYPES.has(s.type)) throw corrupt(where, `unknown node type ${String(s.type)}`);
+  const name = s.name !== undefined ? Buffer.from(s.name, 'utf8') : Buffer.from(s.nameRaw ?? '', 'base64');
+  if (!isSafeName(name)) throw corrupt(where, `unsafe entry name ${JSON.stringify(name.toString('utf8'))}`);
+  const target = s.target !== undefined ? Buffer.from(s.target, 'utf8') : s.targetRaw !== undefined ? Buffer.from(s.targetRaw, 'base64') : undefined;
+  return {
+    name,
+    type: s.type,
+    mode: Number(s.mode) & 0o7777,
+    uid: Number(s.uid),
+    gid: Number(s.gid),
+    mtimeNs: bigintField(s.mtimeNs, 'mtimeNs', where),
+    ctimeNs: bigintField(s.ctimeNs, 'ctimeNs', where),
+    inode: bigintField(s.inode, 'inode', where),
+    device: bigintField(s.device, 'device', where),
+    links: Number(s.links),
+    ...(s.size !== undefined ? { size: Number(s.size) } : {}),
+    ...(s.content ? { content: s.content } : {}),
+    ...(s.subtrees ? { subtrees: s.subtrees } : {}),
+    ...(target ? { target } : {}),
+    ...(s.rdev !== undefined ? { rdev: bigintField(s.rdev, 'rdev', where) } : {}),
+  };
+}
+
+export function decodeTreeBlob(raw: Buffer, where: string): TreeNode[] {
+  let parsed: { v?: unknown; nodes?: unknown };
+  try {
+    parsed = JSON.parse(raw.toString('utf8')) as { v?: unknown; nodes?: unknown };
+  } catch {
+    throw corrupt(where, 'not valid JSON');
+  }
+  if (parsed.v !== 1 || !Array.isArray(parsed.nodes)) throw corrupt(where, 'not a version 1 tree');
+  return (parsed.nodes as StoredNode[]).map((n) => fromStored(n, where));
+}

@@ -1,0 +1,105 @@
+/**
+ * A fixed pool of blob workers. Requests go to the worker with the fewest in flight;
+ * buffers are transferred (not copied) whenever the caller owns their whole ArrayBuffer.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import type { BlobKeys, BlobType } from './blob-codec.js';
+import { ownsWholeBuffer, type DecodeResult, type EncodeResult, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
+import { RepositoryError } from './errors.js';
+
+interface Pending {
+  resolve(value: WorkerResponse): void;
+  reject(err: Error): void;
+}
+
+interface PoolWorker {
+  readonly worker: Worker;
+  readonly pending: Map<number, Pending>;
+}
+
+type WithoutSeq<T> = T extends unknown ? Omit<T, 'seq'> : never;
+
+/**
+ * Production runs the compiled blob-worker.js. Under vitest this module is TypeScript,
+ * so the worker is started through a bootstrap that registers tsx first.
+ */
+function spawnWorker(workerData: unknown): Worker {
+  const self = import.meta.url;
+  if (!self.endsWith('.ts')) return new Worker(new URL('./blob-worker.js', self), { workerData });
+  const entry = new URL('./blob-worker.ts', self).href;
+  const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+export class WorkerPool {
+  private readonly workers: PoolWorker[];
+  private seq = 0;
+  private closed = false;
+
+  constructor(keys: BlobKeys, size = Math.max(1, availableParallelism())) {
+    this.workers = Array.from({ length: size }, () => this.spawn(keys));
+  }
+
+  async encode(type: BlobType, chunks: readonly Buffer[]): Promise<readonly EncodeResult[]> {
+    const transfer = chunks.filter(ownsWholeBuffer).map((c) => c.buffer as ArrayBuffer);
+    const res = await this.request({ op: 'encode', type, chunks }, transfer);
+    if (res.op !== 'encode') throw new Error('worker answered the wrong request');
+    return res.results;
+  }
+
+  async decode(items: readonly { type: BlobType; id: Buffer; sealed: Buffer }[]): Promise<readonly DecodeResult[]> {
+    const transfer = items.map((i) => i.sealed).filter(ownsWholeBuffer).map((s) => s.buffer as ArrayBuffer);
+    const res = await this.request({ op: 'decode', items }, transfer);
+    if (res.op !== 'decode') throw new Error('worker answered the wrong request');
+    return res.results;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+
+  private spawn(keys: BlobKeys): PoolWorker {
+    const worker = spawnWorker({ id: keys.id, blob: keys.blob });
+    const pw: PoolWorker = { worker, pending: new Map() };
+    worker.on('message', (res: WorkerResponse) => this.settle(pw, res));
+    worker.on('error', (err) => this.failAll(pw, err));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.failAll(pw, new Error(`blob worker exited with code ${code}`));
+    });
+    worker.unref();
+    return pw;
+  }
+
+  private request(req: WithoutSeq<WorkerRequest>, transfer: ArrayBuffer[]): Promise<WorkerResponse> {
+    if (this.closed) return Promise.reject(new RepositoryError('InvalidArgument', 'repository is closed'));
+    const target = this.leastBusy();
+    const seq = ++this.seq;
+    return new Promise((resolve, reject) => {
+      if (target.pending.size === 0) target.worker.ref();
+      target.pending.set(seq, { resolve, reject });
+      target.worker.postMessage({ ...req, seq }, transfer);
+    });
+  }
+
+  private settle(pw: PoolWorker, res: WorkerResponse): void {
+    const p = pw.pending.get(res.seq);
+    if (!p) return;
+    pw.pending.delete(res.seq);
+    if (pw.pending.size === 0) pw.worker.unref();
+    if (res.op === 'error') p.reject(new Error(`blob worker: ${res.message}`));
+    else p.resolve(res);
+  }
+
+  private failAll(pw: PoolWorker, err: Error): void {
+    for (const p of pw.pending.values()) p.reject(err);
+    pw.pending.clear();
+  }
+
+  private leastBusy(): PoolWorker {
+    let best = this.workers[0]!;
+    for (const w of this.workers) if (w.pending.size < best.pending.size) best = w;
+    return best;
+  }
+}
