@@ -28,3 +28,5 @@ export type {
 } from './mover.js';
 export { MoverError, isMoverError } from './errors.js';
 export type { MoverErrorCode } from './errors.js';
+export { NativeMover, toMoverError } from './native-mover.js';
+export type { NativeMoverOptions } from './native-mover.js';

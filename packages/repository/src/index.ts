@@ -20,3 +20,4 @@ export type {
 } from './api.js';
 export { Chunker, gearTable, chunkBoundaries } from './chunker.js';
 export { FORMAT_VERSION } from './config.js';
+export { sameIdentity } from './snapshot-store.js';

@@ -1,0 +1,189 @@
+/**
+ * The Mover for Ferry's own engine: opens the repository for each call (so a key
+ * rotation or another writer's new index is always seen) and maps engine errors to
+ * MoverError codes in one place.
+ */
+import { isBlobStoreError, type BlobStore } from '@ferry/blobstore';
+import { Repository, RepositoryError, sameIdentity, type Credential, type Progress, type RepositoryErrorCode, type Snapshot } from '@ferry/repository';
+import { MoverError, type MoverErrorCode } from './errors.js';
+import type {
+  BackupRequest,
+  BackupResult,
+  CheckRequest,
+  CheckResult,
+  ForgetRequest,
+  ForgetResult,
+  InitResult,
+  Mover,
+  MoverProgress,
+  PruneRequest,
+  PruneResult,
+  RestoreRequest,
+  RestoreResult,
+  SnapshotsRequest,
+  SnapshotSummary,
+  CallOptions,
+} from './mover.js';
+
+export interface NativeMoverOptions {
+  readonly store: BlobStore;
+  readonly credential: Credential;
+  /** Worker threads per open repository; default: available cores. */
+  readonly workers?: number;
+}
+
+const CODE_MAP: Record<RepositoryErrorCode, MoverErrorCode> = {
+  RepositoryNotFound: 'RepositoryNotFound',
+  RepositoryExists: 'InvalidArgument',
+  WrongPassword: 'WrongPassword',
+  SnapshotNotFound: 'SnapshotNotFound',
+  AmbiguousSnapshot: 'InvalidArgument',
+  PathNotFound: 'SourceNotFound',
+  Corrupt: 'RepositoryCorrupt',
+  UnsupportedVersion: 'Unsupported',
+  Canceled: 'Canceled',
+  InvalidArgument: 'InvalidArgument',
+  Store: 'Network',
+};
+
+/** Maps any failure of the engine or its store to a MoverError. */
+export function toMoverError(err: unknown): MoverError {
+  if (err instanceof MoverError) return err;
+  if (err instanceof RepositoryError) {
+    const cause = err.cause;
+    if (isBlobStoreError(cause, 'NoSpace')) return new MoverError('NoSpace', err.message, { cause: err });
+    if (isBlobStoreError(cause, 'PermissionDenied')) return new MoverError('PermissionDenied', err.message, { cause: err });
+    if (isBlobStoreError(cause, 'Aborted')) return new MoverError('Canceled', err.message, { cause: err });
+    return new MoverError(CODE_MAP[err.code], err.message, { cause: err });
+  }
+  if (isBlobStoreError(err)) {
+    const code: MoverErrorCode = err.code === 'Aborted' ? 'Canceled' : err.code === 'NoSpace' ? 'NoSpace' : err.code === 'PermissionDenied' ? 'PermissionDenied' : 'Network';
+    return new MoverError(code, err.message, { cause: err });
+  }
+  return new MoverError('Internal', err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+function toProgress(p: Progress): MoverProgress {
+  return { ...p };
+}
+
+function toSummary(s: Snapshot): SnapshotSummary {
+  return {
+    id: s.id,
+    time: s.time,
+    identity: s.identity,
+    tags: s.tags,
+    ...(s.parent ? { parentId: s.parent } : {}),
+    hostname: s.hostname,
+    paths: s.paths,
+  };
+}
+
+export class NativeMover implements Mover {
+  readonly kind = 'native' as const;
+
+  constructor(private readonly options: NativeMoverOptions) {}
+
+  async init(options: CallOptions = {}): Promise<InitResult> {
+    return guard(async () => {
+      try {
+        const { id } = await Repository.init({ store: this.options.store, credential: this.options.credential });
+        return { created: true, repositoryId: id };
+      } catch (err) {
+        if (!(err instanceof RepositoryError && err.code === 'RepositoryExists')) throw err;
+        const repo = await this.open(options.signal);
+        await repo.close();
+        return { created: false, repositoryId: repo.id };
+      }
+    });
+  }
+
+  backup(request: BackupRequest): Promise<BackupResult> {
+    return this.withRepository(request.signal, async (repo) => {
+      const s = await repo.backup({
+        source: request.source.kind === 'directory' ? { kind: 'paths', paths: [request.source.path] } : { kind: 'stream', stream: request.source.stream, fileName: request.source.fileName },
+        identity: request.identity,
+        tags: request.tags,
+        parent: request.parent,
+        excludes: request.excludes,
+        signal: request.signal,
+        onProgress: request.onProgress ? (p) => request.onProgress?.(toProgress(p)) : undefined,
+      });
+      return {
+        snapshotId: s.snapshot.id,
+        ...(s.snapshot.parent ? { parentId: s.snapshot.parent } : {}),
+        stats: {
+          filesNew: s.filesNew,
+          filesChanged: s.filesChanged,
+          filesUnmodified: s.filesUnmodified,
+          dirs: s.dirs,
+          bytesRead: s.bytesRead,
+          bytesProcessed: s.bytesProcessed,
+          bytesAdded: s.bytesAdded,
+          bytesDeduplicated: s.bytesDeduplicated,
+          durationSeconds: s.durationSeconds,
+        },
+        fileErrors: s.problems,
+      };
+    });
+  }
+
+  restore(request: RestoreRequest): Promise<RestoreResult> {
+    return this.withRepository(request.signal, async (repo) => {
+      const s = await repo.restore({
+        snapshot: request.snapshotId,
+        target: request.target,
+        include: request.include,
+        signal: request.signal,
+        onProgress: request.onProgress ? (p) => request.onProgress?.(toProgress(p)) : undefined,
+      });
+      return {
+        stats: { filesRestored: s.files, dirsRestored: s.dirs, bytesRestored: s.bytes, durationSeconds: s.durationSeconds },
+        fileErrors: s.problems,
+      };
+    });
+  }
+
+  snapshots(request: SnapshotsRequest = {}): Promise<SnapshotSummary[]> {
+    return this.withRepository(request.signal, async (repo) => {
+      const all = (await repo.listSnapshots({ signal: request.signal })).map(toSummary);
+      return all.filter((s) => (!request.identity || sameIdentity(s.identity, request.identity)) && (request.tags ?? []).every((t) => s.tags.includes(t)));
+    });
+  }
+
+  forget(_request: ForgetRequest): Promise<ForgetResult> {
+    return Promise.reject(new MoverError('Unsupported', 'forget is not implemented by the native engine yet'));
+  }
+
+  prune(_request: PruneRequest): Promise<PruneResult> {
+    return Promise.reject(new MoverError('Unsupported', 'prune is not implemented by the native engine yet'));
+  }
+
+  check(_request: CheckRequest): Promise<CheckResult> {
+    return Promise.reject(new MoverError('Unsupported', 'check is not implemented by the native engine yet'));
+  }
+
+  private async open(signal?: AbortSignal): Promise<Repository> {
+    return Repository.open({ store: this.options.store, credential: this.options.credential, workers: this.options.workers, signal });
+  }
+
+  private withRepository<T>(signal: AbortSignal | undefined, fn: (repo: Repository) => Promise<T>): Promise<T> {
+    return guard(async () => {
+      const repo = await this.open(signal);
+      try {
+        return await fn(repo);
+      } finally {
+        await repo.close();
+      }
+    });
+  }
+}
+
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toMoverError(err);
+  }
+}
+
