@@ -1,9 +1,13 @@
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { extract } from 'tar-stream';
+import { execa } from 'execa';
+import { extract, type Headers } from 'tar-stream';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, ferry, makeSampleTree, pseudoRandom, removeDir, snapshotTree, tempDir } from './cli.fixture.js';
+import { assertBuilt, CLI, ferry, makeSampleTree, pseudoRandom, removeDir, snapshotTree, tempDir } from './cli.fixture.js';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -145,6 +149,21 @@ describe('ferry CLI against a local directory repository', () => {
     expect(suffix('docs/deep/deeper')?.type).toBe('directory');
     expect(suffix('docs/a.md')?.type).toBe('file');
     expect([...entries.keys()].some((k) => k.endsWith('hello.txt'))).toBe(false);
+
+    // The whole snapshot: modes, nanosecond mtimes (pax) and symlinks survive.
+    const all = await ferry(['dump', 'latest', '/'], { env });
+    expect(all.exitCode).toBe(0);
+    const headers = new Map<string, Headers>();
+    for await (const entry of Readable.from([all.stdout]).pipe(extract())) {
+      headers.set(entry.header.name.replace(/\/$/, ''), entry.header);
+      entry.resume();
+    }
+    const a = await lstat(join(source, 'docs/a.md'), { bigint: true });
+    const aHeader = headers.get('docs/a.md') as Headers & { pax?: Record<string, string> };
+    expect(aHeader.mode).toBe(Number(a.mode & 0o7777n));
+    expect(aHeader.pax?.['mtime']).toBe(`${a.mtimeNs / 1_000_000_000n}.${String(a.mtimeNs % 1_000_000_000n).padStart(9, '0')}`);
+    expect(headers.get('link-to-a')).toMatchObject({ type: 'symlink', linkname: 'docs/a.md' });
+    expect(headers.get('empty')?.type).toBe('directory');
   });
 
   it('backs up stdin as one named file', async () => {
@@ -194,6 +213,32 @@ describe('ferry CLI against a local directory repository', () => {
 });
 
 describe('ferry CLI errors', () => {
+  it('stops cleanly on SIGINT with exit 130 and leaves a usable repository', async () => {
+    const big = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'ferry-cli-sigint-'));
+    try {
+      for (let i = 0; i < 6; i++) await writeFile(join(big, `f${i}.bin`), pseudoRandom(64 * 1024 * 1024, 100 + i));
+      const before = await ferry(['snapshots', '--json'], { env });
+      const child = execa(process.execPath, [CLI, 'backup', '--json', big], { env, reject: false, stdin: 'ignore' });
+      let signalled = false;
+      child.stdout.on('data', (b: Buffer) => {
+        if (!signalled && b.toString().includes('"progress"')) {
+          signalled = true;
+          child.kill('SIGINT');
+        }
+      });
+      const result = await child;
+      expect(signalled).toBe(true);
+      expect(result.exitCode).toBe(130);
+      expect(String(result.stderr)).toMatch(/^ferry: interrupted/);
+      expect(String(result.stdout)).not.toContain('"summary"');
+      const after = await ferry(['snapshots', '--json'], { env });
+      expect(after.exitCode).toBe(0);
+      expect(after.out).toBe(before.out);
+    } finally {
+      await removeDir(big);
+    }
+  });
+
   it('exits 12 with one clear line on a wrong password, never echoing it', async () => {
     const run = await ferry(['snapshots'], { env: { FERRY_REPOSITORY: repo, FERRY_PASSWORD: 'not-the-password' } });
     expect(run.exitCode).toBe(12);

@@ -2,6 +2,10 @@
 import { processIO } from './io.js';
 import { runCli } from './program.js';
 
+// The AWS SDK warns on every run under Node 20 about its future Node 22 requirement;
+// a CLI user cannot act on that, and it would drown the one-line error contract.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 // The first Ctrl-C cancels the running command through its AbortSignal (it then exits
 // 130 after cleaning up); a second one exits at once.
 const controller = new AbortController();
