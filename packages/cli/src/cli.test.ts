@@ -4,7 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { extract, type Headers } from 'tar-stream';
+import { extract, type Header } from 'tar-stream';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, CLI, ferry, makeSampleTree, pseudoRandom, removeDir, snapshotTree, tempDir } from './cli.fixture.js';
@@ -153,13 +153,13 @@ describe('ferry CLI against a local directory repository', () => {
     // The whole snapshot: modes, nanosecond mtimes (pax) and symlinks survive.
     const all = await ferry(['dump', 'latest', '/'], { env });
     expect(all.exitCode).toBe(0);
-    const headers = new Map<string, Headers>();
+    const headers = new Map<string, Header>();
     for await (const entry of Readable.from([all.stdout]).pipe(extract())) {
       headers.set(entry.header.name.replace(/\/$/, ''), entry.header);
       entry.resume();
     }
     const a = await lstat(join(source, 'docs/a.md'), { bigint: true });
-    const aHeader = headers.get('docs/a.md') as Headers & { pax?: Record<string, string> };
+    const aHeader = headers.get('docs/a.md') as Header & { pax?: Record<string, string> };
     expect(aHeader.mode).toBe(Number(a.mode & 0o7777n));
     expect(aHeader.pax?.['mtime']).toBe(`${a.mtimeNs / 1_000_000_000n}.${String(a.mtimeNs % 1_000_000_000n).padStart(9, '0')}`);
     expect(headers.get('link-to-a')).toMatchObject({ type: 'symlink', linkname: 'docs/a.md' });
