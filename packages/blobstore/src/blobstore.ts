@@ -83,7 +83,16 @@ export type BlobStoreErrorCode =
 
 const RETRIABLE: ReadonlySet<BlobStoreErrorCode> = new Set(['Unavailable', 'Throttled', 'Timeout']);
 
+const BRAND = Symbol.for('ferry.BlobStoreError');
+
 export class BlobStoreError extends Error {
+  // `instanceof` must hold across two loaded copies of this module (built dist next to
+  // source in tests, or two installs), so it checks a registry-wide brand, not the prototype.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
+  readonly [BRAND] = true;
   readonly code: BlobStoreErrorCode;
   readonly retriable: boolean;
   readonly key: string | undefined;

@@ -68,8 +68,9 @@ export function mapS3Error(err: unknown, what: string, key?: string, signal?: Ab
   const e = (err ?? {}) as SdkErrorShape;
   const code: BlobStoreErrorCode = signal?.aborted
     ? 'Aborted'
-    : (BY_NAME[e.name ?? ''] ??
-      BY_ERRNO[e.code ?? ''] ??
+    : // errno first: the SDK renames ECONNRESET and EPIPE to "TimeoutError"
+      (BY_ERRNO[e.code ?? ''] ??
+      BY_NAME[e.name ?? ''] ??
       codeByStatus(e.$metadata?.httpStatusCode) ??
       (/socket hang up|timed? ?out/i.test(e.message ?? '') ? 'Unavailable' : 'Internal'));
   const detail = e.name === 'NoSuchBucket' ? 'the bucket does not exist (create it with `ferry init`)' : describe(e);

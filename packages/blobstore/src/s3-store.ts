@@ -56,7 +56,7 @@ export interface S3StoreOptions {
   /** Give up connecting after this long (default 10 s). */
   readonly connectionTimeoutMs?: number;
   /** Give up when the socket is idle this long during a request (default 120 s). */
-  readonly requestTimeoutMs?: number;
+  readonly idleTimeoutMs?: number;
   /** Keys per ListObjectsV2 page (default and maximum 1000). */
   readonly listPageSize?: number;
 }
@@ -257,7 +257,7 @@ export function createS3Client(options: S3StoreOptions): S3Client {
       httpAgent: new http.Agent(agentOptions),
       httpsAgent: new https.Agent({ ...agentOptions, ca }),
       connectionTimeout: options.connectionTimeoutMs ?? 10_000,
-      requestTimeout: options.requestTimeoutMs ?? 120_000,
+      socketTimeout: options.idleTimeoutMs ?? 120_000,
     },
   });
 }
