@@ -14,9 +14,10 @@ import { ContentWriter, type ContentStats, type StoredContent } from './content-
 import { RepositoryError, throwIfAborted } from './errors.js';
 import { ExcludeRules } from './exclude.js';
 import { ProgressMeter } from './progress.js';
-import type { Repository } from './repository.js';
+import type { RepositoryCore } from './core.js';
 import { saveSnapshot, sameIdentity } from './snapshot-store.js';
 import { encodeTreeBlob, TREE_CHUNK_NODES } from './tree.js';
+import { joinRaw } from './paths.js';
 import { mapLimited, observed, Semaphore } from './concurrency.js';
 import type { WriteSession } from './write-session.js';
 
@@ -44,7 +45,7 @@ interface Counters {
   bytesProcessed: number;
 }
 
-export async function runBackup(repo: Repository, options: BackupOptions): Promise<BackupSummary> {
+export async function runBackup(repo: RepositoryCore, options: BackupOptions): Promise<BackupSummary> {
   const started = repo.clock.now();
   const parent = await findParent(repo, options);
   const session = repo.newWriteSession(options.signal);
@@ -85,7 +86,7 @@ function currentUser(): string {
   }
 }
 
-async function findParent(repo: Repository, options: BackupOptions): Promise<Snapshot | undefined> {
+async function findParent(repo: RepositoryCore, options: BackupOptions): Promise<Snapshot | undefined> {
   if (options.parent === 'none') return undefined;
   if (options.parent !== undefined) return repo.resolveSnapshot(options.parent);
   const same = (await repo.listSnapshots({ signal: options.signal })).filter((s) => sameIdentity(s.identity, options.identity));
@@ -103,7 +104,7 @@ class BackupRun {
   private readonly signal: AbortSignal | undefined;
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: RepositoryCore,
     private readonly options: BackupOptions,
     private readonly session: WriteSession,
   ) {
@@ -329,11 +330,6 @@ class BackupRun {
   }
 }
 
-const SLASH = Buffer.from('/');
-/** Paths are Buffers so that names that are not UTF-8 reach the kernel byte for byte. */
-export function joinRaw(dir: Buffer, name: Buffer): Buffer {
-  return Buffer.concat([dir, SLASH, name]);
-}
 
 function nodeType(st: BigIntStats): NodeType {
   if (st.isFile()) return 'file';

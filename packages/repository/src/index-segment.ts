@@ -8,7 +8,6 @@
  * Decoding validates every byte before anything is built or added, so a corrupt or
  * hostile segment yields a FormatError, never a partial load or an out-of-bounds read.
  */
-import type { BlobIndex } from './blob-index.js';
 
 /** A byte string that breaks its format; `kind` names the object (e.g. "index segment"). */
 export class FormatError extends Error {
@@ -232,7 +231,15 @@ export interface LoadedSegment {
  * object per entry. Hex ids of the segments it supersedes are added to `superseded`
  * if given. A segment that fails validation adds nothing.
  */
-export function loadIndexSegmentInto(buf: Uint8Array, index: BlobIndex, superseded?: Set<string>): LoadedSegment {
+/** What loading a segment needs of the in-memory index (BlobIndex implements it). */
+export interface SegmentSink {
+  addPack(id: Uint8Array, type: BlobTypeCode): number;
+  reserveBlobs(more: number): void;
+  /** Copies the 48-byte record at `src[at..]` with its pack number replaced; false if the id was known. */
+  addEntry(src: Uint8Array, at: number, packNo: number): boolean;
+}
+
+export function loadIndexSegmentInto(buf: Uint8Array, index: SegmentSink, superseded?: Set<string>): LoadedSegment {
   const layout = validate(buf);
   const supersedes = supersedesOf(buf, layout);
   for (const id of supersedes) superseded?.add(id.toString('hex'));

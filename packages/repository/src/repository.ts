@@ -30,6 +30,7 @@ import { WriteSession } from './write-session.js';
 import { mapLimited } from './concurrency.js';
 import { runBackup } from './archiver.js';
 import { runRestore } from './restorer.js';
+import type { RepositoryCore } from './core.js';
 
 const systemClock = { now: (): number => Date.now() };
 const INDEX_LOAD_CONCURRENCY = 8;
@@ -41,7 +42,7 @@ function storeError(err: unknown, what: string): never {
   throw new RepositoryError('Store', `${what}: ${detail}`, { cause: err });
 }
 
-export class Repository {
+export class Repository implements RepositoryCore {
   private poolInstance: WorkerPool | undefined;
   private readonly treeCache = new Map<string, TreeNode[]>();
   readonly codec: BlobCodec;

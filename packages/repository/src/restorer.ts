@@ -8,13 +8,13 @@
  * hardlinks from the snapshot are created last, when no more writes happen below them.
  */
 import { constants, promises as fs } from 'node:fs';
-import { joinRaw } from './archiver.js';
+import { joinRaw } from './paths.js';
 import type { FileProblem, RestoreOptions, RestoreSummary, TreeNode } from './api.js';
 import { BLOB_DATA } from './blob-codec.js';
 import { observed, Semaphore } from './concurrency.js';
 import { RepositoryError, throwIfAborted } from './errors.js';
 import { ProgressMeter } from './progress.js';
-import type { Repository } from './repository.js';
+import type { RepositoryCore } from './core.js';
 
 const FILES_IN_FLIGHT = 64;
 const BLOBS_AHEAD = 8;
@@ -29,7 +29,7 @@ interface Deferred {
   readonly linkTo?: Buffer;
 }
 
-export async function runRestore(repo: Repository, options: RestoreOptions): Promise<RestoreSummary> {
+export async function runRestore(repo: RepositoryCore, options: RestoreOptions): Promise<RestoreSummary> {
   const started = repo.clock.now();
   const snapshot = await repo.resolveSnapshot(options.snapshot);
   const run = new RestoreRun(repo, options);
@@ -62,7 +62,7 @@ class RestoreRun {
   private readonly signal: AbortSignal | undefined;
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: RepositoryCore,
     private readonly options: RestoreOptions,
   ) {
     this.signal = options.signal;
