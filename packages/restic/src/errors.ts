@@ -31,12 +31,13 @@ const RULES: readonly Rule[] = [
 
 export function mapResticFailure(failure: ResticFailure): MoverError {
   const text = redact(failure.stderr, failure.secrets ?? []);
-  const detail = lastMeaningfulLine(text);
   for (const rule of RULES) {
     if (rule.pattern.test(text)) {
+      const detail = text.split('\n').find((line) => rule.pattern.test(line))?.trim().slice(0, 500) ?? lastMeaningfulLine(text);
       return new MoverError(rule.code, `restic ${failure.command} on ${failure.repository} failed: ${detail}; ${rule.fix}`);
     }
   }
+  const detail = lastMeaningfulLine(text);
   const status = failure.exitCode === undefined ? 'was killed' : `exited with code ${failure.exitCode}`;
   return new MoverError('Internal', `restic ${failure.command} on ${failure.repository} ${status}: ${detail || 'no message'}; see restic's output in the agent log`);
 }

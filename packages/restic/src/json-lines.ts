@@ -21,10 +21,30 @@ export function parseJsonLines(text: string): unknown[] {
   return out;
 }
 
-/** The one JSON document a command like `snapshots --json` prints, wherever it sits. */
+/**
+ * The one JSON document a command like `snapshots --json` or `cat config` prints (some
+ * print it pretty, over many lines), skipping plain-text lines around it.
+ */
 export function parseJsonDocument(text: string): unknown {
-  const values = parseJsonLines(text);
-  return values[values.length - 1];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const head = lines[i]?.trimStart() ?? '';
+    if (!head.startsWith('{') && !head.startsWith('[')) continue;
+    // trailing text after the document is at most a few lines; don't go quadratic on junk
+    for (let j = lines.length; j > i && j > lines.length - 20; j--) {
+      const candidate = parseWhole(lines.slice(i, j).join('\n'));
+      if (candidate !== undefined) return candidate;
+    }
+  }
+  return undefined;
+}
+
+function parseWhole(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,6 +1,6 @@
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
-import { relative, resolve as resolvePath } from 'node:path';
+import { isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import {
   MoverError,
   isMoverError,
@@ -216,14 +216,18 @@ export class ResticMover implements Mover {
     return { hostname: this.options.hostname ?? osHostname(), nowMs: (this.options.now ?? Date.now)(), pidAlive };
   }
 
-  /** On a lock conflict: remove stale locks and retry once, or report who holds the rest. */
+  /**
+   * On a lock conflict: remove stale locks and retry, or report who holds the rest. A
+   * second round covers a lock that appeared between our look and restic's.
+   */
   private async withLockRetry<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!isMoverError(err, 'RepositoryLocked')) throw err;
-      await this.settleLocks(signal, true);
-      return fn();
+    for (let round = 0; ; round++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isMoverError(err, 'RepositoryLocked') || round >= 2) throw err;
+        await this.settleLocks(signal, true);
+      }
     }
   }
 
@@ -283,7 +287,13 @@ export class ResticMover implements Mover {
     return { snapshotId, ...(parentId ? { parentId } : {}), stats: s, fileErrors };
   }
 
+  /** restic 0.14 reports short ids; a local repository names its snapshot files by full id, saving a restic run. */
   private async fullSnapshotId(shortId: string, signal?: AbortSignal): Promise<string> {
+    if (isLocalPath(this.options.repository)) {
+      const names = await readdir(join(this.options.repository, 'snapshots')).catch(() => []);
+      const matches = names.filter((n) => n.startsWith(shortId));
+      if (matches.length === 1 && matches[0]) return matches[0];
+    }
     const result = await this.exec('snapshots', ['snapshots', '--json', '--no-lock', checkSnapshotId(shortId)], { signal });
     return parseSnapshotList(result.stdout)[0]?.id ?? shortId;
   }
@@ -360,6 +370,11 @@ function readDataFlags(readData: CheckRequest['readData']): string[] {
 function checkSnapshotId(id: string): string {
   if (!/^[0-9a-f]{4,64}$/.test(id)) throw new MoverError('InvalidArgument', `"${id}" is not a restic snapshot id (4 to 64 hex digits)`);
   return id;
+}
+
+/** restic backends are `scheme:…`; a plain absolute path (or `local:`-less path) is a directory. */
+function isLocalPath(repository: string): boolean {
+  return isAbsolute(repository);
 }
 
 function checkFileName(name: string): string {
