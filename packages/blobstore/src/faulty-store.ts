@@ -104,20 +104,23 @@ export class FaultyStore implements BlobStore {
     return result;
   }
 
+  // Every matching rule counts the call (so `nth` means the nth matching call overall);
+  // the first rule that fires wins.
   private pick(op: BlobStoreOperation, key: string): FaultRule | undefined {
+    let chosen: FaultRule | undefined;
     for (const active of this.rules) {
       const { rule } = active;
       if (rule.ops !== undefined && !rule.ops.includes(op)) continue;
       if (rule.keyPrefix !== undefined && !key.startsWith(rule.keyPrefix)) continue;
       active.matched++;
-      if (rule.times !== undefined && active.fired >= rule.times) continue;
+      if (chosen !== undefined || (rule.times !== undefined && active.fired >= rule.times)) continue;
       const fires = rule.nth !== undefined ? active.matched === rule.nth : this.random() < (rule.probability ?? 1);
       if (!fires) continue;
       active.fired++;
-      this.injected[op]++;
-      return rule;
+      chosen = rule;
     }
-    return undefined;
+    if (chosen !== undefined) this.injected[op]++;
+    return chosen;
   }
 
   private throwIf(fault: FaultRule | undefined, op: BlobStoreOperation, key: string): void {
