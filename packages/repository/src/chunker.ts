@@ -82,19 +82,33 @@ interface HashState {
 /**
  * The hot loop: rolls the gear hash over buf[from..to) and returns the index of the
  * first byte where `(h & mask) === 0`, or -1. `state.h` is left at the hash after the
- * last byte hashed so a scan can continue in the next block.
+ * last byte hashed so a scan can continue in the next block. Unrolled by four because
+ * V8 does not unroll it itself and the loop overhead is a third of the work per byte.
  */
 function scan(gear: Int32Array, buf: Uint8Array, from: number, to: number, mask: number, state: HashState): number {
   let h = state.h;
-  for (let i = from; i < to; i++) {
+  let i = from;
+  for (const last4 = to - 3; i < last4; i += 4) {
     h = ((h << 1) + gear[buf[i]!]!) | 0;
-    if ((h & mask) === 0) {
-      state.h = h;
-      return i;
-    }
+    if ((h & mask) === 0) return hit(state, h, i);
+    h = ((h << 1) + gear[buf[i + 1]!]!) | 0;
+    if ((h & mask) === 0) return hit(state, h, i + 1);
+    h = ((h << 1) + gear[buf[i + 2]!]!) | 0;
+    if ((h & mask) === 0) return hit(state, h, i + 2);
+    h = ((h << 1) + gear[buf[i + 3]!]!) | 0;
+    if ((h & mask) === 0) return hit(state, h, i + 3);
+  }
+  for (; i < to; i++) {
+    h = ((h << 1) + gear[buf[i]!]!) | 0;
+    if ((h & mask) === 0) return hit(state, h, i);
   }
   state.h = h;
   return -1;
+}
+
+function hit(state: HashState, h: number, at: number): number {
+  state.h = h;
+  return at;
 }
 
 /**
