@@ -101,7 +101,7 @@ describe('encodeIndexSegment / decodeIndexSegment', () => {
     const blobsAt = packsAt + 4 + 2 * 33 + 4;
     const cases: [string, (b: Buffer) => Buffer, RegExp][] = [
       ['magic', (b) => (b.write('FIX2', 0, 'latin1'), b), /FIX1/],
-      ['trailing bytes', (b) => Buffer.concat([b, Buffer.from([0])]), /1 bytes after/],
+      ['trailing bytes', (b) => Buffer.concat([b, Buffer.from([0])]), /1 unexpected bytes after/],
       ['huge supersedes count', (b) => (b.writeUInt32LE(0xffffffff, 4), b), /truncated.*supersedes/],
       ['huge blob count', (b) => (b.writeUInt32LE(0xffffffff, blobsAt - 4), b), /truncated.*blob table/],
       ['unknown pack type', (b) => ((b[packsAt + 4 + 32] = 2), b), /unknown type 2/],

@@ -134,7 +134,7 @@ interface Layout {
 /** Checks magic, counts and lengths (not entry contents); returns the table offsets. */
 function readLayout(buf: Uint8Array): Layout {
   if (buf.length < 4 || Buffer.compare(buf.subarray(0, 4), MAGIC) !== 0) {
-    throw new FormatError(KIND, 'does not start with "FIX1" (not an index segment, or a newer format)');
+    throw new FormatError(KIND, 'the magic is not "FIX1" (not an index segment, or one of a newer format version)');
   }
   const s = readCount(buf, 4, ID, 'supersedes list');
   const packsAt = 8 + s * ID;
@@ -142,17 +142,17 @@ function readLayout(buf: Uint8Array): Layout {
   const blobsAt = packsAt + 4 + p * PACK_ENTRY;
   const b = readCount(buf, blobsAt, SEGMENT_BLOB_ENTRY, 'blob table');
   const end = blobsAt + 4 + b * SEGMENT_BLOB_ENTRY;
-  if (end !== buf.length) throw new FormatError(KIND, `has ${buf.length - end} bytes after the blob table`);
+  if (end !== buf.length) throw new FormatError(KIND, `${buf.length - end} unexpected bytes after the blob table`);
   return { supersedes: 8, s, packs: packsAt + 4, p, blobs: blobsAt + 4, b };
 }
 
 /** Reads the u32le count at `at` and checks that count × entrySize bytes follow it. */
 function readCount(buf: Uint8Array, at: number, entrySize: number, what: string): number {
-  if (at + 4 > buf.length) throw new FormatError(KIND, `is truncated: the ${what} count at byte ${at} is missing`);
+  if (at + 4 > buf.length) throw new FormatError(KIND, `truncated: the ${what} count at byte ${at} is missing`);
   const count = (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
   const available = buf.length - (at + 4);
   if (count * entrySize > available) {
-    throw new FormatError(KIND, `is truncated: the ${what} needs ${count * entrySize} bytes at byte ${at + 4}, ${available} remain`);
+    throw new FormatError(KIND, `truncated: the ${what} needs ${count * entrySize} bytes at byte ${at + 4}, ${available} remain`);
   }
   return count;
 }
