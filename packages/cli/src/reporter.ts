@@ -123,7 +123,9 @@ class StreamReporter implements Reporter {
   }
 
   private drawBar(progress: Progress, t: number): void {
-    const width = this.io.stderr.columns ?? 80;
+    // A pty without a size (script, some CI runners) reports 0 columns.
+    const columns = this.io.stderr.columns ?? 0;
+    const width = columns >= 20 ? columns : 80;
     const line = renderBar(progress, this.elapsed(t), width, this.verbose);
     this.io.stderr.write(`\r\x1b[K${line}`);
     this.barShown = true;
