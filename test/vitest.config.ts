@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Tests import every @ferry/* package from its TypeScript source, never a stale dist/.
   resolve: { conditions: ['ferry-source'] },
+  ssr: { resolve: { conditions: ['ferry-source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     root: new URL('..', import.meta.url).pathname,
