@@ -9,7 +9,6 @@ import { hostname, userInfo } from 'node:os';
 import type { BigIntStats } from 'node:fs';
 import type { BackupOptions, BackupSummary, FileProblem, NodeType, Snapshot, TreeNode } from './api.js';
 import { BLOB_TREE } from './blob-codec.js';
-import { gearTable } from './chunker.js';
 import { ContentWriter, type ContentStats, type StoredContent } from './content-writer.js';
 import { RepositoryError, throwIfAborted } from './errors.js';
 import { ExcludeRules } from './exclude.js';
@@ -114,7 +113,6 @@ class BackupRun {
     this.writer = new ContentWriter({
       pool: repo.pool,
       session,
-      gear: gearTable(repo.keys.gear),
       chunk: { minSize, avgSize, maxSize },
       stats: this.content,
       signal: options.signal,

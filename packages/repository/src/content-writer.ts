@@ -6,11 +6,10 @@
 import { open as openCb, read as readCb, close as closeCb, readFile as readFileCb, constants } from 'node:fs';
 import { promisify } from 'node:util';
 import { BLOB_DATA } from './blob-codec.js';
-import { Chunker } from './chunker.js';
-import { Semaphore } from './concurrency.js';
+import { observed, Semaphore } from './concurrency.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { WriteSession } from './write-session.js';
-import type { EncodeResult } from './worker-protocol.js';
+import { ownsWholeBuffer, type EncodeResult } from './worker-protocol.js';
 import { throwIfAborted } from './errors.js';
 
 const readFileP = promisify(readFileCb);
@@ -23,6 +22,8 @@ const BLOCK_BYTES = 4 * 1024 * 1024;
 const BATCH_FILES = 64;
 const BATCH_BYTES = 2 * 1024 * 1024;
 const MAX_BYTES_IN_FLIGHT = 48 * 1024 * 1024;
+/** Blocks of one stream queued at its worker, so reading overlaps chunking and sealing. */
+const BLOCKS_AHEAD = 3;
 
 export interface ContentStats {
   bytesRead: number;
@@ -43,7 +44,6 @@ interface BatchItem {
 export interface ContentWriterOptions {
   readonly pool: WorkerPool;
   readonly session: WriteSession;
-  readonly gear: Uint32Array;
   readonly chunk: { readonly minSize: number; readonly avgSize: number; readonly maxSize: number };
   readonly stats: ContentStats;
   readonly signal?: AbortSignal;
@@ -90,48 +90,48 @@ export class ContentWriter {
     }
   }
 
-  private async *blocks(fd: number): AsyncIterable<Uint8Array> {
-    const buf = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+  /** Reads a file in fresh blocks: each one is transferred to a worker, not copied. */
+  private async *blocks(fd: number): AsyncIterable<Buffer> {
     for (let pos = 0; ; ) {
       throwIfAborted(this.o.signal, 'backup');
+      const buf = Buffer.allocUnsafeSlow(BLOCK_BYTES);
       const n = await readP(fd, buf, pos);
       if (n === 0) return;
       pos += n;
       this.o.stats.bytesRead += n;
-      yield buf.subarray(0, n);
+      yield n === buf.length ? buf : Buffer.from(buf.subarray(0, n));
     }
   }
 
-  /** Chunks a byte stream; the stream's buffers may be reused once yielded back to. */
+  /**
+   * Chunks and stores a byte stream. Its blocks go to one worker, which keeps the
+   * chunker state; a few blocks are in flight so reading overlaps the CPU work.
+   */
   async stream(source: AsyncIterable<Uint8Array>, countRead = false): Promise<StoredContent> {
-    const chunker = new Chunker({ gear: this.o.gear, ...this.o.chunk });
-    const pending: Promise<string>[] = [];
+    const handle = this.o.pool.openStream();
+    const inFlight: Promise<readonly EncodeResult[]>[] = [];
+    const ids: string[] = [];
     let size = 0;
-    const send = async (chunks: Buffer[]): Promise<void> => {
-      for (const c of chunks) {
-        await this.o.session.ready();
-        await this.bytes.acquire(c.length);
-        size += c.length;
-        const len = c.length;
-        const p = this.o.pool.encode(BLOB_DATA, [c]).then(([res]) => this.accept(res!));
-        void p.then(
-          () => this.bytes.release(len),
-          () => this.bytes.release(len),
-        );
-        pending.push(p);
-      }
+    const push = async (block: Buffer, final: boolean): Promise<void> => {
+      await this.o.session.ready();
+      await this.bytes.acquire(block.length);
+      const len = block.length;
+      size += len;
+      inFlight.push(observed(handle.push(block, final).finally(() => this.bytes.release(len))));
+      while (inFlight.length >= (final ? 1 : BLOCKS_AHEAD)) for (const r of await inFlight.shift()!) ids.push(this.accept(r));
     };
     try {
-      for await (const block of source) {
+      for await (const block of coalesce(source, BLOCK_BYTES)) {
         if (countRead) this.o.stats.bytesRead += block.length;
-        await send(chunker.push(block));
+        await push(block, false);
       }
-      await send(chunker.flush());
-    } finally {
-      // Never leave a rejected chunk promise unobserved, even when the source failed.
-      await Promise.allSettled(pending);
+      await push(Buffer.alloc(0), true);
+    } catch (err) {
+      await Promise.allSettled(inFlight);
+      await handle.drop().catch(() => undefined);
+      throw err;
     }
-    return { ids: await Promise.all(pending), size };
+    return { ids, size };
   }
 
   private accept(res: EncodeResult): string {
@@ -169,4 +169,38 @@ export class ContentWriter {
 
 async function* single(data: Buffer): AsyncIterable<Uint8Array> {
   yield data;
+}
+
+/**
+ * Regroups a stream's pieces into fresh blocks of about `size` bytes: a pipe yields
+ * 64 KiB pieces, and one worker message per piece would cost more than the work.
+ * Blocks that already are whole, large buffers pass through without a copy.
+ */
+async function* coalesce(source: AsyncIterable<Uint8Array>, size: number): AsyncIterable<Buffer> {
+  let parts: Uint8Array[] = [];
+  let held = 0;
+  for await (const piece of source) {
+    if (held === 0 && piece.length >= size && ownsWholeBuffer(piece)) {
+      yield Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+      continue;
+    }
+    parts.push(piece);
+    held += piece.length;
+    if (held >= size) {
+      yield concatFresh(parts, held);
+      parts = [];
+      held = 0;
+    }
+  }
+  if (held > 0) yield concatFresh(parts, held);
+}
+
+function concatFresh(parts: readonly Uint8Array[], total: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

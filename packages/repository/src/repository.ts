@@ -26,6 +26,7 @@ import { packKey } from './pack.js';
 import { decodeSnapshot, listSnapshotIds, snapshotKey } from './snapshot-store.js';
 import { decodeTreeBlob, isSafeName } from './tree.js';
 import { WorkerPool } from './worker-pool.js';
+import { gearTable } from './chunker.js';
 import { WriteSession } from './write-session.js';
 import { mapLimited } from './concurrency.js';
 import { runBackup } from './archiver.js';
@@ -110,7 +111,11 @@ export class Repository implements RepositoryCore {
   }
 
   get pool(): WorkerPool {
-    this.poolInstance ??= new WorkerPool(this.keys, this.workers);
+    const { minSize, avgSize, maxSize } = this.config.chunker;
+    this.poolInstance ??= new WorkerPool(
+      { id: this.keys.id, blob: this.keys.blob, gear: gearTable(this.keys.gear), chunk: { minSize, avgSize, maxSize } },
+      this.workers,
+    );
     return this.poolInstance;
   }
 

@@ -18,8 +18,9 @@ import type { RepositoryCore } from './core.js';
 
 const FILES_IN_FLIGHT = 64;
 const BLOBS_AHEAD = 8;
-const HOLE_MIN = 4096;
-const ZEROS = Buffer.alloc(8 * 1024 * 1024);
+/** Zero runs of this granularity are left as holes (the file was truncated to its size). */
+const HOLE_BLOCK = 64 * 1024;
+const ZEROS = Buffer.alloc(HOLE_BLOCK);
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 interface Deferred {
@@ -95,7 +96,16 @@ class RestoreRun {
 
   private async restoreDir(abs: Buffer, rel: string, trees: readonly string[]): Promise<void> {
     throwIfAborted(this.signal, 'restore');
-    for (const node of await this.repo.readTree(trees, this.signal)) {
+    let nodes: TreeNode[];
+    try {
+      nodes = await this.repo.readTree(trees, this.signal);
+    } catch (err) {
+      // A damaged directory listing loses that directory, not the whole restore.
+      if (!(err instanceof RepositoryError && err.code === 'Corrupt')) throw err;
+      this.problems.push({ path: rel || '.', message: err.message });
+      return;
+    }
+    for (const node of nodes) {
       const childRel = rel === '' ? node.name.toString('utf8') : `${rel}/${node.name.toString('utf8')}`;
       await this.restoreNode(joinRaw(abs, node.name), childRel, node);
     }
@@ -153,7 +163,7 @@ class RestoreRun {
     try {
       let pos = 0;
       for await (const raw of this.blobs(node.content ?? [])) {
-        if (raw.length < HOLE_MIN || !raw.equals(ZEROS.subarray(0, raw.length))) await fh.write(raw, 0, raw.length, pos);
+        await writeSkippingZeros(fh, raw, pos);
         pos += raw.length;
         this.meter.bytesDone += raw.length;
       }
@@ -249,4 +259,19 @@ async function createExclusive(abs: Buffer): Promise<fs.FileHandle> {
     await removeIfPresent(abs);
     return fs.open(abs, CREATE, 0o600);
   }
+}
+
+/** Writes `raw` at `pos`, leaving all-zero HOLE_BLOCK-sized runs unwritten so they stay holes. */
+async function writeSkippingZeros(fh: fs.FileHandle, raw: Buffer, pos: number): Promise<void> {
+  let runStart = -1;
+  for (let at = 0; at < raw.length; at += HOLE_BLOCK) {
+    const end = Math.min(at + HOLE_BLOCK, raw.length);
+    const zero = end - at === HOLE_BLOCK && raw.subarray(at, end).equals(ZEROS);
+    if (!zero && runStart < 0) runStart = at;
+    if (zero && runStart >= 0) {
+      await fh.write(raw, runStart, at - runStart, pos + runStart);
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0) await fh.write(raw, runStart, raw.length - runStart, pos + runStart);
 }

@@ -124,5 +124,11 @@ export function decodeTreeBlob(raw: Buffer, where: string): TreeNode[] {
     throw corrupt(where, 'not valid JSON');
   }
   if (parsed.v !== 1 || !Array.isArray(parsed.nodes)) throw corrupt(where, 'not a version 1 tree');
-  return (parsed.nodes as StoredNode[]).map((n) => fromStored(n, where));
+  const nodes = (parsed.nodes as StoredNode[]).map((n) => fromStored(n, where));
+  // Strictly increasing names: a duplicate could let a hostile tree put a symlink and a
+  // directory at one path and trick the restorer into writing through the link.
+  for (let i = 1; i < nodes.length; i++) {
+    if (compareNames(nodes[i - 1]!.name, nodes[i]!.name) >= 0) throw corrupt(where, 'entry names are not unique and sorted');
+  }
+  return nodes;
 }

@@ -4,8 +4,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import type { BlobKeys, BlobType } from './blob-codec.js';
-import { ownsWholeBuffer, type DecodeResult, type EncodeResult, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
+import type { BlobType } from './blob-codec.js';
+import { ownsWholeBuffer, type DecodeResult, type EncodeResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
 import { RepositoryError } from './errors.js';
 
 interface Pending {
@@ -16,6 +16,12 @@ interface Pending {
 interface PoolWorker {
   readonly worker: Worker;
   readonly pending: Map<number, Pending>;
+}
+
+export interface StreamHandle {
+  push(block: Buffer, final: boolean): Promise<readonly EncodeResult[]>;
+  /** Discards the worker's state for an abandoned stream. */
+  drop(): Promise<void>;
 }
 
 type WithoutSeq<T> = T extends unknown ? Omit<T, 'seq'> : never;
@@ -37,8 +43,31 @@ export class WorkerPool {
   private seq = 0;
   private closed = false;
 
-  constructor(keys: BlobKeys, size = Math.max(1, availableParallelism())) {
-    this.workers = Array.from({ length: size }, () => this.spawn(keys));
+  private streams = 0;
+
+  constructor(init: WorkerInit, size = Math.max(1, availableParallelism())) {
+    this.workers = Array.from({ length: size }, () => this.spawn(init));
+  }
+
+  /**
+   * Opens a byte stream on the least busy worker. Blocks pushed to it are chunked there
+   * in order; each push resolves with the chunks that block completed (and, for the
+   * final block, the rest).
+   */
+  openStream(): StreamHandle {
+    const target = this.leastBusy();
+    const stream = ++this.streams;
+    return {
+      push: async (block, final) => {
+        const transfer = ownsWholeBuffer(block) ? [block.buffer as ArrayBuffer] : [];
+        const res = await this.request({ op: 'stream', stream, block, final }, transfer, target);
+        if (res.op !== 'encode') throw new Error('worker answered the wrong request');
+        return res.results;
+      },
+      drop: async () => {
+        await this.request({ op: 'drop', stream }, [], target);
+      },
+    };
   }
 
   async encode(type: BlobType, chunks: readonly Buffer[]): Promise<readonly EncodeResult[]> {
@@ -60,8 +89,8 @@ export class WorkerPool {
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 
-  private spawn(keys: BlobKeys): PoolWorker {
-    const worker = spawnWorker({ id: keys.id, blob: keys.blob });
+  private spawn(init: WorkerInit): PoolWorker {
+    const worker = spawnWorker(init);
     const pw: PoolWorker = { worker, pending: new Map() };
     worker.on('message', (res: WorkerResponse) => this.settle(pw, res));
     worker.on('error', (err) => this.failAll(pw, err));
@@ -72,9 +101,8 @@ export class WorkerPool {
     return pw;
   }
 
-  private request(req: WithoutSeq<WorkerRequest>, transfer: ArrayBuffer[]): Promise<WorkerResponse> {
+  private request(req: WithoutSeq<WorkerRequest>, transfer: ArrayBuffer[], target = this.leastBusy()): Promise<WorkerResponse> {
     if (this.closed) return Promise.reject(new RepositoryError('InvalidArgument', 'repository is closed'));
-    const target = this.leastBusy();
     const seq = ++this.seq;
     return new Promise((resolve, reject) => {
       if (target.pending.size === 0) target.worker.ref();

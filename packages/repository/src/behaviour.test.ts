@@ -1,0 +1,171 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { mkdir, writeFile, symlink, readdir, readFile, stat, lstat, open, link, truncate, readdir as ls } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { LocalStore } from '@ferry/blobstore';
+import { newRepository, PASSWORD, tempDir } from './roundtrip.fixture.js';
+import { Repository } from './repository.js';
+import { isRepositoryError } from './errors.js';
+import type { Progress } from './api.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+async function dir(): Promise<string> {
+  const d = await tempDir();
+  cleanups.push(d.cleanup);
+  return d.path;
+}
+async function repoIn(path: string): Promise<Repository> {
+  const repo = await newRepository(path);
+  cleanups.push(() => repo.close());
+  return repo;
+}
+const identity = { kind: 'host' as const, host: 'test', path: '/src' };
+const backup = (repo: Repository, src: string, extra: Partial<Parameters<Repository['backup']>[0]> = {}) =>
+  repo.backup({ source: { kind: 'paths', paths: [src] }, identity, ...extra });
+
+describe('restore never writes outside the target', () => {
+  it('replaces a symlink planted in the target instead of following it', async () => {
+    const [repoDir, src, target, outside] = [await dir(), await dir(), await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    await mkdir(join(src, 'sub'));
+    await writeFile(join(src, 'sub', 'x'), 'data');
+    await writeFile(join(src, 'file'), 'data');
+    const s = await backup(repo, src);
+    await symlink(outside, join(target, 'sub'));
+    await writeFile(join(outside, 'victim'), 'keep me');
+    await link(join(outside, 'victim'), join(target, 'file'));
+    const r = await repo.restore({ snapshot: s.snapshot.id, target });
+    expect(r.problems).toEqual([]);
+    expect((await lstat(join(target, 'sub'))).isDirectory()).toBe(true);
+    expect(await readdir(outside)).toEqual(['victim']);
+    expect(await readFile(join(outside, 'victim'), 'utf8')).toBe('keep me');
+    expect(await readFile(join(target, 'file'), 'utf8')).toBe('data');
+  });
+
+  it('restores a symlink from the snapshot as a link, without writing through it', async () => {
+    const [repoDir, src, target, outside] = [await dir(), await dir(), await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    await symlink(outside, join(src, 'escape'));
+    await writeFile(join(src, 'zz'), 'after the link');
+    const s = await backup(repo, src);
+    await repo.restore({ snapshot: s.snapshot.id, target });
+    expect((await lstat(join(target, 'escape'))).isSymbolicLink()).toBe(true);
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it('restores only an included subpath', async () => {
+    const [repoDir, src, target] = [await dir(), await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    await mkdir(join(src, 'a', 'b'), { recursive: true });
+    await writeFile(join(src, 'a', 'b', 'c'), 'c');
+    await writeFile(join(src, 'other'), 'o');
+    const s = await backup(repo, src);
+    await repo.restore({ snapshot: s.snapshot.id, target, include: 'a/b' });
+    expect(await readFile(join(target, 'a', 'b', 'c'), 'utf8')).toBe('c');
+    expect(await ls(target)).toEqual(['a']);
+    await expect(repo.restore({ snapshot: s.snapshot.id, target, include: 'nope' })).rejects.toSatisfy((e) => isRepositoryError(e, 'PathNotFound'));
+  });
+});
+
+describe('backup behaviour', () => {
+  it('keeps holes of sparse files as holes', async () => {
+    const [repoDir, src, target] = [await dir(), await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    const path = join(src, 'sparse');
+    await writeFile(path, 'head');
+    await truncate(path, 64 * 1024 * 1024);
+    const fh = await open(path, 'r+');
+    await fh.write(Buffer.from('tail'), 0, 4, 64 * 1024 * 1024 - 4);
+    await fh.close();
+    const s = await backup(repo, src);
+    expect(s.bytesAdded).toBeLessThan(1024 * 1024);
+    await repo.restore({ snapshot: s.snapshot.id, target });
+    const st = await stat(join(target, 'sparse'));
+    expect(st.size).toBe(64 * 1024 * 1024);
+    expect(st.blocks * 512).toBeLessThan(4 * 1024 * 1024);
+    const restored = await readFile(join(target, 'sparse'));
+    expect(restored.subarray(0, 4).toString()).toBe('head');
+    expect(restored.subarray(-4).toString()).toBe('tail');
+  });
+
+  it('honours exclude globs and ignore files', async () => {
+    const [repoDir, src, target] = [await dir(), await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    await mkdir(join(src, 'cache', 'deep'), { recursive: true });
+    await mkdir(join(src, 'keep'));
+    await writeFile(join(src, 'cache', 'deep', 'x'), 'x');
+    await writeFile(join(src, 'keep', 'a.log'), 'log');
+    await writeFile(join(src, 'keep', 'a.txt'), 'txt');
+    await writeFile(join(src, 'keep', '.ferryignore'), '# comment\n*.txt\n');
+    const s = await backup(repo, src, { excludes: ['cache', '**/*.log'], ignoreFileName: '.ferryignore' });
+    await repo.restore({ snapshot: s.snapshot.id, target });
+    expect((await ls(target)).sort()).toEqual(['keep']);
+    expect((await ls(join(target, 'keep'))).sort()).toEqual(['.ferryignore']);
+  });
+
+  it('reports progress with totals, ending at the bytes processed', async () => {
+    const [repoDir, src] = [await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    for (let i = 0; i < 5; i++) await writeFile(join(src, `f${i}`), randomBytes(700 * 1024));
+    const events: Progress[] = [];
+    const s = await backup(repo, src, { onProgress: (p) => events.push(p) });
+    const last = events.at(-1)!;
+    expect(last.op).toBe('backup');
+    expect(last.filesDone).toBe(5);
+    expect(last.bytesDone).toBe(s.bytesProcessed);
+    expect(last.filesTotal).toBe(5);
+    expect(last.bytesTotal).toBe(5 * 700 * 1024);
+  });
+
+  it('deduplicates identical content across files and snapshots', async () => {
+    const [repoDir, src] = [await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    const data = randomBytes(3 * 1024 * 1024);
+    await writeFile(join(src, 'one'), data);
+    await writeFile(join(src, 'two'), data);
+    const s = await backup(repo, src);
+    expect(s.bytesDeduplicated).toBe(data.length);
+    expect(s.bytesAdded).toBeLessThan(data.length * 1.01);
+  });
+});
+
+describe('errors', () => {
+  it('refuses a wrong password with WrongPassword naming the repository, and a second init', async () => {
+    const repoDir = await dir();
+    const repo = await repoIn(repoDir);
+    const store = new LocalStore({ root: repoDir });
+    const err = await Repository.open({ store, credential: { kind: 'password', password: 'guess' } }).catch((e: unknown) => e);
+    expect(isRepositoryError(err, 'WrongPassword')).toBe(true);
+    expect((err as Error).message).toContain(store.description);
+    expect((err as Error).message).not.toContain('guess');
+    await expect(Repository.init({ store, credential: PASSWORD, scryptN: 1024 })).rejects.toSatisfy((e) => isRepositoryError(e, 'RepositoryExists'));
+    expect(repo.id).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('restores every intact file from a damaged pack and names the damaged one', async () => {
+    const [repoDir, src, target] = [await dir(), await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    await writeFile(join(src, 'a'), randomBytes(100_000));
+    await writeFile(join(src, 'b'), randomBytes(100_000));
+    const s = await backup(repo, src);
+    const packs = (await readdir(join(repoDir, 'data'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    const sized = await Promise.all(packs.map(async (e) => ({ path: join(e.parentPath, e.name), size: (await stat(join(e.parentPath, e.name))).size })));
+    const dataPack = sized.sort((x, y) => y.size - x.size)[0]!.path;
+    const bytes = await readFile(dataPack);
+    // Flip a byte at the start of the data pack: the first blob (file a or b) is damaged.
+    bytes[20] = bytes[20]! ^ 0xff;
+    await writeFile(dataPack, bytes);
+    const fresh = await Repository.open({ store: new LocalStore({ root: repoDir }), credential: PASSWORD });
+    cleanups.push(() => fresh.close());
+    const r = await fresh.restore({ snapshot: s.snapshot.id, target }).catch((e: unknown) => e);
+    if (r instanceof Error) throw r;
+    expect(r.problems).toHaveLength(1);
+    expect(r.problems[0]!.path).toMatch(/^[ab]$/);
+    expect(r.problems[0]!.message).toMatch(/authentication failed/);
+    const intact = r.problems[0]!.path === 'a' ? 'b' : 'a';
+    expect(await readFile(join(target, intact))).toEqual(await readFile(join(src, intact)));
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * Pins the on-disk format of docs/repository-format.md: if any expectation here changes,
+ * existing repositories become unreadable. Change only with a format version bump and a
+ * reader for the old version.
+ */
+import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { AAD, contentId, deriveSubkeys, open, seal } from './crypto.js';
+import { BlobCodec, BLOB_DATA } from './blob-codec.js';
+import { decodePackHeader, PackBuilder } from './pack.js';
+import { decodeTreeBlob, encodeTreeBlob } from './tree.js';
+import { gearTable } from './chunker.js';
+
+const master = Buffer.from(Array.from({ length: 64 }, (_, i) => i));
+const repoId = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+const keys = deriveSubkeys(master, repoId);
+
+describe('format v1 golden values', () => {
+  it('derives the subkeys with HKDF-SHA-256 and the documented labels', () => {
+    expect(Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, (v as Buffer).toString('hex')]))).toMatchInlineSnapshot(`
+      {
+        "blob": "50375f16f840387461aea194b17392ad5bd3ddb9462ac3df5ed6a6d05c7e83ff",
+        "config": "171ad995d6e6ae20c8e21ebff5cf6274f7b637d919d870bd70bec353aa235579",
+        "gear": "6bf369a023664a5f1a022de3629f9ad9ff00154ca1e4c44882996f934dee54a7",
+        "id": "1a4b6252f95fb6937344829ecd3a11c055861bca841668b783518c24b3733077",
+        "object": "57ba4e2678aabb6c94db95ad735eb85926fbab284f5e5201fb9fd09a20a7ae63",
+      }
+    `);
+  });
+
+  it('computes content ids as HMAC-SHA-256 under K_id', () => {
+    expect(contentId(keys.id, Buffer.from('hello ferry')).toString('hex')).toMatchInlineSnapshot(`"03a9999769a84a1432b952072de43159fe178baef9eed565fe1e53c210601350"`);
+  });
+
+  it('derives the gear table from K_gear', () => {
+    const gear = gearTable(keys.gear);
+    expect([gear[0], gear[1], gear[255]]).toMatchInlineSnapshot(`
+      [
+        1166564460,
+        779381503,
+        3062705670,
+      ]
+    `);
+  });
+
+  it('lays out a sealed box as salt || ciphertext || tag with the per-salt key', () => {
+    const salt = Buffer.alloc(16, 7);
+    const sealed = seal(keys.object, AAD.snapshot, [Buffer.from('{"v":1}')], salt);
+    expect(sealed.toString('hex')).toMatchInlineSnapshot(`"070707070707070707070707070707076a7d9d653bee01dbf700db71b00ae9d7a891980526e39f"`);
+    expect(sealed.subarray(0, 16)).toEqual(salt);
+    expect(sealed.length).toBe(16 + 7 + 16);
+    expect(open(keys.object, AAD.snapshot, sealed)?.toString()).toBe('{"v":1}');
+    expect(open(keys.object, AAD.index, sealed)).toBeUndefined();
+  });
+
+  it('reads a blob sealed by format v1 (encoding byte inside the box, aad binds type and id)', () => {
+    const codec = new BlobCodec(keys);
+    const raw = Buffer.from('x'.repeat(1000));
+    const id = codec.id(raw);
+    const golden = Buffer.from(
+      seal(keys.blob, AAD.blob(BLOB_DATA, id), [Buffer.from([0]), raw], Buffer.alloc(16, 1)).toString('hex'),
+      'hex',
+    );
+    expect(createHash('sha256').update(golden).digest('hex')).toMatchInlineSnapshot(`"8a4b1702573bf9062e6f63d28ba953d93ec27c1ca3c597e7378de895e873a2f5"`);
+    expect(codec.decode(BLOB_DATA, id, golden)).toEqual(raw);
+    expect(codec.decode(1, id, golden)).toMatch(/authentication failed/);
+    const stored = codec.encode(BLOB_DATA, raw);
+    expect(stored.sealed.length).toBeLessThan(raw.length);
+    expect(codec.decode(BLOB_DATA, id, stored.sealed)).toEqual(raw);
+  });
+
+  it('writes packs as blobs || sealed header || u32le header length, named by the header hash', () => {
+    const b = new PackBuilder(BLOB_DATA);
+    b.add(Buffer.alloc(32, 0xaa), Buffer.alloc(50, 1), 40);
+    b.add(Buffer.alloc(32, 0xbb), Buffer.alloc(70, 2), 60);
+    const pack = b.finish(keys.object);
+    const headerLen = pack.bytes.readUInt32LE(pack.bytes.length - 4);
+    expect(headerLen).toBe(16 + 8 + 2 * 45 + 16);
+    const header = pack.bytes.subarray(pack.bytes.length - 4 - headerLen, pack.bytes.length - 4);
+    expect(pack.id).toEqual(createHash('sha256').update(header).digest());
+    const decoded = decodePackHeader(keys.object, header, pack.bytes.length);
+    expect(decoded.ok && decoded.entries.map((e) => [e.id[0], e.offset, e.length, e.rawLength])).toEqual([
+      [0xaa, 0, 50, 40],
+      [0xbb, 50, 70, 60],
+    ]);
+  });
+
+  it('encodes tree nodes as documented JSON and rejects hostile trees', () => {
+    const node = {
+      name: Buffer.from('a'),
+      type: 'file' as const,
+      mode: 0o644,
+      uid: 1000,
+      gid: 1000,
+      mtimeNs: 1_700_000_000_123_456_789n,
+      ctimeNs: 1_700_000_000_123_456_789n,
+      inode: 42n,
+      device: 2049n,
+      links: 1,
+      size: 3,
+      content: ['ab'.repeat(32)],
+    };
+    const raw = encodeTreeBlob([node, { ...node, name: Buffer.from([0xff, 0x2e]), content: [] }]);
+    expect(raw.toString()).toMatchInlineSnapshot(`"{"v":1,"nodes":[{"name":"a","type":"file","mode":420,"uid":1000,"gid":1000,"mtimeNs":"1700000000123456789","ctimeNs":"1700000000123456789","inode":"42","device":"2049","links":1,"size":3,"content":["abababababababababababababababababababababababababababababababab"]},{"nameRaw":"/y4=","type":"file","mode":420,"uid":1000,"gid":1000,"mtimeNs":"1700000000123456789","ctimeNs":"1700000000123456789","inode":"42","device":"2049","links":1,"size":3,"content":[]}]}"`);
+    expect(decodeTreeBlob(raw, 't')[1]!.name).toEqual(Buffer.from([0xff, 0x2e]));
+    for (const bad of ['..', '.', 'a/b', '']) {
+      expect(() => decodeTreeBlob(encodeTreeBlob([{ ...node, name: Buffer.from(bad) }]), 't')).toThrow(/unsafe entry name/);
+    }
+    expect(() => decodeTreeBlob(encodeTreeBlob([node, { ...node, type: 'symlink', target: Buffer.from('/etc') }]), 't')).toThrow(/unique and sorted/);
+  });
+});
