@@ -8,7 +8,13 @@
  * A blob's type is its pack's type (packs hold one type only).
  */
 import { IdTable, ID_LENGTH } from './id-table.js';
-import { FormatError, SEGMENT_BLOB_ENTRY, type BlobTypeCode, type IndexSegment } from './index-segment.js';
+import {
+  FormatError,
+  SEGMENT_BLOB_ENTRY,
+  type BlobTypeCode,
+  type IndexSegment,
+  type SegmentSink,
+} from './index-segment.js';
 
 const PACK_RECORD = ID_LENGTH + 1;
 /** The index segment entry layout, so addEntry can copy a segment entry whole. */
@@ -47,7 +53,7 @@ export interface PackInfo {
   readonly type: BlobTypeCode;
 }
 
-export class BlobIndex {
+export class BlobIndex implements SegmentSink {
   private readonly packTable = new IdTable({ recordSize: PACK_RECORD });
   private readonly blobTable: IdTable;
 

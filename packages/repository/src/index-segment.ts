@@ -226,11 +226,6 @@ export interface LoadedSegment {
   readonly blobsAdded: number;
 }
 
-/**
- * Validates a segment, then adds its packs and blobs straight into `index` with no
- * object per entry. Hex ids of the segments it supersedes are added to `superseded`
- * if given. A segment that fails validation adds nothing.
- */
 /** What loading a segment needs of the in-memory index (BlobIndex implements it). */
 export interface SegmentSink {
   addPack(id: Uint8Array, type: BlobTypeCode): number;
@@ -239,6 +234,11 @@ export interface SegmentSink {
   addEntry(src: Uint8Array, at: number, packNo: number): boolean;
 }
 
+/**
+ * Validates a segment, then adds its packs and blobs straight into `index` with no
+ * object per entry. Hex ids of the segments it supersedes are added to `superseded`
+ * if given. A segment that fails validation adds nothing.
+ */
 export function loadIndexSegmentInto(buf: Uint8Array, index: SegmentSink, superseded?: Set<string>): LoadedSegment {
   const layout = validate(buf);
   const supersedes = supersedesOf(buf, layout);
