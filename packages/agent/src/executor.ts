@@ -1,0 +1,96 @@
+/**
+ * Does the work of one job once it may run: finds the volume, runs the mover, and for
+ * restores writes the done-marker (or the failed-marker with the reason).
+ */
+import type { BackupResult, MoverProgress, RestoreResult } from '@ferry/mover';
+import { AgentError, JobAbort } from './errors.js';
+import { jobSecrets, redact, sourceIdentity, type JobSpec } from './job-spec.js';
+import type { Logger } from './log.js';
+import { clearMarkers, writeDoneMarker, writeFailedMarker } from './markers.js';
+import type { MoverFactory } from './movers.js';
+import { classifyError } from './status-codes.js';
+import { resolveVolume } from './volumes.js';
+
+export type JobOutcome = { readonly kind: 'backup'; readonly result: BackupResult } | { readonly kind: 'restore'; readonly result: RestoreResult };
+
+export interface ExecuteContext {
+  readonly signal: AbortSignal;
+  readonly onProgress: (progress: MoverProgress) => void;
+  readonly log: Logger;
+}
+
+export interface ExecutorOptions {
+  readonly podsDir: string;
+  readonly createMover: MoverFactory;
+}
+
+export type Executor = (job: JobSpec, context: ExecuteContext) => Promise<JobOutcome>;
+
+export function createExecutor(options: ExecutorOptions): Executor {
+  return (job, context) => (job.kind === 'backup' ? runBackup(job, context, options) : runRestore(job, context, options));
+}
+
+async function runBackup(job: JobSpec, ctx: ExecuteContext, options: ExecutorOptions): Promise<JobOutcome> {
+  const volume = await resolveVolume({ podsDir: options.podsDir, volume: job.volume });
+  ctx.log.info('backing up volume', { path: volume.path, plugin: volume.plugin });
+  const { mover, dispose } = await options.createMover(job);
+  try {
+    if (job.repository.initializeIfMissing) {
+      const init = await mover.init({ signal: ctx.signal });
+      if (init.created) ctx.log.info('created repository', { repository: init.repositoryId ?? '' });
+    }
+    const spec = job.backup;
+    const result = await mover.backup({
+      source: { kind: 'directory', path: volume.path },
+      identity: sourceIdentity(job),
+      ...(spec?.parent ? { parent: spec.parent } : {}),
+      excludes: spec?.excludes ?? [],
+      tags: spec?.tags ?? [],
+      signal: ctx.signal,
+      onProgress: ctx.onProgress,
+    });
+    return { kind: 'backup', result };
+  } finally {
+    await dispose();
+  }
+}
+
+async function runRestore(job: JobSpec, ctx: ExecuteContext, options: ExecutorOptions): Promise<JobOutcome> {
+  const spec = job.restore;
+  if (!spec) throw new AgentError('InvalidJob', `job ${job.id}: restore without restore details`);
+  const volume = await resolveVolume({ podsDir: options.podsDir, volume: job.volume });
+  ctx.log.info('restoring volume', { path: volume.path, plugin: volume.plugin, snapshot: spec.snapshotId });
+  await clearMarkers(volume.path, spec.restoreUid);
+  let result: RestoreResult;
+  try {
+    const { mover, dispose } = await options.createMover(job);
+    try {
+      result = await mover.restore({ snapshotId: spec.snapshotId, target: volume.path, ...(spec.include ? { include: spec.include } : {}), signal: ctx.signal, onProgress: ctx.onProgress });
+    } finally {
+      await dispose();
+    }
+  } catch (err) {
+    await markFailed(job, volume.path, err, ctx);
+    throw err;
+  }
+  try {
+    await writeDoneMarker(volume.path, spec.restoreUid, `${spec.snapshotId}\n`);
+  } catch (cause) {
+    throw new AgentError('MarkerFailed', `restored ${volume.path} but could not write its done-marker: ${(cause as Error).message}; restore-wait keeps the pod waiting until the restore is retried`, { cause });
+  }
+  return { kind: 'restore', result };
+}
+
+// An interrupted restore is not a failed one: the job runs again (on this node, after the
+// agent restarts), so the pod keeps waiting instead of seeing a failure.
+async function markFailed(job: JobSpec, volumeDir: string, err: unknown, ctx: ExecuteContext): Promise<void> {
+  const reason = ctx.signal.reason;
+  if (reason instanceof JobAbort && reason.kind === 'interrupted') return;
+  const failure = classifyError(err, ctx.signal.aborted ? reason : undefined);
+  const message = redact(failure.message, jobSecrets(job));
+  try {
+    await writeFailedMarker(volumeDir, job.restore?.restoreUid ?? job.id, `Ferry restore failed (${failure.code}): ${message}`);
+  } catch (cause) {
+    ctx.log.error('could not write the failed-marker', { path: volumeDir, error: (cause as Error).message });
+  }
+}
