@@ -1,0 +1,39 @@
+/** Every annotation Ferry reads, by purpose. docs/annotations.md describes each. */
+export const ANNOTATIONS = {
+  /** Pod: comma-separated volume names to back up (opt-in). */
+  backupVolumes: 'backup.ferry.dev/backup-volumes',
+  /** Pod: comma-separated volume names never to back up. */
+  backupVolumesExcludes: 'backup.ferry.dev/backup-volumes-excludes',
+  /** Pod: a command whose stdout is stored in the snapshot as a file. */
+  backupCommand: 'backup.ferry.dev/backup-command',
+  /** Pod: the container the backup command runs in. */
+  backupCommandContainer: 'backup.ferry.dev/backup-command-container',
+  /** Pod: extension of the file the backup command's output is stored as. */
+  fileExtension: 'backup.ferry.dev/file-extension',
+  preHookCommand: 'pre.hook.backup.ferry.dev/command',
+  preHookContainer: 'pre.hook.backup.ferry.dev/container',
+  preHookTimeout: 'pre.hook.backup.ferry.dev/timeout',
+  preHookOnError: 'pre.hook.backup.ferry.dev/on-error',
+  postHookCommand: 'post.hook.backup.ferry.dev/command',
+  postHookContainer: 'post.hook.backup.ferry.dev/container',
+  postHookTimeout: 'post.hook.backup.ferry.dev/timeout',
+  postHookOnError: 'post.hook.backup.ferry.dev/on-error',
+  /** PersistentVolumeClaim: "true" keeps every pod volume using this claim out of backups. */
+  pvcExclude: 'backup.ferry.dev/exclude',
+} as const;
+export type AnnotationKey = (typeof ANNOTATIONS)[keyof typeof ANNOTATIONS];
+
+/** The annotation prefixes Ferry owns: any other key under them is reported as unknown (a typo). */
+export const FERRY_ANNOTATION_DOMAINS = ['backup.ferry.dev/', 'pre.hook.backup.ferry.dev/', 'post.hook.backup.ferry.dev/'] as const;
+
+export const POD_ANNOTATION_KEYS: readonly AnnotationKey[] = Object.values(ANNOTATIONS).filter((k) => k !== ANNOTATIONS.pvcExclude);
+export const PVC_ANNOTATION_KEYS: readonly AnnotationKey[] = [ANNOTATIONS.pvcExclude];
+
+/** Defaults applied when a hook annotation is absent (the same as Velero's, which users know). */
+export const HOOK_DEFAULTS = {
+  timeoutMilliseconds: 30_000,
+  onError: 'Fail',
+} as const;
+
+/** A plain-string command runs as `/bin/sh -c <string>`; the shell does the splitting. */
+export const SHELL = ['/bin/sh', '-c'] as const;

@@ -1,0 +1,116 @@
+import {
+  conditions,
+  DNS1123_LABEL_PATTERN,
+  dnsLabel,
+  duration,
+  ErrorInfoSchema,
+  fileErrorsTotal,
+  LabelSelectorSchema,
+  mover,
+  objectName,
+  OPERATION_PHASES,
+  ProgressSchema,
+  REASON_PATTERN,
+  tags,
+  VolumeCountsSchema,
+} from './common.js';
+import { AGE_COLUMN, type CrdDefinition, type Resource } from './definition.js';
+import { arr, bool, int64, obj, oneOf, opt, str, time, type Infer } from './schema.js';
+
+/** Defaults the coordinator applies when a field is absent (the CRD does not default, so fakes and real servers agree). */
+export const BACKUP_DEFAULTS = {
+  ttl: '720h',
+  volumeTimeout: '4h',
+  mover: 'native',
+} as const;
+
+/** A volume name, or `*` for "every volume that can be backed up". */
+export const VOLUME_SELECTOR_PATTERN = `^(\\*|${DNS1123_LABEL_PATTERN.slice(1, -1)})$`;
+
+export const BackupSpecSchema = obj('What to back up and how.', {
+  namespaces: opt(
+    arr(
+      "Namespaces to back up. Default: the Backup's own namespace. Only a Backup in the coordinator's namespace may name other namespaces.",
+      dnsLabel('A namespace.'),
+      { maxItems: 1000, listType: 'set' },
+    ),
+  ),
+  labelSelector: opt(LabelSelectorSchema),
+  includeVolumes: opt(
+    arr(
+      'Volume names to back up in every selected pod, in addition to each pod\'s backup.ferry.dev/backup-volumes annotation. "*" selects every volume that can be backed up (opt-out mode).',
+      str('A volume name or *.', { pattern: VOLUME_SELECTOR_PATTERN, maxLength: 63 }),
+      { maxItems: 256, listType: 'set' },
+    ),
+  ),
+  excludeVolumes: opt(arr('Volume names never backed up by this Backup; wins over every include.', dnsLabel('A volume name.'), { maxItems: 256, listType: 'set' })),
+  location: opt(objectName('BackupLocation to write to. Default: the location with spec.default: true.')),
+  mover: opt(mover('Mover for repositories this Backup creates. Default: native; an existing repository keeps its own.')),
+  tags: tags('Tags added to every snapshot.'),
+  ttl: opt(duration('How long the Backup and its snapshots are kept before the coordinator deletes them. Default 720h.')),
+  volumeTimeout: opt(duration('Per-volume time limit; a volume that exceeds it fails alone. Default 4h.')),
+  purgeOnDelete: opt(bool('When the Backup is deleted, also forget its snapshots in the repositories (data is freed by the next prune).')),
+  cancel: opt(bool('Set to true to cancel: running volumes stop, the Backup ends Canceled.')),
+});
+export type BackupSpec = Infer<typeof BackupSpecSchema>;
+
+export const SkippedVolumeSchema = obj('A pod volume that was not backed up, and why.', {
+  namespace: dnsLabel('Namespace of the pod.'),
+  pod: objectName('Name of the pod.'),
+  volume: str('Volume name (as written in the annotation, which may be invalid).', { maxLength: 253 }),
+  reason: str('Machine-readable reason: HostPath, Secret, ConfigMap, Projected, DownwardAPI, Image, BlockVolume, ExcludedByAnnotation, ExcludedByPVC, ExcludedByBackup, NotOptedIn, PodNotRunning, PVCNotFound, PVCNotBound, UnknownSource.', { pattern: REASON_PATTERN, maxLength: 128 }),
+  message: opt(str('Detail.', { maxLength: 1024 })),
+});
+export type SkippedVolume = Infer<typeof SkippedVolumeSchema>;
+
+export const ReportedAnnotationProblemSchema = obj('A malformed annotation on a pod or PVC.', {
+  namespace: dnsLabel('Namespace of the object.'),
+  objectKind: oneOf('Kind of the annotated object.', ['Pod', 'PersistentVolumeClaim']),
+  name: objectName('Name of the object.'),
+  key: str('The annotation key.', { maxLength: 317 }),
+  value: str('The value, truncated.', { maxLength: 256 }),
+  expected: str('What a valid value looks like.', { maxLength: 1024 }),
+});
+export type ReportedAnnotationProblem = Infer<typeof ReportedAnnotationProblemSchema>;
+
+export const BackupStatusSchema = obj('Observed state of the Backup, aggregated over its PodVolumeBackups.', {
+  phase: opt(oneOf('Where the Backup is. Terminal: Completed, PartiallyFailed, Failed, Canceled.', OPERATION_PHASES)),
+  conditions: conditions(),
+  observedGeneration: opt(int64('metadata.generation the status was computed from.', { minimum: 0 })),
+  location: opt(objectName('The BackupLocation used (after defaulting).')),
+  startTimestamp: opt(time('When work started.')),
+  completionTimestamp: opt(time('When the Backup reached a terminal phase.')),
+  expiration: opt(time('When the coordinator deletes the Backup (creation + ttl).')),
+  progress: opt(ProgressSchema),
+  counts: opt(VolumeCountsSchema),
+  fileErrorsTotal: fileErrorsTotal(),
+  skippedVolumes: opt(arr('Volumes not backed up, with reasons (at most 1000 listed; counts.skipped has the total).', SkippedVolumeSchema, { maxItems: 1000 })),
+  annotationProblems: opt(arr('Malformed annotations found (at most 100 listed).', ReportedAnnotationProblemSchema, { maxItems: 100 })),
+  error: opt(ErrorInfoSchema),
+});
+export type BackupStatus = Infer<typeof BackupStatusSchema>;
+
+export type Backup = Resource<'Backup', BackupSpec, BackupStatus>;
+
+export const BACKUP_CRD: CrdDefinition = {
+  kind: 'Backup',
+  plural: 'backups',
+  singular: 'backup',
+  shortNames: ['fb'],
+  scope: 'Namespaced',
+  description: 'A backup of the annotated volumes of the pods in one or more namespaces; one PodVolumeBackup per volume.',
+  spec: BackupSpecSchema,
+  status: BackupStatusSchema,
+  printerColumns: [
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Where the Backup is.' },
+    { name: 'Volumes', type: 'integer', jsonPath: '.status.counts.total', description: 'Volumes selected.' },
+    { name: 'Completed', type: 'integer', jsonPath: '.status.counts.completed', description: 'Volumes completed.' },
+    { name: 'Failed', type: 'integer', jsonPath: '.status.counts.failed', description: 'Volumes failed.' },
+    { name: 'Skipped', type: 'integer', jsonPath: '.status.counts.skipped', description: 'Volumes skipped with a reason.', priority: 1 },
+    { name: 'Bytes', type: 'integer', jsonPath: '.status.progress.bytesDone', description: 'Bytes read so far.' },
+    { name: 'Total-Bytes', type: 'integer', jsonPath: '.status.progress.totalBytes', description: 'Bytes expected.', priority: 1 },
+    { name: 'Location', type: 'string', jsonPath: '.status.location', description: 'BackupLocation used.', priority: 1 },
+    { name: 'Expires', type: 'string', jsonPath: '.status.expiration', description: 'When the Backup is deleted.', priority: 1 },
+    AGE_COLUMN,
+  ],
+};

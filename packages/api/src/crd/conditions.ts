@@ -1,0 +1,67 @@
+/**
+ * The catalog of condition types and reasons Ferry writes. The schema keeps `type` and
+ * `reason` open strings (as metav1.Condition does, so a newer coordinator can add one),
+ * but Ferry's own code uses these unions so a typo fails to compile, and docs/crds.md is
+ * rendered from the descriptions here.
+ */
+
+export const CONDITION_TYPES = {
+  Accepted: 'The spec is valid and everything it names exists (location, repository, backup, namespaces). False stops the operation before any data moves.',
+  AnnotationsValid: 'Every Ferry annotation on the selected pods and their PVCs parsed. False names each malformed annotation (also emitted as a Warning Event on the pod); the valid parts are still used.',
+  VolumesSelected: 'The pods were listed and the volumes to back up or restore were chosen; skipped volumes are in status.skippedVolumes with a reason.',
+  AgentAssigned: "An agent on the pod's node has the work (PodVolumeBackup, PodVolumeRestore).",
+  Progressing: 'Work is under way. False once the resource reached a terminal phase; the reason is then the phase.',
+  Failed: 'The operation (or, for a Backup, some volume) failed; reason and message say why.',
+  HooksSucceeded: 'The pre and post hooks of the pods in this backup ran and exited 0.',
+  Ready: 'BackupLocation: reachable with its credentials. BackupRepository: initialised, its key opens it, and its id matches.',
+  Checked: 'BackupRepository: the last repository check passed.',
+  Scheduled: 'BackupSchedule: the cron expression and time zone are valid and the next run is computed.',
+} as const;
+export type ConditionType = keyof typeof CONDITION_TYPES;
+
+export const CONDITION_REASONS = {
+  // Accepted
+  Valid: 'The spec is valid.',
+  InvalidSpec: 'A field is invalid in a way the schema cannot express; the message names the field.',
+  LocationNotFound: 'The named BackupLocation does not exist.',
+  NoDefaultLocation: 'No location was named and no BackupLocation has spec.default: true (or more than one has).',
+  NamespaceNotAllowed: "A Backup or Restore outside the coordinator's namespace named a namespace other than its own.",
+  BackupNotFound: 'The Restore names a Backup that does not exist.',
+  BackupNotRestorable: 'The Restore names a Backup that is not Completed or PartiallyFailed.',
+  // AnnotationsValid
+  AnnotationsParsed: 'Every annotation parsed.',
+  MalformedAnnotation: 'At least one annotation is malformed; the message lists pod, key, value and what is expected.',
+  // VolumesSelected
+  VolumesFound: 'At least one volume was selected.',
+  NoVolumesSelected: 'No pod volume matched; nothing to do (the operation completes empty).',
+  // AgentAssigned
+  Assigned: 'The agent on the node accepted the assignment.',
+  WaitingForAgent: "No agent is connected for the pod's node yet.",
+  AgentUnavailable: "No agent connected for the pod's node within the configured wait.",
+  AgentLost: 'The agent disconnected while running the job and did not come back in time.',
+  WaitingForPod: 'The restored pod has not been scheduled, or has not started restore-wait yet.',
+  // Progressing / Failed / terminal
+  Started: 'The agent started moving data.',
+  Completed: 'Finished successfully.',
+  PartiallyFailed: 'Finished, but some volumes or files failed; see counts and fileErrorsTotal.',
+  Canceled: 'spec.cancel was set, or the Backup was deleted, before the work finished.',
+  Timeout: 'The per-volume timeout elapsed; only that volume failed.',
+  PodNotFound: 'The pod is gone (deleted or replaced by one with another UID).',
+  MoverFailed: 'The mover reported an error; status.error.code holds its code.',
+  HookFailed: 'A pre or post hook exited non-zero or timed out with on-error: Fail.',
+  BackupCommandFailed: 'The backup command exited non-zero or its stream was cut short; nothing was stored as a success.',
+  // Ready / Checked
+  Available: 'The location or repository answered and the credentials work.',
+  Unavailable: 'The location or repository could not be reached; the message says what failed.',
+  CredentialsNotFound: 'The referenced Secret or key does not exist.',
+  Initialized: 'The repository was created with a new master key on first use.',
+  RepositoryIdMismatch: 'The repository at the location has another id than the one recorded: it was replaced or the prefix is wrong.',
+  CheckPassed: 'The last repository check found no problem.',
+  CheckFailed: 'The last repository check found damage; the message names the damaged pack or index.',
+  // Scheduled
+  ScheduleValid: 'Cron expression and time zone are valid.',
+  InvalidSchedule: 'The cron expression does not parse.',
+  InvalidTimeZone: 'The time zone is not a known IANA name.',
+  Paused: 'spec.paused is true; no backups are started.',
+} as const;
+export type ConditionReason = keyof typeof CONDITION_REASONS;

@@ -1,0 +1,86 @@
+import {
+  AgentRefSchema,
+  conditions,
+  duration,
+  ErrorInfoSchema,
+  fileErrorsTotal,
+  mover,
+  objectName,
+  OPERATION_PHASES,
+  PodRefSchema,
+  ProgressSchema,
+  snapshotId,
+  tags,
+  VolumeRefSchema,
+} from './common.js';
+import { AGE_COLUMN, type CrdDefinition, type Resource } from './definition.js';
+import { bool, int32, int64, obj, oneOf, opt, str, time, type Infer } from './schema.js';
+
+export const PodVolumeBackupSpecSchema = obj('One pod volume to back up. Created by the coordinator, owned by its Backup.', {
+  backup: objectName('Name of the Backup (same namespace) this volume belongs to.'),
+  pod: PodRefSchema,
+  node: str('Node the pod runs on; the agent there does the work.', { maxLength: 253 }),
+  volume: VolumeRefSchema,
+  repository: objectName("Name of the BackupRepository (in the coordinator's namespace)."),
+  mover: mover('Mover that writes the snapshot.'),
+  parentSnapshotId: opt(snapshotId('Snapshot to compare against: the latest of the same PVC (by uid), else of the same pod and volume. Absent: a full backup.')),
+  tags: tags('Tags on the snapshot.'),
+  timeout: opt(duration('Time limit for this volume; exceeding it fails this volume only.')),
+  cancel: opt(bool('Set to true to cancel this volume.')),
+});
+export type PodVolumeBackupSpec = Infer<typeof PodVolumeBackupSpecSchema>;
+
+export const POD_VOLUME_BACKUP_PHASES = [...OPERATION_PHASES, 'WaitingForAgent'] as const;
+export type PodVolumeBackupPhase = (typeof POD_VOLUME_BACKUP_PHASES)[number];
+
+export const BackupStatsSchema = obj('What the mover reported for the finished snapshot.', {
+  filesNew: int64('Files not in the parent snapshot.', { minimum: 0 }),
+  filesChanged: int64('Files changed since the parent.', { minimum: 0 }),
+  filesUnmodified: int64('Files unchanged since the parent (not read again).', { minimum: 0 }),
+  bytesAdded: int64('Bytes newly stored in the repository (after dedup, before compression).', { minimum: 0 }),
+  bytesDeduplicated: opt(int64('Bytes found already stored.', { minimum: 0 })),
+});
+export type BackupStats = Infer<typeof BackupStatsSchema>;
+
+export const PodVolumeBackupStatusSchema = obj('Observed state of the volume backup.', {
+  phase: opt(oneOf('Where the volume is. WaitingForAgent: no agent connected for the node yet.', POD_VOLUME_BACKUP_PHASES)),
+  conditions: conditions(),
+  observedGeneration: opt(int64('metadata.generation the status was computed from.', { minimum: 0 })),
+  agent: opt(AgentRefSchema),
+  attempt: opt(int32('How many times the job was assigned (re-assigned after an agent restart).', { minimum: 0 })),
+  startTimestamp: opt(time('When the agent started.')),
+  completionTimestamp: opt(time('When the volume reached a terminal phase.')),
+  progress: opt(ProgressSchema),
+  snapshotId: opt(snapshotId('The snapshot written.')),
+  parentSnapshotId: opt(snapshotId('The parent the mover actually used.')),
+  stats: opt(BackupStatsSchema),
+  fileErrorsTotal: fileErrorsTotal(),
+  error: opt(ErrorInfoSchema),
+});
+export type PodVolumeBackupStatus = Infer<typeof PodVolumeBackupStatusSchema>;
+
+export type PodVolumeBackup = Resource<'PodVolumeBackup', PodVolumeBackupSpec, PodVolumeBackupStatus>;
+
+export const POD_VOLUME_BACKUP_CRD: CrdDefinition = {
+  kind: 'PodVolumeBackup',
+  plural: 'podvolumebackups',
+  singular: 'podvolumebackup',
+  shortNames: ['fpvb'],
+  scope: 'Namespaced',
+  description: "The backup of one pod volume by the agent on the pod's node. Created by the coordinator, owned by a Backup.",
+  spec: PodVolumeBackupSpecSchema,
+  status: PodVolumeBackupStatusSchema,
+  printerColumns: [
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Where the volume is.' },
+    { name: 'Pod-Namespace', type: 'string', jsonPath: '.spec.pod.namespace', description: 'Namespace of the pod.' },
+    { name: 'Pod', type: 'string', jsonPath: '.spec.pod.name', description: 'Pod.' },
+    { name: 'Volume', type: 'string', jsonPath: '.spec.volume.name', description: 'Volume.' },
+    { name: 'Bytes', type: 'integer', jsonPath: '.status.progress.bytesDone', description: 'Bytes read so far.' },
+    { name: 'Total-Bytes', type: 'integer', jsonPath: '.status.progress.totalBytes', description: 'Bytes expected.' },
+    { name: 'Node', type: 'string', jsonPath: '.spec.node', description: 'Node.', priority: 1 },
+    { name: 'Kind', type: 'string', jsonPath: '.spec.volume.kind', description: 'Volume source.', priority: 1 },
+    { name: 'Snapshot', type: 'string', jsonPath: '.status.snapshotId', description: 'Snapshot written.', priority: 1 },
+    { name: 'Backup', type: 'string', jsonPath: '.spec.backup', description: 'Owning Backup.', priority: 1 },
+    AGE_COLUMN,
+  ],
+};
