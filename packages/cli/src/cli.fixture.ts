@@ -26,15 +26,17 @@ export interface FerryRunOptions {
   readonly asUser?: number;
 }
 
-/** Fails early, with the fix, when dist/ is missing or older than the sources. */
+/** Fails early, with the fix, when dist/ is missing or a source is newer than its output. */
 export async function assertBuilt(): Promise<void> {
-  const built = await stat(CLI).catch(() => undefined);
-  if (built === undefined) throw new Error(`${CLI} is missing: run "npx tsc -b packages/cli/tsconfig.json" first`);
+  const fix = 'run "npx tsc -b packages/cli/tsconfig.json" first';
+  if ((await stat(CLI).catch(() => undefined)) === undefined) throw new Error(`${CLI} is missing: ${fix}`);
   for (const name of await readdir(join(packageDir, 'src'), { recursive: true })) {
     if (!name.endsWith('.ts') || name.endsWith('.test.ts') || name.endsWith('.fixture.ts')) continue;
     const source = await stat(join(packageDir, 'src', name));
-    if (source.mtimeMs > built.mtimeMs) {
-      throw new Error(`packages/cli/dist is older than src/${name}: run "npx tsc -b packages/cli/tsconfig.json" first`);
+    // tsc -b rewrites only the outputs whose source changed, so compare pairwise.
+    const output = await stat(join(packageDir, 'dist', name.replace(/\.ts$/, '.js'))).catch(() => undefined);
+    if (output === undefined || source.mtimeMs > output.mtimeMs) {
+      throw new Error(`packages/cli/dist/${name.replace(/\.ts$/, '.js')} is older than src/${name}: ${fix}`);
     }
   }
 }
