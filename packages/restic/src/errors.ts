@@ -23,9 +23,9 @@ const RULES: readonly Rule[] = [
   { code: 'RepositoryLocked', pattern: /repository is already locked/i, fix: 'wait for the other restic process to finish, or remove the lock once its holder is gone' },
   { code: 'SnapshotNotFound', pattern: /no matching ID found|invalid id ".*"|snapshot .* not found|no snapshot(s)? found/i, fix: 'list snapshots and pick an existing id' },
   { code: 'PermissionDenied', pattern: /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Access Denied|permission denied/i, fix: 'check the credentials and their permissions on the repository' },
+  { code: 'Network', pattern: /dial tcp|connection refused|connection reset|no such host|i\/o timeout|TLS handshake|network is unreachable|server misbehaving|context deadline exceeded|503 Service Unavailable|SlowDown/i, fix: 'check that the repository endpoint is reachable from this node' },
   { code: 'RepositoryNotFound', pattern: /unable to open config file|Is there a repository at the following location|repository does not exist|The specified bucket does not exist|NoSuchBucket/i, fix: 'initialise the repository first (init), or correct the repository URL' },
   { code: 'NoSpace', pattern: /no space left on device|disk quota exceeded/i, fix: 'free space where the repository or restore target lives' },
-  { code: 'Network', pattern: /dial tcp|connection refused|connection reset|no such host|i\/o timeout|TLS handshake|network is unreachable|server misbehaving|context deadline exceeded|503 Service Unavailable|SlowDown/i, fix: 'check that the repository endpoint is reachable from this node' },
   { code: 'RepositoryCorrupt', pattern: /ciphertext verification failed|repository contains errors|unable to load index|invalid data returned|pack .* (is damaged|does not exist)|tree .* could not be loaded/i, fix: 'run check with readData and repair the repository from another copy' },
 ];
 

@@ -93,6 +93,13 @@ describe('ResticMover on Ceph RGW (S3)', () => {
     await expect(mover().restore({ snapshotId: 'abcdef12', target: join(dir, 'x') })).rejects.toMatchObject({ code: 'SnapshotNotFound' });
   });
 
+  it('maps an unreachable S3 endpoint to Network, not RepositoryNotFound', async () => {
+    const m = mover({ repository: 's3:http://127.0.0.1:1/ferry-nowhere' });
+    const err = await m.snapshots().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'Network', message: expect.stringContaining('connection refused') });
+    expect((err as Error).message).not.toContain(env['AWS_SECRET_ACCESS_KEY']);
+  });
+
   it('lists and restores an S3 repository written by the plain restic CLI', async () => {
     expect((await plainRestic(repo, PASSWORD, ['init'], { env })).exitCode).toBe(0);
     const vol = join(dir, 'vol');

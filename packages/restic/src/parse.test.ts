@@ -20,6 +20,7 @@ describe('restic error mapping (messages as restic 0.14 prints them)', () => {
     ['Fatal: unable to open config file: Stat: The specified bucket does not exist.\n', 'RepositoryNotFound'],
     ['Fatal: unable to open repository at s3:http://127.0.0.1:1/b: Get "http://127.0.0.1:1/b/?location=": dial tcp 127.0.0.1:1: connect: connection refused\n', 'Network'],
     ['Fatal: unable to open config file: Stat: Access Denied.\n', 'PermissionDenied'],
+    ['Fatal: unable to open config file: Stat: Get "http://127.0.0.1:1/b/?location=": dial tcp 127.0.0.1:1: connect: connection refused\nIs there a repository at the following location?\n', 'Network'],
     ['Fatal: unable to save snapshot: write /repo/data/aa: no space left on device\n', 'NoSpace'],
     ['Fatal: repository contains errors\n', 'RepositoryCorrupt'],
     ['something new and strange\n', 'Internal'],
