@@ -4,10 +4,10 @@
  * on the files in flight and the directories on the current path, not on the tree size.
  */
 import { lstat, readdir, readlink, readFile } from 'node:fs/promises';
+import { toEntryStat, type EntryError, type EntryStat } from './entry-stat.js';
 import { basename, resolve } from 'node:path';
 import { hostname, userInfo } from 'node:os';
-import type { BigIntStats } from 'node:fs';
-import type { BackupOptions, BackupSummary, FileProblem, NodeType, Snapshot, TreeNode } from './api.js';
+import type { BackupOptions, BackupSummary, FileProblem, Snapshot, TreeNode } from './api.js';
 import { BLOB_TREE } from './blob-codec.js';
 import { ContentWriter, type ContentStats, type StoredContent } from './content-writer.js';
 import { RepositoryError, throwIfAborted } from './errors.js';
@@ -17,12 +17,11 @@ import type { RepositoryCore } from './core.js';
 import { saveSnapshot, sameIdentity } from './snapshot-store.js';
 import { encodeTreeBlob, TREE_CHUNK_NODES } from './tree.js';
 import { joinRaw } from './paths.js';
-import { mapLimited, observed, Semaphore } from './concurrency.js';
+import { observed, Semaphore } from './concurrency.js';
 import type { WriteSession } from './write-session.js';
 
 const FILES_IN_FLIGHT = 128;
 const LARGE_FILES_IN_FLIGHT = 2;
-const LSTAT_CONCURRENCY = 64;
 const PROGRAM = 'ferry 0.1.0';
 
 type ParentMap = Map<string, TreeNode>;
@@ -132,7 +131,7 @@ class BackupRun {
     if (this.meter.wanted) void this.countTotals(src.paths, rules);
     if (src.paths.length === 1) {
       const st = await this.lstatRoot(src.paths[0]!);
-      if (st.isDirectory()) return (await this.walkDir(Buffer.from(resolve(src.paths[0]!)), '', parent?.tree, rules))();
+      if (st.type === 'dir') return (await this.walkDir(Buffer.from(resolve(src.paths[0]!)), '', parent?.tree, rules))();
     }
     const names = new Set<string>();
     const nodes: Promise<TreeNode | undefined>[] = [];
@@ -146,9 +145,9 @@ class BackupRun {
     return this.storeDir(await settleNodes(nodes));
   }
 
-  private async lstatRoot(path: string): Promise<BigIntStats> {
+  private async lstatRoot(path: string): Promise<EntryStat> {
     try {
-      return await lstat(path, { bigint: true });
+      return toEntryStat(await lstat(path, { bigint: true }));
     } catch (err) {
       throw new RepositoryError('InvalidArgument', `cannot back up ${path}: ${(err as Error).message}`);
     }
@@ -160,23 +159,24 @@ class BackupRun {
    */
   private async walkDir(abs: Buffer, rel: string, parentTrees: readonly string[] | undefined, rules: ExcludeRules): Promise<() => Promise<string[]>> {
     throwIfAborted(this.signal, 'backup');
-    let names: Buffer[];
-    try {
-      names = (await readdir(abs, { encoding: 'buffer' })).sort(Buffer.compare);
-    } catch (err) {
-      this.problem(rel || '.', err);
+    // Listing and lstat run in a worker: for trees of small files the main thread's
+    // syscall orchestration is the bottleneck, and the workers have time to spare.
+    const listing = await this.repo.pool.listDir(abs);
+    if (!listing.ok) {
+      this.problem(rel || '.', listing.error);
       return () => this.storeDir([]);
     }
+    const names = listing.names.map((n) => Buffer.from(n.buffer, n.byteOffset, n.byteLength));
+    const stats = listing.stats;
     const localRules = await this.ignoreFileRules(abs, rel, names, rules);
     const parent = parentTrees ? await this.parentMap(parentTrees) : undefined;
-    const stats = await mapLimited(names, LSTAT_CONCURRENCY, (name) => lstat(joinRaw(abs, name), { bigint: true }).catch((e: unknown) => e as Error));
     const nodes: Promise<TreeNode | undefined>[] = [];
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       const st = stats[i]!;
       const childRel = rel === '' ? name.toString('utf8') : `${rel}/${name.toString('utf8')}`;
       if (!localRules.empty && localRules.matches(childRel)) continue;
-      if (st instanceof Error) {
+      if (isEntryError(st)) {
         this.problem(childRel, st);
         continue;
       }
@@ -187,20 +187,20 @@ class BackupRun {
   }
 
   /** Schedules one directory entry; the returned promise yields its node (or undefined if it is skipped). */
-  private async entry(abs: Buffer, rel: string, name: Buffer, st: BigIntStats, parent: TreeNode | undefined, rules: ExcludeRules): Promise<Later> {
+  private async entry(abs: Buffer, rel: string, name: Buffer, st: EntryStat, parent: TreeNode | undefined, rules: ExcludeRules): Promise<Later> {
     const base = metadata(name, st);
-    if (st.isDirectory()) {
+    if (st.type === 'dir') {
       this.counters.dirs++;
       const wait = await this.walkDir(abs, rel, parent?.type === 'dir' ? parent.subtrees : undefined, rules);
       return { node: wait().then((subtrees) => ({ ...base, subtrees })) };
     }
-    if (st.isFile()) return this.file(abs, rel, base, parent);
-    if (st.isSymbolicLink()) {
+    if (st.type === 'file') return this.file(abs, rel, base, parent);
+    if (st.type === 'symlink') {
       const target = await readlink(abs, { encoding: 'buffer' }).catch((e: unknown) => e as Error);
       if (target instanceof Error) return this.skip(rel, target);
       return ready({ ...base, target });
     }
-    return ready(st.isCharacterDevice() || st.isBlockDevice() ? { ...base, rdev: st.rdev } : base);
+    return ready(st.type === 'chardev' || st.type === 'blockdev' ? { ...base, rdev: st.rdev } : base);
   }
 
   private async file(abs: Buffer, rel: string, base: TreeNode, parent: TreeNode | undefined): Promise<Later> {
@@ -216,7 +216,7 @@ class BackupRun {
     await this.files.acquire();
     if (large) await this.largeFiles.acquire();
     this.meter.currentFile = rel;
-    const stored = (large ? this.writer.largeFile(abs) : this.writer.smallFile(abs)).finally(() => {
+    const stored = (large ? this.writer.largeFile(abs) : this.writer.smallFile(abs, size)).finally(() => {
       this.files.release();
       if (large) this.largeFiles.release();
     });
@@ -300,7 +300,8 @@ class BackupRun {
   }
 
   private problem(rel: string, err: unknown): void {
-    this.problems.push({ path: rel, message: err instanceof Error ? err.message : String(err) });
+    const message = err instanceof Error || isEntryError(err) ? err.message : String(err);
+    this.problems.push({ path: rel, message });
   }
 
   /** Counts files and bytes ahead of the backup so progress has totals and an ETA. */
@@ -329,30 +330,25 @@ class BackupRun {
 }
 
 
-function nodeType(st: BigIntStats): NodeType {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isSocket()) return 'socket';
-  return st.isCharacterDevice() ? 'chardev' : 'blockdev';
-}
 
-function metadata(name: Buffer, st: BigIntStats): TreeNode {
-  const type = nodeType(st);
+function metadata(name: Buffer, st: EntryStat): TreeNode {
   return {
     name,
-    type,
-    mode: Number(st.mode & 0o7777n),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
+    type: st.type,
+    mode: st.mode,
+    uid: st.uid,
+    gid: st.gid,
     mtimeNs: st.mtimeNs,
     ctimeNs: st.ctimeNs,
     inode: st.ino,
     device: st.dev,
-    links: Number(st.nlink),
-    ...(type === 'file' ? { size: Number(st.size) } : {}),
+    links: st.nlink,
+    ...(st.type === 'file' ? { size: st.size } : {}),
   };
+}
+
+function isEntryError(v: unknown): v is EntryError {
+  return typeof v === 'object' && v !== null && 'code' in v && 'message' in v && !('type' in v);
 }
 
 const FILE_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EPERM', 'EIO', 'ELOOP', 'ENOTDIR', 'EISDIR', 'ENXIO', 'ESTALE', 'EINVAL', 'ENAMETOOLONG']);

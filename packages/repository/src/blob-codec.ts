@@ -65,7 +65,7 @@ export class BlobCodec {
   }
 
   private compressIfItPays(raw: Buffer): Buffer | undefined {
-    if (raw.length < 64) return undefined;
+    if (raw.length < 64 || looksIncompressible(raw)) return undefined;
     if (raw.length > PROBE_BYTES) {
       const probe = this.encoder.encodeSync(raw.subarray(0, PROBE_BYTES));
       if (probe.length > PROBE_BYTES * (1 - MIN_SAVING)) return undefined;
@@ -73,4 +73,27 @@ export class BlobCodec {
     const out = this.encoder.encodeSync(raw);
     return out.length < raw.length * (1 - MIN_SAVING) ? out : undefined;
   }
+}
+
+const SAMPLE_BYTES = 4096;
+/** Above this many bits per byte (8 is the maximum) zstd cannot save the 3% it must. */
+const ENTROPY_LIMIT = 7.6;
+const LOG2 = Array.from({ length: SAMPLE_BYTES + 1 }, (_, n) => (n === 0 ? 0 : Math.log2(n)));
+
+/**
+ * Order-0 entropy of a sample: encrypted, compressed and random data sit near 8 bits per
+ * byte and are skipped for a few microseconds instead of a failed zstd pass.
+ */
+export function looksIncompressible(raw: Uint8Array): boolean {
+  const n = Math.min(raw.length, SAMPLE_BYTES);
+  const counts = new Uint32Array(256);
+  for (let i = 0; i < n; i++) counts[raw[i]!]!++;
+  let sum = 0;
+  for (let b = 0; b < 256; b++) {
+    const c = counts[b]!;
+    if (c > 0) sum += c * LOG2[c]!;
+  }
+  const entropy = LOG2[n]! - sum / n;
+  // A small sample cannot show 8 bits per byte; demand fewer bits of it.
+  return entropy > Math.min(ENTROPY_LIMIT, LOG2[n]! - 0.5);
 }

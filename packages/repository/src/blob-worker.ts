@@ -5,9 +5,13 @@
  * A stream's blocks all go to one worker, which keeps its chunker state between them.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { BlobCodec, BLOB_DATA, type BlobType } from './blob-codec.js';
 import { Chunker } from './chunker.js';
-import { ownsWholeBuffer, type DecodeResult, type EncodeResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
+import { ownsWholeBuffer, type DecodeResult, type EncodeResult, type ListDirResult, type ReadEncodeResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
+import { toEntryError, toEntryStat } from './entry-stat.js';
+import { joinRaw } from './paths.js';
+import { restoreSmallFile } from './file-writer.js';
 
 const init = workerData as WorkerInit;
 const codec = new BlobCodec({ id: Buffer.from(init.id), blob: Buffer.from(init.blob) });
@@ -38,12 +42,62 @@ function streamBlock(req: Extract<WorkerRequest, { op: 'stream' }>): Handled {
   return encoded(req.seq, chunks.map((c) => codec.encode(BLOB_DATA, c)));
 }
 
+/** Reads a whole small file with one open/fstat/read/close; refuses to follow a symlink. */
+function readSmall(path: Buffer, maxSize: number): ReadEncodeResult {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    return { ok: false, error: toEntryError(err) };
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size > maxSize) return { ok: false, tooLarge: true, size };
+    if (size === 0) return { ok: true, size: 0 };
+    const buf = Buffer.allocUnsafeSlow(size);
+    let got = 0;
+    for (let n = 1; n > 0 && got < size; got += n) n = readSync(fd, buf, got, size - got, got);
+    const raw = got === size ? buf : buf.subarray(0, got);
+    return { ok: true, size: got, encoded: codec.encode(BLOB_DATA, raw) };
+  } catch (err) {
+    return { ok: false, error: toEntryError(err) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function listDir(path: Buffer): ListDirResult {
+  let names: Buffer[];
+  try {
+    names = readdirSync(path, { encoding: 'buffer' }).sort(Buffer.compare);
+  } catch (err) {
+    return { ok: false, error: toEntryError(err) };
+  }
+  const stats = names.map((name) => {
+    try {
+      return toEntryStat(lstatSync(joinRaw(path, name), { bigint: true }));
+    } catch (err) {
+      return toEntryError(err);
+    }
+  });
+  return { ok: true, names, stats };
+}
+
 function handle(req: WorkerRequest): Handled {
   switch (req.op) {
     case 'encode':
       return encoded(req.seq, req.chunks.map((chunk) => codec.encode(req.type, asBuffer(chunk))));
     case 'stream':
       return streamBlock(req);
+    case 'read-encode': {
+      const results = req.paths.map((p) => readSmall(asBuffer(p), req.maxSize));
+      const transfer = results.flatMap((r) => (r.ok && r.encoded && ownsWholeBuffer(r.encoded.sealed) ? [r.encoded.sealed.buffer as ArrayBuffer] : []));
+      return { response: { seq: req.seq, op: 'read-encode', results }, transfer };
+    }
+    case 'write-files':
+      return { response: { seq: req.seq, op: 'write-files', results: req.jobs.map((job) => restoreSmallFile(codec, job)) }, transfer: [] };
+    case 'list-dir':
+      return { response: { seq: req.seq, op: 'list-dir', result: listDir(asBuffer(req.path)) }, transfer: [] };
     case 'drop':
       streams.delete(req.stream);
       return { response: { seq: req.seq, op: 'dropped' }, transfer: [] };

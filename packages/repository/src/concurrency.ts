@@ -58,3 +58,39 @@ export function observed<T>(p: Promise<T>): Promise<T> {
   p.catch(() => undefined);
   return p;
 }
+
+/**
+ * Collects items submitted in the same turn of the event loop (or until `max` of them)
+ * and hands them to `run` as one batch: one worker message instead of one per item.
+ */
+export class Batcher<T, R> {
+  private items: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly run: (items: T[]) => Promise<readonly R[]>,
+    private readonly max: number,
+  ) {}
+
+  submit(item: T): Promise<R> {
+    return new Promise((resolve, reject) => {
+      this.items.push({ item, resolve, reject });
+      if (this.items.length >= this.max) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.items;
+    if (batch.length === 0) return;
+    this.items = [];
+    this.run(batch.map((b) => b.item)).then(
+      (results) => batch.forEach((b, i) => b.resolve(results[i]!)),
+      (err: unknown) => batch.forEach((b) => b.reject(err)),
+    );
+  }
+}

@@ -3,16 +3,15 @@
  * pool, large files and streams are read in blocks, cut by the keyed chunker and sent
  * chunk by chunk. Memory is bounded by the byte semaphore, not by file size.
  */
-import { open as openCb, read as readCb, close as closeCb, readFile as readFileCb, constants } from 'node:fs';
+import { open as openCb, read as readCb, close as closeCb, constants } from 'node:fs';
 import { promisify } from 'node:util';
 import { BLOB_DATA } from './blob-codec.js';
-import { observed, Semaphore } from './concurrency.js';
+import { Batcher, observed, Semaphore } from './concurrency.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { WriteSession } from './write-session.js';
-import { ownsWholeBuffer, type EncodeResult } from './worker-protocol.js';
+import { ownsWholeBuffer, type EncodeResult, type ReadEncodeResult } from './worker-protocol.js';
 import { throwIfAborted } from './errors.js';
 
-const readFileP = promisify(readFileCb);
 const openP = promisify(openCb);
 const closeP = promisify(closeCb);
 const readP = (fd: number, buf: Buffer, pos: number): Promise<number> =>
@@ -20,7 +19,6 @@ const readP = (fd: number, buf: Buffer, pos: number): Promise<number> =>
 
 const BLOCK_BYTES = 4 * 1024 * 1024;
 const BATCH_FILES = 64;
-const BATCH_BYTES = 2 * 1024 * 1024;
 const MAX_BYTES_IN_FLIGHT = 48 * 1024 * 1024;
 /** Blocks of one stream queued at its worker, so reading overlaps chunking and sealing. */
 const BLOCKS_AHEAD = 3;
@@ -35,12 +33,6 @@ export interface StoredContent {
   readonly size: number;
 }
 
-interface BatchItem {
-  readonly data: Buffer;
-  readonly resolve: (r: EncodeResult) => void;
-  readonly reject: (e: unknown) => void;
-}
-
 export interface ContentWriterOptions {
   readonly pool: WorkerPool;
   readonly session: WriteSession;
@@ -53,32 +45,33 @@ export interface ContentWriterOptions {
 
 export class ContentWriter {
   private readonly bytes = new Semaphore(MAX_BYTES_IN_FLIGHT);
-  private batch: BatchItem[] = [];
-  private batchBytes = 0;
-  private flushScheduled = false;
+  private readonly reads: Batcher<Buffer, ReadEncodeResult>;
 
-  constructor(private readonly o: ContentWriterOptions) {}
+  constructor(private readonly o: ContentWriterOptions) {
+    this.reads = new Batcher((paths) => o.pool.readEncode(paths, o.chunk.minSize), BATCH_FILES);
+  }
 
   get smallFileLimit(): number {
     return this.o.chunk.minSize;
   }
 
-  /** Reads a file of at most minSize bytes in one go (it is a single chunk by definition). */
-  async smallFile(path: Buffer): Promise<StoredContent> {
-    const data = (await readFileP(path)) as Buffer;
-    // Read the size now: the buffer is transferred to a worker and detached.
-    const size = data.length;
-    this.o.stats.bytesRead += size;
-    if (size === 0) return { ids: [], size: 0 };
-    // The file grew past minSize between stat and read: chunk what was read.
-    if (size > this.o.chunk.minSize) return this.stream(single(data));
-    await this.bytes.acquire(size);
+  /**
+   * Stores a file of at most minSize bytes (one chunk by definition); a worker reads and
+   * encodes it, batched with others. A file that grew past the limit since its lstat is
+   * read again as a stream.
+   */
+  async smallFile(path: Buffer, expectedSize: number): Promise<StoredContent> {
+    await this.bytes.acquire(expectedSize);
+    let res: ReadEncodeResult;
     try {
-      const res = await this.enqueue(data);
-      return { ids: [this.accept(res)], size };
+      res = await this.reads.submit(path);
     } finally {
-      this.bytes.release(size);
+      this.bytes.release(expectedSize);
     }
+    if (!res.ok && res.tooLarge) return this.largeFile(path);
+    if (!res.ok) throw Object.assign(new Error(res.error.message), { code: res.error.code });
+    this.o.stats.bytesRead += res.size;
+    return { ids: res.encoded ? [this.accept(res.encoded)] : [], size: res.size };
   }
 
   async largeFile(path: Buffer): Promise<StoredContent> {
@@ -142,34 +135,8 @@ export class ContentWriter {
     return id.toString('hex');
   }
 
-  private enqueue(data: Buffer): Promise<EncodeResult> {
-    return new Promise((resolve, reject) => {
-      this.batch.push({ data, resolve, reject });
-      this.batchBytes += data.length;
-      if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES) this.flush();
-      else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const items = this.batch;
-    if (items.length === 0) return;
-    this.batch = [];
-    this.batchBytes = 0;
-    this.o.pool.encode(BLOB_DATA, items.map((i) => i.data)).then(
-      (results) => items.forEach((item, k) => item.resolve(results[k]!)),
-      (err: unknown) => items.forEach((item) => item.reject(err)),
-    );
-  }
 }
 
-async function* single(data: Buffer): AsyncIterable<Uint8Array> {
-  yield data;
-}
 
 /**
  * Regroups a stream's pieces into fresh blocks of about `size` bytes: a pipe yields

@@ -10,13 +10,18 @@
 import { constants, promises as fs } from 'node:fs';
 import { joinRaw } from './paths.js';
 import type { FileProblem, RestoreOptions, RestoreSummary, TreeNode } from './api.js';
-import { BLOB_DATA } from './blob-codec.js';
-import { observed, Semaphore } from './concurrency.js';
+import { BlobFetcher } from './blob-fetcher.js';
+import { Batcher, observed, Semaphore } from './concurrency.js';
+import type { SmallFileJob, SmallFileResult } from './file-writer.js';
 import { RepositoryError, throwIfAborted } from './errors.js';
 import { ProgressMeter } from './progress.js';
 import type { RepositoryCore } from './core.js';
 
-const FILES_IN_FLIGHT = 64;
+const FILES_IN_FLIGHT = 128;
+/** Files up to this size (and blob count) are restored by a worker in one go. */
+const SMALL_FILE_BYTES = 1024 * 1024;
+const SMALL_FILE_BLOBS = 4;
+const SMALL_FILE_BATCH = 64;
 const BLOBS_AHEAD = 8;
 /** Zero runs of this granularity are left as holes (the file was truncated to its size). */
 const HOLE_BLOCK = 64 * 1024;
@@ -61,12 +66,16 @@ class RestoreRun {
   private readonly dirMeta: Deferred[] = [];
   private readonly hardlinks = new Map<string, Buffer>();
   private readonly signal: AbortSignal | undefined;
+  private readonly fetcher: BlobFetcher;
+  private readonly smallFiles: Batcher<SmallFileJob, SmallFileResult>;
 
   constructor(
     private readonly repo: RepositoryCore,
     private readonly options: RestoreOptions,
   ) {
     this.signal = options.signal;
+    this.fetcher = new BlobFetcher({ store: repo.store, index: repo.index, pool: repo.pool, signal: options.signal });
+    this.smallFiles = new Batcher((jobs) => repo.pool.writeFiles(jobs), SMALL_FILE_BATCH);
     this.meter = new ProgressMeter('restore', repo.clock, options.onProgress);
   }
 
@@ -159,6 +168,8 @@ class RestoreRun {
   }
 
   private async writeFile(abs: Buffer, rel: string, node: TreeNode): Promise<void> {
+    const content = node.content ?? [];
+    if ((node.size ?? 0) <= SMALL_FILE_BYTES && content.length <= SMALL_FILE_BLOBS) return this.writeSmallFile(abs, rel, node, content);
     const fh = await createExclusive(abs);
     try {
       let pos = 0;
@@ -174,12 +185,23 @@ class RestoreRun {
     }
   }
 
+  /** Small files are decoded, written and given metadata by a worker, in batches. */
+  private async writeSmallFile(abs: Buffer, rel: string, node: TreeNode, content: readonly string[]): Promise<void> {
+    const sealed = await Promise.all(content.map((id) => this.fetcher.fetchSealed(id)));
+    const blobs = content.map((id, i) => ({ id: Buffer.from(id, 'hex'), sealed: sealed[i]! }));
+    const meta = { mode: node.mode, uid: node.uid, gid: node.gid, mtimeSeconds: Number(node.mtimeNs) / 1e9 };
+    const result = await this.smallFiles.submit({ path: abs, blobs, meta });
+    if (result.bytes < 0) throw new RepositoryError('Corrupt', result.problems.join('; '));
+    this.meter.bytesDone += result.bytes;
+    for (const message of result.problems) this.problems.push({ path: rel, message });
+  }
+
   /** Yields a file's blobs in order while fetching up to BLOBS_AHEAD of them at once. */
   private async *blobs(ids: readonly string[]): AsyncIterable<Buffer> {
     const ahead: Promise<Buffer>[] = [];
     let next = 0;
     const fill = (): void => {
-      while (next < ids.length && ahead.length < BLOBS_AHEAD) ahead.push(observed(this.repo.readRawBlob(Buffer.from(ids[next++]!, 'hex'), BLOB_DATA, this.signal)));
+      while (next < ids.length && ahead.length < BLOBS_AHEAD) ahead.push(observed(this.fetcher.fetch(ids[next++]!)));
     };
     fill();
     while (ahead.length > 0) {

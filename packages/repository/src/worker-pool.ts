@@ -5,8 +5,9 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { BlobType } from './blob-codec.js';
-import { ownsWholeBuffer, type DecodeResult, type EncodeResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
+import { ownsWholeBuffer, type DecodeResult, type EncodeResult, type ListDirResult, type ReadEncodeResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
 import { RepositoryError } from './errors.js';
+import type { SmallFileJob, SmallFileResult } from './file-writer.js';
 
 interface Pending {
   resolve(value: WorkerResponse): void;
@@ -75,6 +76,26 @@ export class WorkerPool {
     const res = await this.request({ op: 'encode', type, chunks }, transfer);
     if (res.op !== 'encode') throw new Error('worker answered the wrong request');
     return res.results;
+  }
+
+  /** Reads and encodes small files in a worker (its syscalls then run beside the main thread). */
+  async readEncode(paths: readonly Buffer[], maxSize: number): Promise<readonly ReadEncodeResult[]> {
+    const res = await this.request({ op: 'read-encode', paths, maxSize }, []);
+    if (res.op !== 'read-encode') throw new Error('worker answered the wrong request');
+    return res.results;
+  }
+
+  async writeFiles(jobs: readonly SmallFileJob[]): Promise<readonly SmallFileResult[]> {
+    const transfer = jobs.flatMap((j) => j.blobs.map((b) => b.sealed)).filter(ownsWholeBuffer).map((b) => b.buffer as ArrayBuffer);
+    const res = await this.request({ op: 'write-files', jobs }, transfer);
+    if (res.op !== 'write-files') throw new Error('worker answered the wrong request');
+    return res.results;
+  }
+
+  async listDir(path: Buffer): Promise<ListDirResult> {
+    const res = await this.request({ op: 'list-dir', path }, []);
+    if (res.op !== 'list-dir') throw new Error('worker answered the wrong request');
+    return res.result;
   }
 
   async decode(items: readonly { type: BlobType; id: Buffer; sealed: Buffer }[]): Promise<readonly DecodeResult[]> {

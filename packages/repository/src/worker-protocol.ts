@@ -1,5 +1,7 @@
 /** Messages between the main thread and blob-worker.ts. */
 import type { BlobType } from './blob-codec.js';
+import type { EntryError, EntryStat } from './entry-stat.js';
+import type { SmallFileJob, SmallFileResult } from './file-writer.js';
 
 export interface WorkerInit {
   readonly id: Uint8Array;
@@ -13,6 +15,12 @@ export type WorkerRequest =
   /** The next block of a byte stream; the worker chunks it (state kept per stream) and encodes the chunks it completes. */
   | { readonly seq: number; readonly op: 'stream'; readonly stream: number; readonly block: Uint8Array; readonly final: boolean }
   | { readonly seq: number; readonly op: 'drop'; readonly stream: number }
+  /** Reads whole files of at most `maxSize` bytes and encodes each as one data blob. */
+  | { readonly seq: number; readonly op: 'read-encode'; readonly paths: readonly Uint8Array[]; readonly maxSize: number }
+  /** Restores small files: decode their blobs, write them, apply metadata. */
+  | { readonly seq: number; readonly op: 'write-files'; readonly jobs: readonly SmallFileJob[] }
+  /** Lists a directory (names sorted bytewise) with lstat of every entry. */
+  | { readonly seq: number; readonly op: 'list-dir'; readonly path: Uint8Array }
   | {
       readonly seq: number;
       readonly op: 'decode';
@@ -25,12 +33,25 @@ export interface EncodeResult {
   readonly rawLength: number;
 }
 
+/** A small file read and encoded by a worker; `encoded` is absent for an empty file. */
+export type ReadEncodeResult =
+  | { readonly ok: true; readonly size: number; readonly encoded?: EncodeResult }
+  | { readonly ok: false; readonly tooLarge: true; readonly size: number }
+  | { readonly ok: false; readonly tooLarge?: false; readonly error: EntryError };
+
+export type ListDirResult =
+  | { readonly ok: true; readonly names: readonly Uint8Array[]; readonly stats: readonly (EntryStat | EntryError)[] }
+  | { readonly ok: false; readonly error: EntryError };
+
 export type DecodeResult = { readonly raw: Uint8Array } | { readonly error: string };
 
 export type WorkerResponse =
   | { readonly seq: number; readonly op: 'encode'; readonly results: readonly EncodeResult[] }
   | { readonly seq: number; readonly op: 'decode'; readonly results: readonly DecodeResult[] }
   | { readonly seq: number; readonly op: 'dropped' }
+  | { readonly seq: number; readonly op: 'read-encode'; readonly results: readonly ReadEncodeResult[] }
+  | { readonly seq: number; readonly op: 'list-dir'; readonly result: ListDirResult }
+  | { readonly seq: number; readonly op: 'write-files'; readonly results: readonly SmallFileResult[] }
   | { readonly seq: number; readonly op: 'error'; readonly message: string };
 
 /** Only a buffer that is the whole of an unshared ArrayBuffer may be transferred; a pooled one would detach others. */

@@ -1,0 +1,91 @@
+/**
+ * Synchronous restore of one small file, run inside a blob worker so that many small
+ * files are decoded, written and given their metadata beside the main thread. The same
+ * safety rules as restorer.ts: the file is created with O_EXCL|O_NOFOLLOW after removing
+ * whatever non-directory was at the path, so nothing is written through a link.
+ */
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import type { BlobCodec } from './blob-codec.js';
+import { BLOB_DATA } from './blob-codec.js';
+
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+export interface FileMeta {
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mtimeSeconds: number;
+}
+
+export interface SmallFileJob {
+  readonly path: Uint8Array;
+  readonly blobs: readonly { readonly id: Uint8Array; readonly sealed: Uint8Array }[];
+  readonly meta: FileMeta;
+}
+
+export interface SmallFileResult {
+  /** Bytes written, or -1 if the file could not be restored. */
+  readonly bytes: number;
+  /** What went wrong: the whole file (bytes = -1) or only some metadata. */
+  readonly problems: readonly string[];
+}
+
+function createExclusiveSync(path: Buffer): number {
+  try {
+    return openSync(path, CREATE, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if (!lstatSync(path).isDirectory()) unlinkSync(path);
+    return openSync(path, CREATE, 0o600);
+  }
+}
+
+function decodeAll(codec: BlobCodec, job: SmallFileJob): Buffer[] | string {
+  const out: Buffer[] = [];
+  for (const b of job.blobs) {
+    const id = Buffer.from(b.id.buffer, b.id.byteOffset, b.id.byteLength);
+    const raw = codec.decode(BLOB_DATA, id, b.sealed);
+    if (typeof raw === 'string') return `data blob ${id.toString('hex')}: ${raw}`;
+    out.push(raw);
+  }
+  return out;
+}
+
+function applyMetaSync(fd: number, meta: FileMeta, problems: string[]): void {
+  const attempt = (what: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      problems.push(`could not restore ${what}: ${(err as Error).message}`);
+    }
+  };
+  attempt(`owner ${meta.uid}:${meta.gid}`, () => fchownSync(fd, meta.uid, meta.gid));
+  attempt(`mode ${meta.mode.toString(8)}`, () => fchmodSync(fd, meta.mode));
+  attempt('modification time', () => futimesSync(fd, meta.mtimeSeconds, meta.mtimeSeconds));
+}
+
+export function restoreSmallFile(codec: BlobCodec, job: SmallFileJob): SmallFileResult {
+  const raws = decodeAll(codec, job);
+  if (typeof raws === 'string') return { bytes: -1, problems: [raws] };
+  const path = Buffer.from(job.path.buffer, job.path.byteOffset, job.path.byteLength);
+  let fd: number;
+  try {
+    fd = createExclusiveSync(path);
+  } catch (err) {
+    return { bytes: -1, problems: [(err as Error).message] };
+  }
+  const problems: string[] = [];
+  let bytes = 0;
+  try {
+    for (const raw of raws) {
+      for (let off = 0; off < raw.length; ) off += writeSync(fd, raw, off, raw.length - off, bytes + off);
+      bytes += raw.length;
+    }
+    applyMetaSync(fd, job.meta, problems);
+  } catch (err) {
+    return { bytes: -1, problems: [(err as Error).message] };
+  } finally {
+    closeSync(fd);
+  }
+  return { bytes, problems };
+}
