@@ -127,7 +127,10 @@ export class ResticMover implements Mover {
     const result = await this.withLockRetry(
       () => this.exec('restore', args, { signal: request.signal, accept: (r) => r.exitCode === 1 && parseRestoreErrors(r.stderr).length > 0 }),
       request.signal,
-    );
+    ).catch(async (err: unknown) => {
+      await totals.catch(() => undefined); // no restic left running behind a rejected call
+      throw err;
+    });
     const fileErrors = parseRestoreErrors(result.stderr);
     const t = await totals;
     throttle.flush(restoreProgress(t, 1));
