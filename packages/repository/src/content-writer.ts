@@ -19,9 +19,9 @@ const readP = (fd: number, buf: Buffer, pos: number): Promise<number> =>
 
 const BLOCK_BYTES = 4 * 1024 * 1024;
 const BATCH_FILES = 64;
-const MAX_BYTES_IN_FLIGHT = 48 * 1024 * 1024;
+const MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 /** Blocks of one stream queued at its worker, so reading overlaps chunking and sealing. */
-const BLOCKS_AHEAD = 3;
+const BLOCKS_AHEAD = 2;
 
 export interface ContentStats {
   bytesRead: number;

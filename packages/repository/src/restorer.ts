@@ -22,7 +22,7 @@ const FILES_IN_FLIGHT = 128;
 const SMALL_FILE_BYTES = 1024 * 1024;
 const SMALL_FILE_BLOBS = 4;
 const SMALL_FILE_BATCH = 64;
-const BLOBS_AHEAD = 8;
+const BLOBS_AHEAD = 4;
 /** Zero runs of this granularity are left as holes (the file was truncated to its size). */
 const HOLE_BLOCK = 64 * 1024;
 const ZEROS = Buffer.alloc(HOLE_BLOCK);

@@ -58,7 +58,7 @@ export class WriteSession {
 
   /** Resolves when fewer uploads than the limit are running (call before adding more). */
   async ready(): Promise<void> {
-    const limit = this.options.uploadConcurrency ?? 3;
+    const limit = this.options.uploadConcurrency ?? 2;
     while (this.uploads.size >= limit) await Promise.race(this.uploads);
     if (this.uploadError) throw this.uploadError;
   }
