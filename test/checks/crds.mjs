@@ -189,7 +189,7 @@ function describeNode(node) {
 }
 
 function cell(text) {
-  return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
+  return text.replaceAll('|', '\\|').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('\n', ' ');
 }
 
 // ---------------------------------------------------------------- command line

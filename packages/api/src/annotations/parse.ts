@@ -73,7 +73,7 @@ export const EXPECTED = {
   container: 'the name of a container of the pod (a DNS-1123 label)',
   fileExtension: 'a file extension such as sql or tar.gz (letters, digits, ., _ and -, at most 32 characters)',
   onError: 'Continue or Fail',
-  duration: `a positive ${DURATION_EXPECTED}`,
+  duration: `a positive ${DURATION_EXPECTED.replace(/^a /, '')}`,
   pvcExclude: '"true" or "false"',
 } as const;
 
