@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiException, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { FakeApiServer } from './api-server.js';
+import { apiFailure } from './client.fixture.js';
 
 let api: FakeApiServer;
 let core: CoreV1Api;
@@ -13,17 +14,6 @@ beforeAll(async () => {
   custom = api.kubeConfig().makeApiClient(CustomObjectsApi);
 });
 afterAll(() => api.stop());
-
-async function failure(p: Promise<unknown>): Promise<{ code: number; body: { reason?: string; message?: string; code?: number } }> {
-  try {
-    await p;
-  } catch (err) {
-    if (!(err instanceof ApiException)) throw err;
-    const body = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-    return { code: err.code, body };
-  }
-  throw new Error('expected the request to fail');
-}
 
 const pod = (name: string, labels: Record<string, string> = {}): V1Pod => ({
   metadata: { name, labels },
@@ -45,7 +35,7 @@ describe('fake API server: core CRUD through client-node', () => {
     expect(list.items.map((i) => i.metadata?.name)).toEqual(['a']);
     expect(Number(list.metadata?.resourceVersion)).toBeGreaterThanOrEqual(Number(updated.metadata!.resourceVersion));
     await core.deleteNamespacedConfigMap({ namespace: 'crud', name: 'a' });
-    const gone = await failure(core.readNamespacedConfigMap({ namespace: 'crud', name: 'a' }));
+    const gone = await apiFailure(core.readNamespacedConfigMap({ namespace: 'crud', name: 'a' }));
     expect(gone.code).toBe(404);
     expect(gone.body).toMatchObject({ kind: 'Status', reason: 'NotFound', message: 'configmaps "a" not found', code: 404 });
   });
@@ -53,22 +43,22 @@ describe('fake API server: core CRUD through client-node', () => {
   it('answers 409 Conflict to a PUT with a stale resourceVersion and 409 AlreadyExists to a duplicate create', async () => {
     const s = await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'stale' }, stringData: { a: 'b' } } });
     await core.replaceNamespacedSecret({ namespace: 'default', name: 'stale', body: { ...s, data: { a: 'Yw==' } } });
-    const stale = await failure(core.replaceNamespacedSecret({ namespace: 'default', name: 'stale', body: { ...s, data: { a: 'ZA==' } } }));
+    const stale = await apiFailure(core.replaceNamespacedSecret({ namespace: 'default', name: 'stale', body: { ...s, data: { a: 'ZA==' } } }));
     expect(stale.code).toBe(409);
     expect(stale.body.reason).toBe('Conflict');
     expect(stale.body.message).toContain('the object has been modified');
-    const dup = await failure(core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'stale' } } }));
+    const dup = await apiFailure(core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'stale' } } }));
     expect(dup.body).toMatchObject({ code: 409, reason: 'AlreadyExists', message: 'secrets "stale" already exists' });
   });
 
   it('rejects invalid names with 422, generates names, and 404s a missing namespace', async () => {
-    const bad = await failure(core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'Bad_Name' } } }));
+    const bad = await apiFailure(core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'Bad_Name' } } }));
     expect(bad.code).toBe(422);
     expect(bad.body.reason).toBe('Invalid');
     expect(bad.body.message).toContain('metadata.name: Invalid value: "Bad_Name"');
     const gen = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { generateName: 'gen-' } } });
     expect(gen.metadata?.name).toMatch(/^gen-[a-z0-9]{5}$/);
-    const noNs = await failure(core.createNamespacedConfigMap({ namespace: 'nope', body: { metadata: { name: 'x' } } }));
+    const noNs = await apiFailure(core.createNamespacedConfigMap({ namespace: 'nope', body: { metadata: { name: 'x' } } }));
     expect(noNs.body).toMatchObject({ code: 404, message: 'namespaces "nope" not found' });
   });
 
@@ -94,11 +84,11 @@ describe('fake API server: core CRUD through client-node', () => {
     const sm = await core.patchNamespacedConfigMap({ namespace: 'default', name: 'p', body: { data: { w: '3' } } }, smp);
     expect(sm.data).toEqual({ 'y/z': '2', w: '3' });
     const apply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
-    const rejected = await failure(core.patchNamespacedConfigMap({ namespace: 'default', name: 'p', body: { data: {} } }, apply));
+    const rejected = await apiFailure(core.patchNamespacedConfigMap({ namespace: 'default', name: 'p', body: { data: {} } }, apply));
     expect(rejected.code).toBe(415);
-    const badTest = await failure(core.patchNamespacedConfigMap({ namespace: 'default', name: 'p', body: [{ op: 'test', path: '/data/w', value: 'nope' }] }));
+    const badTest = await apiFailure(core.patchNamespacedConfigMap({ namespace: 'default', name: 'p', body: [{ op: 'test', path: '/data/w', value: 'nope' }] }));
     expect(badTest.code).toBe(422);
-    const stale = await failure(core.patchNamespacedConfigMap({ namespace: 'default', name: 'p', body: { metadata: { resourceVersion: '1' } } }, merge));
+    const stale = await apiFailure(core.patchNamespacedConfigMap({ namespace: 'default', name: 'p', body: { metadata: { resourceVersion: '1' } } }, merge));
     expect(stale.code).toBe(409);
   });
 
@@ -107,7 +97,7 @@ describe('fake API server: core CRUD through client-node', () => {
     const lease = await coord.createNamespacedLease({ namespace: 'kube-system', body: { metadata: { name: 'ferry-leader' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15 } } });
     const taken = await coord.replaceNamespacedLease({ namespace: 'kube-system', name: 'ferry-leader', body: { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } } });
     expect(taken.spec?.holderIdentity).toBe('b');
-    expect((await failure(coord.replaceNamespacedLease({ namespace: 'kube-system', name: 'ferry-leader', body: lease }))).code).toBe(409);
+    expect((await apiFailure(coord.replaceNamespacedLease({ namespace: 'kube-system', name: 'ferry-leader', body: lease }))).code).toBe(409);
     await core.createNamespacedEvent({ namespace: 'default', body: { metadata: { name: 'e1' }, involvedObject: { kind: 'Pod', name: 'x', namespace: 'default' }, reason: 'Tested', message: 'm', type: 'Normal' } });
     const evs = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=x,reason=Tested' });
     expect(evs.items).toHaveLength(1);
@@ -127,7 +117,7 @@ describe('fake API server: core CRUD through client-node', () => {
     const first = await core.listNamespacedConfigMap({ namespace: 'pages', limit: 2 });
     await core.createNamespacedConfigMap({ namespace: 'pages', body: { metadata: { name: 'cm-5' } } });
     api.compactWatchHistory();
-    const expired = await failure(core.listNamespacedConfigMap({ namespace: 'pages', limit: 2, _continue: first.metadata?._continue }));
+    const expired = await apiFailure(core.listNamespacedConfigMap({ namespace: 'pages', limit: 2, _continue: first.metadata?._continue }));
     expect(expired.body).toMatchObject({ code: 410, reason: 'Expired' });
   });
 
@@ -140,7 +130,7 @@ describe('fake API server: core CRUD through client-node', () => {
     expect(read.metadata?.uid).toBeDefined();
     const listed = await objects.list('ferry.dev/v1alpha1', 'PodVolumeBackup', 'default');
     expect(listed.items).toEqual([]);
-    const missing = await failure(custom.getNamespacedCustomObject({ group: 'ferry.dev', version: 'v1alpha1', namespace: 'default', plural: 'restores', name: 'nope' }));
+    const missing = await apiFailure(custom.getNamespacedCustomObject({ group: 'ferry.dev', version: 'v1alpha1', namespace: 'default', plural: 'restores', name: 'nope' }));
     expect(missing.body.message).toBe('restores.ferry.dev "nope" not found');
     api.registerCustomResource({ group: 'example.com', version: 'v1', plural: 'widgets', kind: 'Widget', namespaced: false });
     const w = (await custom.createClusterCustomObject({ group: 'example.com', version: 'v1', plural: 'widgets', body: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } } })) as { metadata: { namespace?: string } };
