@@ -212,7 +212,9 @@ export class Agent {
   }
 
   private deliver(result: JobResult): void {
+    this.log.debug('result ready', { job: result.jobId ?? '' });
     void this.outbox.add(result).then(() => {
+      this.log.debug('result stored', { job: result.jobId ?? '', connected: this.hub.connected });
       this.metrics.resultsUnacknowledged.set(this.outbox.size);
       if (this.outbox.has(result.jobId ?? '')) this.hub.send({ result });
     });

@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Agent } from './agent.js';
+import { createLogger } from './log.js';
+import { doneMarkerPath } from './markers.js';
+import {
+  FakeCoordinator,
+  agentConfig,
+  job,
+  kubeletVolume,
+  scratch,
+  waitFor,
+  writeFiles,
+  type Scratch,
+} from './test-hub.fixture.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+interface Setup {
+  s: Scratch;
+  hub: FakeCoordinator;
+  agent: Agent;
+  logs: string[];
+}
+
+async function setup(options: { autoAck?: boolean; progressIntervalMs?: number } = {}): Promise<Setup> {
+  const s = await scratch();
+  cleanups.push(s.cleanup);
+  const hub = await FakeCoordinator.start({ certs: s.certs, ...(options.autoAck !== undefined ? { autoAck: options.autoAck } : {}) });
+  cleanups.push(() => hub.stop());
+  const logs: string[] = [];
+  const agent = new Agent({
+    config: agentConfig(s, hub),
+    log: createLogger({ level: 'debug', write: (l) => logs.push(l) }),
+    backoff: { initialMs: 50, maxMs: 200 },
+    progressIntervalMs: options.progressIntervalMs ?? 2000,
+    defaultMetrics: false,
+  });
+  cleanups.push(() => agent.shutdown(0));
+  await agent.start();
+  await waitFor(() => agent.ready, 10_000, 'the agent to connect');
+  return { s, hub, agent, logs };
+}
+
+async function metricValue(agent: Agent, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const base = name.replace(/_(count|sum|bucket)$/, '');
+  const metric = (await agent.metrics.registry.getMetricsAsJSON()).find((m) => m.name === name || m.name === base);
+  const value = metric?.values.find((v) => (v.metricName ?? metric.name) === name && Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
+  return value?.value ?? 0;
+}
+
+async function fetchText(port: number, path: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, text: await res.text() };
+}
+
+describe('agent over mutual-TLS gRPC', () => {
+  it('says hello, backs up an emptyDir and restores it into another pod behind restore-may-start, with metrics equal to the stats', async () => {
+    const { s, hub, agent, logs } = await setup({ progressIntervalMs: 100 });
+    const hello = hub.messages('hello')[0]!;
+    expect(hello).toMatchObject({ nodeName: 'node-a', maxConcurrentJobs: 2, movers: ['MOVER_KIND_NATIVE', 'MOVER_KIND_RESTIC'], jobs: [] });
+    expect(hello.instanceId).toBe(agent.instanceId);
+    expect(await fetchText(agent.healthPort!, '/readyz')).toEqual({ status: 200, text: 'ready\n' });
+
+    const source = await kubeletVolume(s.podsDir, 'pod-uid-1', 'kubernetes.io~empty-dir', 'data');
+    const payload = randomBytes(3 * 1024 * 1024);
+    await writeFiles(source, { 'db/table.bin': payload, 'conf/app.yaml': 'replicas: 3\n' });
+    const repo = join(s.root, 'repo');
+    hub.assign(job({ id: 'backup-1', kind: 'backup', podUid: 'pod-uid-1', repository: repo, password: 'hunter2-secret' }));
+    const backup = await hub.waitFor(() => hub.results('backup-1')[0], 60_000, 'the backup result');
+    expect(backup.outcome).toBe('backup');
+    expect(backup.backup?.snapshotId).toMatch(/^[0-9a-f]{64}$/);
+    const stats = backup.backup!.stats!;
+    expect(stats).toMatchObject({ filesNew: 2, bytesRead: payload.length + 'replicas: 3\n'.length });
+    const phases = hub.messages('progress').filter((p) => p.jobId === 'backup-1').map((p) => p.phase);
+    expect(phases[0]).toBe('JOB_PHASE_QUEUED');
+    expect(phases).toContain('JOB_PHASE_RUNNING');
+    expect(phases.at(-1)).toBe('JOB_PHASE_FINISHED');
+
+    expect(await metricValue(agent, 'ferry_volume_bytes_read_total', { namespace: 'shop' })).toBe(stats.bytesRead);
+    expect(await metricValue(agent, 'ferry_repository_bytes_uploaded_total', { namespace: 'shop' })).toBe(stats.bytesAdded);
+    expect(await metricValue(agent, 'ferry_repository_bytes_deduplicated_total', { namespace: 'shop' })).toBe(stats.bytesDeduplicated);
+    expect(await metricValue(agent, 'ferry_files_total', { op: 'backup', result: 'new' })).toBe(2);
+    expect(await metricValue(agent, 'ferry_operations_total', { op: 'backup', result: 'completed' })).toBe(1);
+    expect(await metricValue(agent, 'ferry_store_request_duration_seconds_count', { backend: 'local', op: 'put', result: 'ok' })).toBeGreaterThan(0);
+
+    const target = await kubeletVolume(s.podsDir, 'pod-uid-2', 'kubernetes.io~empty-dir', 'data');
+    hub.assign(job({ id: 'restore-1', kind: 'restore', podUid: 'pod-uid-2', repository: repo, password: 'hunter2-secret', snapshotId: backup.backup!.snapshotId, restoreUid: 'r-123' }));
+    await hub.waitFor(() => hub.messages('progress').find((p) => p.jobId === 'restore-1' && p.phase === 'JOB_PHASE_WAITING_FOR_RESTORE_START'), 10_000, 'the restore to wait');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await readdir(target)).toEqual([]);
+    hub.send({ restoreMayStart: { jobId: 'restore-1' } });
+    const restore = await hub.waitFor(() => hub.results('restore-1')[0], 60_000, 'the restore result');
+    expect(restore.outcome).toBe('restore');
+    expect(restore.restore?.stats?.filesRestored).toBe(2);
+    expect((await readFile(join(target, 'db', 'table.bin'))).equals(payload)).toBe(true);
+    expect(await readFile(doneMarkerPath(target, 'r-123'), 'utf8')).toBe(`${backup.backup!.snapshotId}\n`);
+    expect(await metricValue(agent, 'ferry_volume_bytes_restored_total', { namespace: 'shop' })).toBe(restore.restore!.stats!.bytesRestored);
+
+    const metrics = await fetchText(agent.healthPort!, '/metrics');
+    expect(metrics.text).toContain('ferry_agent_build_info{version=');
+    expect(metrics.text).not.toContain('pod-uid-1');
+    // Acknowledged results leave nothing behind; no secret reached a log line.
+    await waitFor(async () => (await readdir(join(s.cacheDir, 'results'))).length === 0, 5000, 'acked results to be deleted');
+    expect(logs.join('')).toContain('"job":"backup-1"');
+    expect(logs.join('')).not.toContain('hunter2-secret');
+  });
+
+  it('answers an invalid job and a missing volume with coded errors', async () => {
+    const { s, hub } = await setup();
+    hub.assign({ ...job({ id: 'bad', kind: 'backup', podUid: 'p1', repository: '/x' }), repository: { location: '/x' } });
+    const bad = await hub.waitFor(() => hub.results('bad')[0], 10_000);
+    expect(bad.error).toMatchObject({ code: 'ERROR_CODE_INVALID_JOB', retriable: false });
+    expect(bad.error!.message).toContain('repository.key');
+    hub.assign(job({ id: 'missing', kind: 'backup', podUid: 'nope', repository: join(s.root, 'repo') }));
+    const missing = await hub.waitFor(() => hub.results('missing')[0], 10_000);
+    expect(missing.error?.code).toBe('ERROR_CODE_VOLUME_NOT_FOUND');
+    expect(missing.error?.message).toContain('is the pod running on this node');
+  });
+
+  it('cancels a running backup when asked and reports it canceled', async () => {
+    const { s, hub } = await setup({ progressIntervalMs: 50 });
+    const source = await kubeletVolume(s.podsDir, 'pod-uid-c', 'kubernetes.io~empty-dir', 'data');
+    for (let i = 0; i < 24; i++) await writeFiles(source, { [`f${i}.bin`]: randomBytes(2 * 1024 * 1024) });
+    hub.assign(job({ id: 'cancel-me', kind: 'backup', podUid: 'pod-uid-c', repository: join(s.root, 'repo') }));
+    await hub.waitFor(() => hub.messages('progress').find((p) => p.jobId === 'cancel-me' && p.phase === 'JOB_PHASE_RUNNING' && p.bytesDone > 0), 30_000, 'progress');
+    hub.send({ cancel: { jobId: 'cancel-me', reason: 'user asked' } });
+    const result = await hub.waitFor(() => hub.results('cancel-me')[0], 30_000);
+    expect(result.error).toMatchObject({ code: 'ERROR_CODE_CANCELED', message: 'canceled: user asked', retriable: false });
+  });
+});
