@@ -149,7 +149,7 @@ export type {
 // Annotations: the one typed parser, and the pure choice of which pod volumes to back up.
 export { ANNOTATIONS, FERRY_ANNOTATION_DOMAINS, HOOK_DEFAULTS } from './annotations/keys.js';
 export type { AnnotationKey } from './annotations/keys.js';
-export { parsePodAnnotations, parsePvcAnnotations, parseCommand, isVolumeName, HOOK_ON_ERROR_VALUES } from './annotations/parse.js';
+export { parsePodAnnotations, parsePvcAnnotations, parseCommand, isVolumeName, formatAnnotationProblem, HOOK_ON_ERROR_VALUES } from './annotations/parse.js';
 export type {
   AnnotationProblem,
   AnnotationCommand,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from './keys.js';
-import { parseCommand, parsePodAnnotations, parsePvcAnnotations, type AnnotationProblem, type PodBackupAnnotations } from './parse.js';
+import { formatAnnotationProblem, parseCommand, parsePodAnnotations, parsePvcAnnotations, type AnnotationProblem, type PodBackupAnnotations } from './parse.js';
 
 const A = ANNOTATIONS;
 const NONE: PodBackupAnnotations = { backupVolumes: [], excludedVolumes: [] };
@@ -226,5 +226,14 @@ describe('parsePvcAnnotations', () => {
 
   it('says what is expected', () => {
     expect(parsePvcAnnotations({ [A.pvcExclude]: 'on' }).problems[0]?.expected).toBe('"true" or "false"');
+  });
+});
+
+describe('formatAnnotationProblem', () => {
+  it('gives one line with key, quoted value and expectation', () => {
+    const [problem] = parsePodAnnotations({ annotations: { [A.preHookCommand]: 'x', [A.preHookTimeout]: '30' } }).problems;
+    expect(problem && formatAnnotationProblem(problem)).toBe(
+      'pre.hook.backup.ferry.dev/timeout="30": expected a positive duration such as 30s, 5m, 1h30m or 250ms (units ns, us, ms, s, m, h)',
+    );
   });
 });

@@ -82,6 +82,11 @@ export function truncateValue(value: string): string {
   return value.length <= VALUE_LIMIT ? value : `${value.slice(0, VALUE_LIMIT - 1)}…`;
 }
 
+/** One line for an Event or a condition message: `key="value": expected ...`. */
+export function formatAnnotationProblem(problem: AnnotationProblem): string {
+  return `${problem.key}=${JSON.stringify(problem.value)}: expected ${problem.expected}`;
+}
+
 class Problems {
   readonly list: AnnotationProblem[] = [];
   add(key: string, value: string, expected: string): void {
