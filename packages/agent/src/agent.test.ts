@@ -39,6 +39,7 @@ async function setup(options: { autoAck?: boolean; progressIntervalMs?: number }
     log: createLogger({ level: 'debug', write: (l) => logs.push(l) }),
     backoff: { initialMs: 50, maxMs: 200 },
     progressIntervalMs: options.progressIntervalMs ?? 2000,
+    flushTimeoutMs: 500,
     defaultMetrics: false,
   });
   cleanups.push(() => agent.shutdown(0));
@@ -132,5 +133,78 @@ describe('agent over mutual-TLS gRPC', () => {
     hub.send({ cancel: { jobId: 'cancel-me', reason: 'user asked' } });
     const result = await hub.waitFor(() => hub.results('cancel-me')[0], 30_000);
     expect(result.error).toMatchObject({ code: 'ERROR_CODE_CANCELED', message: 'canceled: user asked', retriable: false });
+  });
+});
+
+describe('agent with the restic mover', () => {
+  it('backs up and restores a CSI PVC through a local restic repository', async () => {
+    const { s, hub } = await setup();
+    const source = await kubeletVolume(s.podsDir, 'pod-r1', 'kubernetes.io~csi', 'pvc-1234/mount');
+    await writeFiles(source, { 'a.txt': 'alpha\n', 'sub/b.txt': 'beta\n' });
+    const repo = join(s.root, 'restic-repo');
+    const common = { repository: repo, password: 'restic-pass', mover: 'MOVER_KIND_RESTIC' as const, volumeKind: 'VOLUME_KIND_CSI_PERSISTENT' as const, pvName: 'pvc-1234' };
+    hub.assign(job({ id: 'rb', kind: 'backup', podUid: 'pod-r1', ...common }));
+    const backup = await hub.waitFor(() => hub.results('rb')[0], 60_000, 'the restic backup');
+    expect(backup.error?.message).toBeUndefined();
+    expect(backup).toMatchObject({ mover: 'MOVER_KIND_RESTIC', outcome: 'backup' });
+    const target = await kubeletVolume(s.podsDir, 'pod-r2', 'kubernetes.io~csi', 'pvc-1234/mount');
+    hub.send({ restoreMayStart: { jobId: 'rr' } });
+    hub.assign(job({ id: 'rr', kind: 'restore', podUid: 'pod-r2', ...common, snapshotId: backup.backup!.snapshotId, restoreUid: 'ru' }));
+    const restore = await hub.waitFor(() => hub.results('rr')[0], 60_000, 'the restic restore');
+    expect(restore.outcome).toBe('restore');
+    expect(await readFile(join(target, 'sub', 'b.txt'), 'utf8')).toBe('beta\n');
+    expect((await stat(doneMarkerPath(target, 'ru'))).isFile()).toBe(true);
+  });
+
+  it('writes the failed-marker with the reason when a restore fails', async () => {
+    const { s, hub } = await setup();
+    const target = await kubeletVolume(s.podsDir, 'pod-f', 'kubernetes.io~empty-dir', 'data');
+    hub.send({ restoreMayStart: { jobId: 'rf' } });
+    hub.assign(job({ id: 'rf', kind: 'restore', podUid: 'pod-f', repository: join(s.root, 'no-such-repo'), snapshotId: 'ab'.repeat(32), restoreUid: 'u9' }));
+    const result = await hub.waitFor(() => hub.results('rf')[0], 30_000);
+    expect(result.error?.code).toBe('ERROR_CODE_REPOSITORY_NOT_FOUND');
+    const reason = await readFile(join(target, '.ferry', 'u9.failed'), 'utf8');
+    expect(reason).toContain('ERROR_CODE_REPOSITORY_NOT_FOUND');
+  });
+});
+
+describe('agent and a coordinator that goes away', () => {
+  it('keeps running a job while the coordinator restarts and delivers its result exactly once', async () => {
+    const { s, hub, agent } = await setup({ progressIntervalMs: 50 });
+    const source = await kubeletVolume(s.podsDir, 'pod-d', 'kubernetes.io~empty-dir', 'data');
+    for (let i = 0; i < 12; i++) await writeFiles(source, { [`f${i}.bin`]: randomBytes(2 * 1024 * 1024) });
+    hub.assign(job({ id: 'survivor', kind: 'backup', podUid: 'pod-d', repository: join(s.root, 'repo') }));
+    await hub.waitFor(() => hub.messages('progress').find((p) => p.jobId === 'survivor' && p.phase === 'JOB_PHASE_RUNNING'), 30_000, 'the job to run');
+    const port = hub.port;
+    await hub.stop();
+    // The job finishes while no coordinator listens: its result waits on disk.
+    await waitFor(() => !agent.ready, 10_000, 'the agent to notice');
+    await waitFor(async () => (await readdir(join(s.cacheDir, 'results'))).length === 1, 60_000, 'the result to be stored');
+    const restarted = await FakeCoordinator.start({ certs: s.certs, port, received: hub.received });
+    cleanups.push(() => restarted.stop());
+    await restarted.waitFor(() => restarted.results('survivor').length > 0, 30_000, 'the re-sent result');
+    await waitFor(async () => (await readdir(join(s.cacheDir, 'results'))).length === 0, 10_000, 'the ack');
+    const hellos = restarted.messages('hello');
+    expect(hellos.at(-1)!.jobs).toEqual([{ jobId: 'survivor', kind: 'JOB_KIND_BACKUP', phase: 'JOB_PHASE_FINISHED' }]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(restarted.results('survivor')).toHaveLength(1);
+    expect(restarted.results('survivor')[0]!.outcome).toBe('backup');
+  });
+
+  it('re-sends a result on every reconnect until it is acknowledged, also after an agent restart', async () => {
+    const { s, hub, agent } = await setup({ autoAck: false });
+    await kubeletVolume(s.podsDir, 'pod-n', 'kubernetes.io~empty-dir', 'data');
+    hub.assign(job({ id: 'unacked', kind: 'backup', podUid: 'pod-n', repository: join(s.root, 'repo') }));
+    await hub.waitFor(() => hub.results('unacked').length === 1, 30_000);
+    hub.dropStreams();
+    await hub.waitFor(() => hub.results('unacked').length === 2, 10_000, 'the re-send after a dropped stream');
+    await agent.shutdown(0);
+    expect(await readdir(join(s.cacheDir, 'results'))).toHaveLength(1);
+    const again = new Agent({ config: agentConfig(s, hub), log: createLogger({ level: 'error', write: () => undefined }), defaultMetrics: false });
+    cleanups.push(() => again.shutdown(0));
+    await again.start();
+    await hub.waitFor(() => hub.results('unacked').length === 3, 10_000, 'the re-send from the restarted agent');
+    hub.send({ resultAck: { jobId: 'unacked' } });
+    await waitFor(async () => (await readdir(join(s.cacheDir, 'results'))).length === 0, 10_000, 'the ack');
   });
 });

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { AgentMessage__Output, CoordinatorMessage, Job } from '@ferry/api';
 import { loadAgentProto } from './proto.js';
 import type { AgentConfig } from './config.js';
@@ -130,9 +130,9 @@ export class FakeCoordinator {
     this.send({ assign: { job } });
   }
 
-  /** Drops every open stream (the agent sees UNAVAILABLE/CANCELLED). */
+  /** Ends every open stream with UNAVAILABLE, as a coordinator going away would. */
   dropStreams(): void {
-    for (const s of this.streams) s.destroy(new Error('dropped by the test'));
+    for (const s of this.streams) s.emit('error', Object.assign(new Error('dropped by the test'), { code: status.UNAVAILABLE }));
     this.streams = [];
   }
 
