@@ -92,6 +92,7 @@ export class FakeKubelet {
   private readonly pods = new Map<string, PodState>();
   private readonly informer: ListWatch<V1Pod>;
   private ipCounter = 1;
+  private stopped = false;
   readonly hostIP: string;
 
   private constructor(private readonly o: FakeKubeletOptions) {
@@ -102,7 +103,10 @@ export class FakeKubelet {
     this.informer = new ListWatch<V1Pod>('/api/v1/pods', new Watch(o.kubeConfig), list, false, undefined, selector);
     this.informer.on('add', (p) => this.onPod(p));
     this.informer.on('update', (p) => this.onPod(p));
-    this.informer.on('error', () => setTimeout(() => void this.informer.start().catch(() => undefined), 200));
+    // A failed list/watch stops a ListWatch for good; a kubelet keeps trying, as the real one does.
+    this.informer.on('error', () => setTimeout(() => {
+      if (!this.stopped) void this.informer.start().catch(() => undefined);
+    }, 200));
   }
 
   static async start(o: FakeKubeletOptions): Promise<FakeKubelet> {
@@ -127,6 +131,7 @@ export class FakeKubelet {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.informer.stop();
     for (const s of this.pods.values()) s.abort.abort();
     await Promise.all([...this.pods.values()].map((s) => s.work.catch(() => undefined)));
