@@ -51,7 +51,7 @@ async function setup(options: { autoAck?: boolean; progressIntervalMs?: number }
 async function metricValue(agent: Agent, name: string, labels: Record<string, string> = {}): Promise<number> {
   const base = name.replace(/_(count|sum|bucket)$/, '');
   const metric = (await agent.metrics.registry.getMetricsAsJSON()).find((m) => m.name === name || m.name === base);
-  const value = metric?.values.find((v) => (v.metricName ?? metric.name) === name && Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
+  const value = metric?.values.find((v) => ((v as { metricName?: string }).metricName ?? metric.name) === name && Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
   return value?.value ?? 0;
 }
 
