@@ -42,6 +42,7 @@ const CODE_MAP: Record<RepositoryErrorCode, MoverErrorCode> = {
   Corrupt: 'RepositoryCorrupt',
   UnsupportedVersion: 'Unsupported',
   Canceled: 'Canceled',
+  Busy: 'RepositoryLocked',
   InvalidArgument: 'InvalidArgument',
   Store: 'Network',
 };

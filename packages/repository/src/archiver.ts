@@ -17,6 +17,7 @@ import type { RepositoryCore } from './core.js';
 import { saveSnapshot, sameIdentity } from './snapshot-store.js';
 import { encodeTreeBlob, TREE_CHUNK_NODES } from './tree.js';
 import { joinRaw } from './paths.js';
+import { beginBackupSession } from './backup-session.js';
 import { observed, Semaphore } from './concurrency.js';
 import type { WriteSession } from './write-session.js';
 
@@ -45,8 +46,17 @@ interface Counters {
 
 export async function runBackup(repo: RepositoryCore, options: BackupOptions): Promise<BackupSummary> {
   const started = repo.clock.now();
-  const parent = await findParent(repo, options);
   const session = repo.newWriteSession(options.signal);
+  const marker = await beginBackupSession(repo, session, options.signal);
+  try {
+    return await archive(repo, options, session, started);
+  } finally {
+    await marker.release().catch(() => undefined);
+  }
+}
+
+async function archive(repo: RepositoryCore, options: BackupOptions, session: WriteSession, started: number): Promise<BackupSummary> {
+  const parent = await findParent(repo, options);
   const run = new BackupRun(repo, options, session);
   const tree = await run.archiveRoot(parent);
   await session.finish();
@@ -247,7 +257,7 @@ class BackupRun {
     if (parent.type !== 'file' || parent.size !== node.size) return false;
     if (parent.mtimeNs !== node.mtimeNs || parent.ctimeNs !== node.ctimeNs || parent.inode !== node.inode) return false;
     // A parent blob pruned away would make the new snapshot incomplete: re-read then.
-    return (parent.content ?? []).every((id) => this.repo.index.has(Buffer.from(id, 'hex')));
+    return (parent.content ?? []).every((id) => this.session.has(Buffer.from(id, 'hex')));
   }
 
   private async streamNode(stream: AsyncIterable<Uint8Array>, fileName: string): Promise<TreeNode> {

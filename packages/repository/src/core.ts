@@ -10,6 +10,7 @@ import type { RepositoryConfig } from './config.js';
 import type { Subkeys } from './crypto.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { WriteSession } from './write-session.js';
+import type { LoadedIndex } from './index-loader.js';
 
 export interface RepositoryCore {
   readonly store: BlobStore;
@@ -20,6 +21,7 @@ export interface RepositoryCore {
   readonly pool: WorkerPool;
   readonly clock: { now(): number };
   newWriteSession(signal?: AbortSignal): WriteSession;
+  refreshIndex(signal?: AbortSignal): Promise<LoadedIndex>;
   listSnapshots(options?: { signal?: AbortSignal }): Promise<Snapshot[]>;
   resolveSnapshot(ref: string): Promise<Snapshot>;
   readTree(ids: readonly string[], signal?: AbortSignal): Promise<TreeNode[]>;

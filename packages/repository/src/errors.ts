@@ -12,6 +12,8 @@ export type RepositoryErrorCode =
   | 'Corrupt'
   | 'UnsupportedVersion'
   | 'Canceled'
+  /** Another prune holds the prune lock (backups never get this). */
+  | 'Busy'
   | 'InvalidArgument'
   | 'Store';
 

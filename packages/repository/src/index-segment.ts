@@ -239,21 +239,30 @@ export interface SegmentSink {
  * object per entry. Hex ids of the segments it supersedes are added to `superseded`
  * if given. A segment that fails validation adds nothing.
  */
-export function loadIndexSegmentInto(buf: Uint8Array, index: SegmentSink, superseded?: Set<string>): LoadedSegment {
+export function loadIndexSegmentInto(
+  buf: Uint8Array,
+  index: SegmentSink,
+  superseded?: Set<string>,
+  /** Load only the entries of packs for which this returns true (packs are always registered). */
+  packFilter?: (packId: Uint8Array) => boolean,
+): LoadedSegment {
   const layout = validate(buf);
   const supersedes = supersedesOf(buf, layout);
   for (const id of supersedes) superseded?.add(id.toString('hex'));
   const packNos = new Uint32Array(layout.p);
+  const wanted = new Uint8Array(layout.p);
   for (let i = 0; i < layout.p; i++) {
     const at = layout.packs + i * PACK_ENTRY;
-    packNos[i] = index.addPack(buf.subarray(at, at + ID), buf[at + ID] as BlobTypeCode);
+    const id = buf.subarray(at, at + ID);
+    packNos[i] = index.addPack(id, buf[at + ID] as BlobTypeCode);
+    wanted[i] = !packFilter || packFilter(id) ? 1 : 0;
   }
   index.reserveBlobs(layout.b);
   let blobsAdded = 0;
   for (let i = 0; i < layout.b; i++) {
     const at = layout.blobs + i * SEGMENT_BLOB_ENTRY;
     const localPackNo = buf[at + ID]! | (buf[at + ID + 1]! << 8) | (buf[at + ID + 2]! << 16) | (buf[at + ID + 3]! << 24);
-    if (index.addEntry(buf, at, packNos[localPackNo >>> 0]!)) blobsAdded++;
+    if (wanted[localPackNo >>> 0] && index.addEntry(buf, at, packNos[localPackNo >>> 0]!)) blobsAdded++;
   }
   return { supersedes, packs: layout.p, blobs: layout.b, blobsAdded };
 }

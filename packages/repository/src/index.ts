@@ -21,3 +21,4 @@ export type {
 export { Chunker, gearTable, chunkBoundaries } from './chunker.js';
 export { FORMAT_VERSION } from './config.js';
 export { sameIdentity } from './snapshot-store.js';
+export { checkRepository, type CheckOptions, type CheckReport, type CheckProblem, type CheckProblemKind, type CheckAffected, type CheckStats, type ReadDataSelection } from './check.js';

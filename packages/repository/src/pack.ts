@@ -3,6 +3,7 @@
  * The pack id is SHA-256 of the sealed header.
  */
 import { createHash } from 'node:crypto';
+import type { BlobStore } from '@ferry/blobstore';
 import { AAD, open, seal } from './crypto.js';
 import type { BlobType } from './blob-codec.js';
 
@@ -96,4 +97,24 @@ export function decodePackHeader(objectKey: Buffer, sealedHeader: Buffer, packSi
 export function packKey(id: Buffer | string): string {
   const hex = typeof id === 'string' ? id : id.toString('hex');
   return `data/${hex.slice(0, 2)}/${hex}`;
+}
+
+/** Reads and decodes the header of a stored pack of `size` bytes (two ranged reads). */
+export async function readPackHeader(
+  store: BlobStore,
+  objectKey: Buffer,
+  key: string,
+  size: number,
+  signal?: AbortSignal,
+): Promise<PackHeaderResult> {
+  if (size < 4 + 32) return { ok: false, problem: `pack is only ${size} bytes` };
+  const trailer = await store.get(key, { range: { offset: size - 4, length: 4 }, signal });
+  const headerLength = trailer.readUInt32LE(0);
+  if (headerLength + 4 > size) return { ok: false, problem: `pack header length ${headerLength} exceeds the pack` };
+  const header = await store.get(key, { range: { offset: size - 4 - headerLength, length: headerLength }, signal });
+  return decodePackHeader(objectKey, header, size);
+}
+
+export function packIdFromKey(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
 }

@@ -16,11 +16,12 @@ import type {
   TreeNode,
 } from './api.js';
 import { BlobCodec, BLOB_DATA, BLOB_TREE, type BlobType } from './blob-codec.js';
-import { BlobIndex } from './blob-index.js';
+import type { BlobIndex } from './blob-index.js';
 import { newConfig, parseConfig, serializeConfig, verifyConfig, type RepositoryConfig } from './config.js';
-import { AAD, deriveSubkeys, MASTER_KEY_BYTES, open, type Subkeys } from './crypto.js';
+import { deriveSubkeys, MASTER_KEY_BYTES, type Subkeys } from './crypto.js';
 import { RepositoryError, throwIfAborted } from './errors.js';
-import { loadIndexSegmentInto } from './index-segment.js';
+import { loadIndex, type LoadedIndex } from './index-loader.js';
+import { condemnedPacks } from './prune-marks.js';
 import { createKeySlot, parseKeySlot, unwrapKeySlot } from './keys.js';
 import { packKey } from './pack.js';
 import { decodeSnapshot, listSnapshotIds, snapshotKey } from './snapshot-store.js';
@@ -34,7 +35,6 @@ import { runRestore } from './restorer.js';
 import type { RepositoryCore } from './core.js';
 
 const systemClock = { now: (): number => Date.now() };
-const INDEX_LOAD_CONCURRENCY = 8;
 const TREE_CACHE_ENTRIES = 256;
 
 function storeError(err: unknown, what: string): never {
@@ -52,7 +52,7 @@ export class Repository implements RepositoryCore {
     readonly store: BlobStore,
     readonly config: RepositoryConfig,
     readonly keys: Subkeys,
-    readonly index: BlobIndex,
+    private currentIndex: BlobIndex,
     readonly clock: { now(): number },
     private readonly workers: number | undefined,
   ) {
@@ -61,6 +61,18 @@ export class Repository implements RepositoryCore {
 
   get id(): string {
     return this.config.id;
+  }
+
+  get index(): BlobIndex {
+    return this.currentIndex;
+  }
+
+  /** Reloads the index from the store (prune needs the segments written since open). */
+  async refreshIndex(signal?: AbortSignal): Promise<LoadedIndex> {
+    const loaded = await loadIndex(this.store, this.keys.object, signal, await condemnedPacks(this.store, this.keys.object, signal));
+    this.currentIndex = loaded.index;
+    this.treeCache.clear();
+    return loaded;
   }
 
   get description(): string {
@@ -105,8 +117,7 @@ export class Repository implements RepositoryCore {
     const master = await unlock(store, options, repositoryId);
     const keys = deriveSubkeys(master, repositoryId);
     verifyConfig(config, mac, keys.config, where);
-    const index = new BlobIndex();
-    await loadIndex(store, keys.object, index, options.signal);
+    const { index } = await loadIndex(store, keys.object, options.signal, await condemnedPacks(store, keys.object, options.signal));
     return new Repository(store, config, keys, index, options.clock ?? systemClock, options.workers);
   }
 
@@ -134,7 +145,7 @@ export class Repository implements RepositoryCore {
   async listSnapshots(options: { signal?: AbortSignal } = {}): Promise<Snapshot[]> {
     const ids = await listSnapshotIds(this.store, options.signal).catch((e: unknown) => storeError(e, `cannot list snapshots in ${this.description}`));
     const snaps = await mapLimited(ids, 16, (id) => this.loadSnapshot(id, options.signal));
-    return snaps.sort((a, b) => a.time.getTime() - b.time.getTime());
+    return snaps.sort((a, b) => a.time.getTime() - b.time.getTime() || a.id.localeCompare(b.id));
   }
 
   async loadSnapshot(id: string, signal?: AbortSignal): Promise<Snapshot> {
@@ -263,18 +274,4 @@ async function unlock(store: BlobStore, options: OpenOptions, repositoryId: Buff
   throw new RepositoryError('WrongPassword', `${what} for the repository at ${where} (none of its ${slots.length} key slots opens with it)`);
 }
 
-async function loadIndex(store: BlobStore, objectKey: Buffer, index: BlobIndex, signal?: AbortSignal): Promise<void> {
-  const keys: string[] = [];
-  for await (const entry of store.list('index/', { signal })) keys.push(entry.key);
-  await mapLimited(keys, INDEX_LOAD_CONCURRENCY, async (key) => {
-    const sealed = await store.get(key, { signal });
-    const plain = open(objectKey, AAD.index, sealed);
-    if (!plain) throw new RepositoryError('Corrupt', `index segment ${key} fails authentication (damaged or truncated); run "ferry check"`);
-    try {
-      loadIndexSegmentInto(plain, index);
-    } catch (err) {
-      throw new RepositoryError('Corrupt', `index segment ${key}: ${(err as Error).message}`, { cause: err });
-    }
-  });
-}
 

@@ -30,6 +30,8 @@ interface OpenPack {
 
 export class WriteSession {
   private readonly open = new Map<BlobType, OpenPack>();
+  private readonly excluded = new Set<number>();
+  private readonly stored = new Set<string>();
   private readonly uploads = new Set<Promise<void>>();
   private uploadError: unknown;
   /** Uploaded packs not yet listed in a written index segment. */
@@ -40,17 +42,46 @@ export class WriteSession {
 
   constructor(private readonly options: WriteSessionOptions) {}
 
+  /**
+   * Whether the blob is stored and may be deduplicated against: a blob whose only
+   * indexed copy is in a pack condemned by prune counts as absent (§10).
+   */
   has(id: Buffer): boolean {
-    return this.options.index.has(id);
+    if (this.excluded.size === 0) return this.options.index.has(id);
+    const loc = this.options.index.lookup(id);
+    if (loc === undefined) return false;
+    return !this.excluded.has(loc.packNo) || this.stored.has(id.toString('hex'));
   }
 
-  /** Adds a sealed blob unless the index already has its id; returns whether it was added. */
+  /** Packs (by number) that prune marks condemned: never deduplicate against them. */
+  excludePacks(packNos: Iterable<number>): void {
+    for (const n of packNos) this.excluded.add(n);
+  }
+
+  /** Adds an already uploaded pack that no index lists (a dead writer's orphan) to this session's index. */
+  adoptPack(id: Buffer, type: BlobType, entries: readonly PackEntry[]): void {
+    const packNo = this.options.index.addPack(id, type);
+    for (const e of entries) this.options.index.add(e.id, { packNo, offset: e.offset, length: e.length, rawLength: e.rawLength });
+    this.unindexed.push({ id, type, entries });
+  }
+
+  /** Stores a copy of a blob that is already indexed elsewhere (prune's repacking). */
+  addCopy(type: BlobType, id: Buffer, sealed: Buffer, rawLength: number): void {
+    if (this.uploadError) throw this.uploadError;
+    const pack = this.openPack(type);
+    pack.builder.add(id, sealed, rawLength);
+    this.blobsAdded++;
+    if (pack.builder.size >= this.options.packSize) this.closePack(type);
+  }
+
+  /** Adds a sealed blob unless it is already stored; returns whether it was added. */
   add(type: BlobType, id: Buffer, sealed: Buffer, rawLength: number): boolean {
     if (this.uploadError) throw this.uploadError;
-    if (this.options.index.has(id)) return false;
+    if (this.has(id)) return false;
     const pack = this.openPack(type);
     const entry = pack.builder.add(id, sealed, rawLength);
-    this.options.index.add(id, { packNo: pack.packNo, offset: entry.offset, length: entry.length, rawLength });
+    // A re-stored copy of a condemned blob keeps the index's first entry; remember it here.
+    if (!this.options.index.add(id, { packNo: pack.packNo, offset: entry.offset, length: entry.length, rawLength })) this.stored.add(id.toString('hex'));
     this.blobsAdded++;
     if (pack.builder.size >= this.options.packSize) this.closePack(type);
     return true;

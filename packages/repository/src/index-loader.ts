@@ -1,0 +1,62 @@
+/**
+ * Loads every index segment into one BlobIndex, skipping segments that another segment
+ * supersedes (docs/repository-format.md §6): prune writes the replacement before it
+ * deletes the old ones, so a reader may see both for a while.
+ */
+import type { BlobStore } from '@ferry/blobstore';
+import { BlobIndex } from './blob-index.js';
+import { mapLimited } from './concurrency.js';
+import { AAD, open } from './crypto.js';
+import { RepositoryError } from './errors.js';
+import { loadIndexSegmentInto, readSupersedes } from './index-segment.js';
+
+const LOAD_CONCURRENCY = 8;
+export const INDEX_PREFIX = 'index/';
+
+export interface LoadedIndex {
+  readonly index: BlobIndex;
+  /** Keys of the segments loaded into `index`. */
+  readonly live: readonly string[];
+  /** Keys of segments present but superseded (safe to delete). */
+  readonly superseded: readonly string[];
+}
+
+/**
+ * `deferPacks` (hex ids; packs condemned by prune marks) lose to any other copy of the
+ * same blob: their entries are loaded only after every other segment entry, so a blob
+ * stored again since the mark is found at its new home.
+ */
+export async function loadIndex(store: BlobStore, objectKey: Buffer, signal?: AbortSignal, deferPacks?: ReadonlySet<string>): Promise<LoadedIndex> {
+  const keys: string[] = [];
+  for await (const entry of store.list(INDEX_PREFIX, { signal })) keys.push(entry.key);
+  const plains = await mapLimited(keys, LOAD_CONCURRENCY, async (key) => {
+    const plain = open(objectKey, AAD.index, await store.get(key, { signal }));
+    if (!plain) throw new RepositoryError('Corrupt', `index segment ${key} fails authentication (damaged or truncated); run "ferry check"`);
+    return plain;
+  });
+  const supersededIds = new Set<string>();
+  plains.forEach((plain, i) => {
+    try {
+      for (const id of readSupersedes(plain)) supersededIds.add(id.toString('hex'));
+    } catch (err) {
+      throw new RepositoryError('Corrupt', `index segment ${keys[i]}: ${(err as Error).message}`, { cause: err });
+    }
+  });
+  const index = new BlobIndex();
+  const live: string[] = [];
+  const superseded: string[] = [];
+  plains.forEach((_, i) => (supersededIds.has(keys[i]!.slice(INDEX_PREFIX.length)) ? superseded : live).push(keys[i]!));
+  const deferred = deferPacks && deferPacks.size > 0 ? (id: Uint8Array): boolean => deferPacks.has(Buffer.from(id).toString('hex')) : undefined;
+  const passes = deferred ? [(id: Uint8Array) => !deferred(id), deferred] : [undefined];
+  for (const filter of passes) {
+    plains.forEach((plain, i) => {
+      if (supersededIds.has(keys[i]!.slice(INDEX_PREFIX.length))) return;
+      try {
+        loadIndexSegmentInto(plain, index, undefined, filter);
+      } catch (err) {
+        throw new RepositoryError('Corrupt', `index segment ${keys[i]}: ${(err as Error).message}`, { cause: err });
+      }
+    });
+  }
+  return { index, live, superseded };
+}
