@@ -150,7 +150,12 @@ interface OpenProblem {
 export async function checkRepository(repo: Repository, options: CheckOptions = {}): Promise<CheckReport> {
   const selection = options.readData !== undefined ? validateSelection(options.readData) : undefined;
   const checker = new Checker(repo, options);
-  await checker.run(selection);
+  try {
+    await checker.run(selection);
+  } catch (err) {
+    if (options.signal?.aborted && !isRepositoryError(err, 'Canceled')) throw new RepositoryError('Canceled', 'check canceled', { cause: err });
+    throw err;
+  }
   return checker.report();
 }
 
@@ -348,7 +353,7 @@ class Checker {
     this.meter.finish();
     for (const [hex, size] of [...sizes].sort((a, b) => a[0].localeCompare(b[0]))) {
       if (!this.packs.has(hex)) {
-        this.warning('pack', hex, `orphan pack ${packKey(hex)} (${size} bytes) is in no index: left by an interrupted backup; prune removes it`);
+        this.warning('pack', hex, `orphan pack ${packKey(hex)} (${size} bytes) is in no index (an interrupted backup leaves such packs; prune removes them)`);
       }
     }
   }
