@@ -34,6 +34,12 @@ import { runBackup } from './archiver.js';
 import { runRestore } from './restorer.js';
 import type { RepositoryCore } from './core.js';
 
+export interface Keyring {
+  readonly master: Buffer;
+  readonly slotKey: string;
+  readonly repositoryId: Buffer;
+}
+
 const systemClock = { now: (): number => Date.now() };
 const TREE_CACHE_ENTRIES = 256;
 
@@ -45,6 +51,8 @@ function storeError(err: unknown, what: string): never {
 
 export class Repository implements RepositoryCore {
   private poolInstance: WorkerPool | undefined;
+  /** The master key and the slot that opened it, for key management (keys-admin.ts). */
+  private keyring: Keyring | undefined;
   private readonly treeCache = new Map<string, TreeNode[]>();
   readonly codec: BlobCodec;
 
@@ -114,11 +122,13 @@ export class Repository implements RepositoryCore {
     });
     const { config, mac } = parseConfig(text, where);
     const repositoryId = Buffer.from(config.id, 'hex');
-    const master = await unlock(store, options, repositoryId);
+    const { master, slotKey } = await unlock(store, options, repositoryId);
     const keys = deriveSubkeys(master, repositoryId);
     verifyConfig(config, mac, keys.config, where);
     const { index } = await loadIndex(store, keys.object, options.signal, await condemnedPacks(store, keys.object, options.signal));
-    return new Repository(store, config, keys, index, options.clock ?? systemClock, options.workers);
+    const repo = new Repository(store, config, keys, index, options.clock ?? systemClock, options.workers);
+    repo.keyring = { master, slotKey, repositoryId };
+    return repo;
   }
 
   get pool(): WorkerPool {
@@ -250,6 +260,12 @@ export class Repository implements RepositoryCore {
     }
   }
 
+  /** Key material for key management only; never log it. */
+  get secrets(): Keyring {
+    if (!this.keyring) throw new RepositoryError('InvalidArgument', 'repository was not opened with a key');
+    return this.keyring;
+  }
+
   configJson(): Record<string, unknown> {
     return { ...this.config };
   }
@@ -260,7 +276,7 @@ export class Repository implements RepositoryCore {
   }
 }
 
-async function unlock(store: BlobStore, options: OpenOptions, repositoryId: Buffer): Promise<Buffer> {
+async function unlock(store: BlobStore, options: OpenOptions, repositoryId: Buffer): Promise<{ master: Buffer; slotKey: string }> {
   const where = store.description;
   const slots: string[] = [];
   for await (const entry of store.list('keys/', { signal: options.signal })) slots.push(entry.key);
@@ -268,7 +284,7 @@ async function unlock(store: BlobStore, options: OpenOptions, repositoryId: Buff
   for (const key of slots.sort()) {
     const slot = parseKeySlot(await store.get(key, { signal: options.signal }), key);
     const master = await unwrapKeySlot(slot, options.credential, repositoryId);
-    if (master) return master;
+    if (master) return { master, slotKey: key };
   }
   const what = options.credential.kind === 'password' ? 'wrong password' : 'the cluster key does not match';
   throw new RepositoryError('WrongPassword', `${what} for the repository at ${where} (none of its ${slots.length} key slots opens with it)`);
