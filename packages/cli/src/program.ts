@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Repository } from '@ferry/repository';
+import type { ReadDataSelection, Repository } from '@ferry/repository';
 import { backupCommand } from './commands/backup.js';
 import { catCommand } from './commands/cat.js';
+import { checkCommand, parseReadDataSubset } from './commands/check.js';
 import { dumpCommand } from './commands/dump.js';
 import { initCommand } from './commands/init.js';
 import { lsCommand } from './commands/ls.js';
@@ -188,6 +189,26 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
           ...signal,
         }),
       );
+    });
+
+  program
+    .command('check')
+    .description('verify the repository (index, packs, snapshots, trees); with --read-data also every blob')
+    .option('--read-data', 'download every pack and verify every blob in it')
+    .addOption(
+      new Option('--read-data-subset <N/M|P%>', 'read only part of the packs: N/M by pack id (run 1/M..M/M to cover all), or a random P%').argParser(
+        parseReadDataSubset,
+      ),
+    )
+    .action(async (opts: { readData?: boolean; readDataSubset?: ReadDataSelection }, command: Command) => {
+      const { reporter, session: s } = session(command);
+      const readData = opts.readDataSubset ?? (opts.readData === true ? 'all' : undefined);
+      try {
+        const result = await checkCommand({ open: () => openRepository(s), reporter, io, ...(readData !== undefined ? { readData } : {}), ...signal });
+        setExit(result.exitCode);
+      } finally {
+        reporter.close();
+      }
     });
 
   program
