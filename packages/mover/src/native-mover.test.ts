@@ -63,4 +63,25 @@ describe('NativeMover', () => {
     const again = await mover.backup({ source: { kind: 'directory', path: src }, identity });
     expect(again.stats.filesNew).toBe(40);
   });
+
+  it('forgets by policy, prunes and checks through the Mover interface', async () => {
+    const [repoDir, src] = [await tmp(), await tmp()];
+    const mover = new NativeMover({ store: new LocalStore({ root: repoDir }), credential: { kind: 'password', password: 'pw' } });
+    await mover.init({});
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await writeFile(join(src, 'f'), randomBytes(300_000));
+      ids.push((await mover.backup({ source: { kind: 'directory', path: src }, identity })).snapshotId);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const dry = await mover.forget({ policy: { keepLast: 1 }, dryRun: true });
+    expect(dry.decisions.filter((d) => d.keep).map((d) => d.snapshot.id)).toEqual([ids[2]]);
+    expect((await mover.snapshots({})).length).toBe(3);
+    const forgot = await mover.forget({ policy: { keepLast: 1 }, identity });
+    expect([...forgot.removed].sort()).toEqual([ids[0], ids[1]].sort());
+    expect((await mover.prune({ dryRun: true })).dryRun).toBe(true);
+    await mover.prune({});
+    const checked = await mover.check({ readData: 'all' });
+    expect(checked).toEqual({ ok: true, problems: [] });
+  });
 });

@@ -4,7 +4,7 @@
  * MoverError codes in one place.
  */
 import { isBlobStoreError, type BlobStore } from '@ferry/blobstore';
-import { Repository, RepositoryError, sameIdentity, type Credential, type Progress, type RepositoryErrorCode, type Snapshot } from '@ferry/repository';
+import { checkRepository, forgetSnapshots, pruneRepository, Repository, RepositoryError, sameIdentity, type Credential, type Progress, type RepositoryErrorCode, type Snapshot } from '@ferry/repository';
 import { MoverError, type MoverErrorCode } from './errors.js';
 import type {
   BackupRequest,
@@ -152,16 +152,34 @@ export class NativeMover implements Mover {
     });
   }
 
-  forget(_request: ForgetRequest): Promise<ForgetResult> {
-    return Promise.reject(new MoverError('Unsupported', 'forget is not implemented by the native engine yet'));
+  forget(request: ForgetRequest): Promise<ForgetResult> {
+    return this.withRepository(request.signal, async (repo) => {
+      const byId = new Map((await repo.listSnapshots({ signal: request.signal })).map((s) => [s.id, toSummary(s)]));
+      const report = await forgetSnapshots(repo, { policy: request.policy, identity: request.identity, dryRun: request.dryRun, signal: request.signal });
+      const decisions = report.groups.flatMap((g) =>
+        g.decisions.map((d) => ({ snapshot: byId.get(d.snapshot.id)!, keep: d.keep, reasons: d.reasons })),
+      );
+      return { decisions, removed: report.removed };
+    });
   }
 
-  prune(_request: PruneRequest): Promise<PruneResult> {
-    return Promise.reject(new MoverError('Unsupported', 'prune is not implemented by the native engine yet'));
+  prune(request: PruneRequest): Promise<PruneResult> {
+    return this.withRepository(request.signal, async (repo) => {
+      const r = await pruneRepository(repo, { dryRun: request.dryRun, signal: request.signal });
+      return { bytesFreed: r.bytesFreed, packsDeleted: r.packsDeleted, dryRun: r.dryRun };
+    });
   }
 
-  check(_request: CheckRequest): Promise<CheckResult> {
-    return Promise.reject(new MoverError('Unsupported', 'check is not implemented by the native engine yet'));
+  check(request: CheckRequest): Promise<CheckResult> {
+    return this.withRepository(request.signal, async (repo) => {
+      const readData = request.readData === 'all' ? 'all' : request.readData ? { fraction: request.readData.fraction } : undefined;
+      const r = await checkRepository(repo, {
+        readData,
+        signal: request.signal,
+        onProgress: request.onProgress ? (p) => request.onProgress?.(toProgress(p)) : undefined,
+      });
+      return { ok: r.ok, problems: r.errors.map((e) => ({ message: e.message, object: e.object })) };
+    });
   }
 
   private async open(signal?: AbortSignal): Promise<Repository> {
