@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { copyFile, mkdir, open as openFile, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { AAD, seal } from './crypto.js';
+import { encodeIndexSegment } from './index-segment.js';
 import { LocalStore } from '@ferry/blobstore';
 import { checkRepository, type CheckProblem, type CheckReport } from './check.js';
 import { Repository } from './repository.js';
@@ -216,6 +218,27 @@ describe('checkRepository', () => {
     }
     expect(failed).toBe(1);
     expect(packs).toContain(pack);
+  });
+
+  it('reports a blob listed twice with different lengths and an index entry its pack header lacks', async () => {
+    const { repo, dir, snapshots } = await fixture();
+    const { blob, pack } = await firstBlobOf(repo, snapshots[0]!, 'docs/a.bin');
+    const loc = repo.index.lookup(Buffer.from(blob, 'hex'))!;
+    const stranger = randomBytes(32);
+    const plain = encodeIndexSegment({
+      supersedes: [],
+      packs: [{ id: Buffer.from(pack, 'hex'), type: 0 }],
+      blobs: [
+        { id: Buffer.from(blob, 'hex'), packNo: 0, offset: loc.offset, length: loc.length, rawLength: loc.rawLength + 1 },
+        { id: stranger, packNo: 0, offset: 0, length: 10, rawLength: 10 },
+      ],
+    });
+    const sealed = seal(repo.keys.object, AAD.index, [plain]);
+    await writeFile(join(dir, 'index', createHash('sha256').update(sealed).digest('hex')), sealed);
+    const report = await checkRepository(repo, {});
+    expect(report.ok).toBe(false);
+    expect(find(report.errors, 'index', blob).message).toMatch(/listed twice with different contents/);
+    expect(find(report.errors, 'index', stranger.toString('hex')).message).toMatch(/pack header does not list it/);
   });
 
   it('reports a damaged snapshot file and goes on with the others', async () => {

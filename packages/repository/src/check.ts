@@ -133,7 +133,7 @@ interface IndexedPack {
   /** Entries from every segment naming this pack, packed RECORD bytes each. */
   readonly chunks: Buffer[];
   /** Bytes in data/, once listed; undefined when the pack is missing. */
-  size?: number;
+  size: number | undefined;
   /** Set once its tail was read: the sealed header length from the trailer. */
   headerLength?: number;
 }
@@ -304,7 +304,7 @@ class Checker {
     const hex = id.toString('hex');
     let pack = this.packs.get(hex);
     if (!pack) {
-      pack = { id, hex, type, chunks: [] };
+      pack = { id, hex, type, chunks: [], size: undefined };
       this.packs.set(hex, pack);
     } else if (pack.type !== type) {
       this.error('index', segmentKey, `${segmentKey} lists pack ${hex} as ${typeName(type)} but another segment as ${typeName(pack.type)}`);
@@ -345,7 +345,12 @@ class Checker {
       if (size === undefined) this.missingPack(pack);
       else {
         pack.size = size;
-        await this.checkPack(pack, size);
+        await this.checkPack(pack, size).catch((err: unknown) => {
+          // Listed a moment ago, gone now: as missing as a pack that was never there.
+          if (!isBlobStoreError(err, 'NotFound')) throw err;
+          pack.size = undefined;
+          this.missingPack(pack);
+        });
       }
       this.meter.filesDone++;
       this.meter.tick();
