@@ -1,9 +1,11 @@
 import { copyFile, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalStore } from '@ferry/blobstore';
 import { Repository } from '@ferry/repository';
+import { runCli } from './program.js';
 import { assertBuilt, ferry, makeSampleTree, removeDir, tempDir } from './cli.fixture.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -184,5 +186,26 @@ describe('ferry check', () => {
     expect(run.exitCode).toBe(0);
     expect(run.stderr).toContain(`ferry: warning: orphan pack data/${orphan.slice(0, 2)}/${orphan}`);
     expect(run.out).toContain('no errors were found, 1 warning(s)');
+  });
+
+  it('draws a progress bar on a terminal and clears it before the result', async () => {
+    const { env } = await backedUp();
+    let err = '';
+    let out = '';
+    const sink = (append: (s: string) => void): Writable =>
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          append(chunk.toString('utf8'));
+          done();
+        },
+      });
+    const stderr = Object.assign(sink((s) => (err += s)), { isTTY: true, columns: 120 });
+    const stdout = sink((s) => (out += s));
+    const code = await runCli({ args: ['check', '--read-data'], io: { stdin: new PassThrough(), stdout, stderr, env } });
+    expect(code).toBe(0);
+    expect(err).toMatch(/\r\x1b\[Kcheck: reading data  \[[#.]{20}\] +\d+%/);
+    expect(err).toMatch(/packs/);
+    expect(err.endsWith('\r\x1b[K')).toBe(true);
+    expect(out).toContain('no errors were found');
   });
 });
