@@ -207,5 +207,9 @@ describe('ferry check', () => {
     expect(err).toMatch(/packs/);
     expect(err.endsWith('\r\x1b[K')).toBe(true);
     expect(out).toContain('no errors were found');
+
+    err = '';
+    expect(await runCli({ args: ['check', '--read-data', '-q'], io: { stdin: new PassThrough(), stdout, stderr, env } })).toBe(0);
+    expect(err).toBe('');
   });
 });

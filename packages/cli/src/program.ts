@@ -201,10 +201,17 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
       ),
     )
     .action(async (opts: { readData?: boolean; readDataSubset?: ReadDataSelection }, command: Command) => {
-      const { reporter, session: s } = session(command);
+      const { global, reporter, session: s } = session(command);
       const readData = opts.readDataSubset ?? (opts.readData === true ? 'all' : undefined);
       try {
-        const result = await checkCommand({ open: () => openRepository(s), reporter, io, ...(readData !== undefined ? { readData } : {}), ...signal });
+        const result = await checkCommand({
+          open: () => openRepository(s),
+          reporter,
+          io,
+          quiet: global.quiet === true,
+          ...(readData !== undefined ? { readData } : {}),
+          ...signal,
+        });
         setExit(result.exitCode);
       } finally {
         reporter.close();

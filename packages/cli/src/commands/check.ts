@@ -21,6 +21,8 @@ export interface CheckCommandOptions {
   /** stderr carries the progress bar, phase lines and the problems (not with --json). */
   readonly io: CliIO;
   readonly readData?: ReadDataSelection;
+  /** --quiet: no progress bar (errors and warnings are still printed). */
+  readonly quiet?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -138,6 +140,7 @@ class ProgressView {
       if (phaseChanged && p.currentFile !== undefined) reporter.info(`check: ${p.currentFile}${totals(p)}`);
       return;
     }
+    if (this.options.quiet === true) return;
     const now = performance.now();
     if (!phaseChanged && now - this.lastDraw < REDRAW_MS) return;
     this.lastDraw = now;
