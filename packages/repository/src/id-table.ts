@@ -9,6 +9,8 @@
  */
 
 export const ID_LENGTH = 32;
+const MIN_GROWTH = 64;
+const GROWTH_CAP = 65_536;
 
 export interface IdTableOptions {
   /** Bytes per record; every record starts with its 32-byte id. */
@@ -135,8 +137,9 @@ export class IdTable {
 
   private append(): number {
     if ((this.count + 1) * this.recordSize > this.recordBuf.length) {
-      // 1.5× keeps the unused tail (and the copy peak) smaller than doubling would.
-      this.resizeRecords(Math.ceil((this.count + 1) * 1.5));
+      // Grow by half while small, by at most GROWTH_CAP records once large: a backup adding
+      // a few blobs to a 10M-blob index must not reserve 5M records it will never use.
+      this.resizeRecords(this.count + 1 + Math.max(MIN_GROWTH, Math.min(Math.ceil(this.count / 2), GROWTH_CAP)));
     }
     const index = this.count++;
     const at = index * this.recordSize;

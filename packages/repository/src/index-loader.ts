@@ -58,5 +58,7 @@ export async function loadIndex(store: BlobStore, objectKey: Buffer, signal?: Ab
       }
     });
   }
+  // Loading grows the tables in steps; give the slack back (a large index stays resident).
+  index.trim();
   return { index, live, superseded };
 }
