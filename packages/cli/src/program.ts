@@ -10,6 +10,9 @@ import { lsCommand } from './commands/ls.js';
 import { restoreCommand } from './commands/restore.js';
 import type { CommandResult } from './commands/result.js';
 import { snapshotsCommand } from './commands/snapshots.js';
+import { registerForgetCommand } from './commands/forget.js';
+import { registerKeyCommand } from './commands/key.js';
+import { registerPruneCommand } from './commands/prune.js';
 import { describeError } from './errors.js';
 import { EXIT_CODES_HELP, ExitCode, exitCodeForError } from './exit-codes.js';
 import type { CliIO } from './io.js';
@@ -71,6 +74,7 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
     .version(VERSION)
     .option('-r, --repo <location>', 'repository: a directory or s3:http(s)://host[:port]/bucket[/prefix] (env FERRY_REPOSITORY)')
     .option('--password-file <file>', 'read the repository password from a file (env FERRY_PASSWORD otherwise)')
+    .option('--cluster-key-file <file>', 'open with a cluster key instead: 32 bytes or 64 hex chars (env FERRY_CLUSTER_KEY as hex)')
     .option('--json', 'print JSON lines on stdout (progress, then a summary)')
     .option('-q, --quiet', 'print only errors and warnings')
     .option('-v, --verbose', 'print more detail')
@@ -237,6 +241,11 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
     .action(async (snapshot: string, path: string, _opts: object, command: Command) => {
       await withRepository(command, (repository) => dumpCommand({ repository, out: io.stdout, snapshot, path, ...signal }));
     });
+
+  const host = { io, ...signal, prepare: session, withRepository, setExit };
+  registerForgetCommand(program, host);
+  registerPruneCommand(program, host);
+  registerKeyCommand(program, host);
 
   return program;
 }

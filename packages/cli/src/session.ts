@@ -1,5 +1,6 @@
 import { ensureBucket, openStore, parseS3Url, type BlobStore, type OpenStoreOptions } from '@ferry/blobstore';
 import { Repository, type Credential } from '@ferry/repository';
+import { clusterKeyFromEnv, readClusterKeyFile } from './cluster-key.js';
 import { CliError } from './exit-codes.js';
 import type { CliIO } from './io.js';
 import { readPassword } from './password.js';
@@ -8,6 +9,8 @@ import { readPassword } from './password.js';
 export interface GlobalOptions {
   readonly repo?: string;
   readonly passwordFile?: string;
+  /** Open with a cluster key (32 bytes or 64 hex chars) instead of a password. */
+  readonly clusterKeyFile?: string;
   readonly json?: boolean;
   readonly quiet?: boolean;
   readonly verbose?: boolean;
@@ -68,7 +71,26 @@ export async function ensureRepositoryBucket(options: SessionOptions): Promise<v
   );
 }
 
+/**
+ * The credential that opens the repository: --password-file or --cluster-key-file when
+ * given (not both), else FERRY_PASSWORD, else FERRY_CLUSTER_KEY, else a TTY prompt.
+ */
 export async function readCredential(options: SessionOptions, confirm: boolean): Promise<Credential> {
+  const { global, io } = options;
+  if (global.clusterKeyFile !== undefined && global.passwordFile !== undefined) {
+    throw new CliError('give either --password-file or --cluster-key-file, not both');
+  }
+  const fromEnv = io.env['FERRY_PASSWORD'];
+  const clusterKey =
+    global.clusterKeyFile !== undefined
+      ? await readClusterKeyFile(global.clusterKeyFile)
+      : global.passwordFile === undefined && (fromEnv === undefined || fromEnv === '')
+        ? clusterKeyFromEnv(io.env)
+        : undefined;
+  if (clusterKey !== undefined) {
+    options.context.secrets.push(clusterKey.toString('hex'));
+    return { kind: 'cluster', key: clusterKey };
+  }
   const password = await readPassword({
     io: options.io,
     confirm,
