@@ -1,1 +1,12 @@
-export {};
+export { Coordinator } from './coordinator.js';
+export type { CoordinatorOptions, CoordinatorPorts } from './coordinator.js';
+export { parseCommand, helpText, ConfigError, OPTIONS } from './config.js';
+export type { CoordinatorConfig } from './config.js';
+export { systemClock, ManualClock } from './clock.js';
+export type { Clock } from './clock.js';
+export { CoordinatorError, grpcStatusOf, resourceErrorOf } from './errors.js';
+export type { CoordinatorErrorCode } from './errors.js';
+export { LeaderElector } from './leader.js';
+export type { LeaderElectionOptions } from './leader.js';
+export { reviewPod, restoreWaitContainer } from './webhook.js';
+export { createLogger, silentLogger } from './log.js';

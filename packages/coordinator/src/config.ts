@@ -1,0 +1,144 @@
+/**
+ * Coordinator configuration from flags and environment variables (a flag wins over its
+ * variable, a variable over the default). Every bad value is reported at once.
+ */
+import { parseArgs } from 'node:util';
+import { parseDuration } from '@ferry/api';
+import type { ControllerSettings } from './context.js';
+import type { HubTls } from './hub.js';
+import { isLogLevel, type LogLevel } from './log.js';
+
+export interface CoordinatorConfig {
+  readonly namespace: string;
+  readonly kubeconfig?: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly hubAddress: string;
+  readonly insecure: boolean;
+  readonly hubTls: HubTls;
+  /** Undefined: no webhook server (restores then need pods annotated by hand). */
+  readonly webhook?: { readonly host: string; readonly port: number; readonly certFile: string; readonly keyFile: string };
+  readonly leaderElection: { readonly enabled: boolean; readonly leaseName: string; readonly leaseDurationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number };
+  readonly controllers: ControllerSettings;
+  readonly workers: number;
+  readonly logLevel: LogLevel;
+}
+
+interface OptionSpec {
+  readonly flag: string;
+  readonly env: string;
+  readonly default?: string;
+  readonly help: string;
+  readonly boolean?: boolean;
+}
+
+/** The single table behind parsing, --help and docs/coordinator.md. */
+export const OPTIONS = {
+  namespace: { flag: 'namespace', env: 'FERRY_NAMESPACE', default: 'ferry-system', help: "The coordinator's namespace (downward API metadata.namespace): BackupRepositories, the cluster key Secret, the Lease." },
+  kubeconfig: { flag: 'kubeconfig', env: 'KUBECONFIG', help: 'Kubeconfig file; default: in-cluster service account.' },
+  listen: { flag: 'listen', env: 'FERRY_LISTEN', default: '0.0.0.0:8080', help: '/metrics, /healthz, /readyz.' },
+  hubListen: { flag: 'hub-listen', env: 'FERRY_HUB_LISTEN', default: '0.0.0.0:9443', help: 'AgentHub gRPC address (mTLS).' },
+  insecure: { flag: 'insecure', env: 'FERRY_INSECURE', boolean: true, default: 'false', help: 'Plaintext, unauthenticated AgentHub. Local development only.' },
+  tlsCa: { flag: 'tls-ca', env: 'FERRY_TLS_CA', default: '/etc/ferry/tls/ca.crt', help: 'CA that agent client certificates chain to.' },
+  tlsCert: { flag: 'tls-cert', env: 'FERRY_TLS_CERT', default: '/etc/ferry/tls/tls.crt', help: 'AgentHub server certificate (re-read when it changes).' },
+  tlsKey: { flag: 'tls-key', env: 'FERRY_TLS_KEY', default: '/etc/ferry/tls/tls.key', help: 'AgentHub server key.' },
+  webhookListen: { flag: 'webhook-listen', env: 'FERRY_WEBHOOK_LISTEN', default: '0.0.0.0:10250', help: "Mutating webhook HTTPS address; 'off' disables it." },
+  webhookCert: { flag: 'webhook-cert', env: 'FERRY_WEBHOOK_CERT', default: '/etc/ferry/webhook/tls.crt', help: 'Webhook serving certificate (re-read when it changes).' },
+  webhookKey: { flag: 'webhook-key', env: 'FERRY_WEBHOOK_KEY', default: '/etc/ferry/webhook/tls.key', help: 'Webhook serving key.' },
+  leaderElect: { flag: 'leader-elect', env: 'FERRY_LEADER_ELECT', boolean: true, default: 'true', help: 'Campaign for the Lease; false runs as leader at once (single replica only).' },
+  leaseName: { flag: 'lease-name', env: 'FERRY_LEASE_NAME', default: 'ferry-coordinator', help: 'Name of the coordination.k8s.io Lease.' },
+  leaseDuration: { flag: 'lease-duration', env: 'FERRY_LEASE_DURATION', default: '15s', help: 'How long a Lease holds without renewal.' },
+  renewDeadline: { flag: 'renew-deadline', env: 'FERRY_RENEW_DEADLINE', default: '10s', help: 'A leader that could not renew for this long steps down.' },
+  retryPeriod: { flag: 'retry-period', env: 'FERRY_RETRY_PERIOD', default: '2s', help: 'Time between Lease attempts.' },
+  agentWait: { flag: 'agent-wait', env: 'FERRY_AGENT_WAIT', default: '5m', help: 'How long a volume waits for its node agent before failing with AgentUnavailable.' },
+  agentLost: { flag: 'agent-lost-timeout', env: 'FERRY_AGENT_LOST_TIMEOUT', default: '5m', help: 'How long a running job may miss its agent before failing with AgentLost.' },
+  progressInterval: { flag: 'progress-interval', env: 'FERRY_PROGRESS_INTERVAL', default: '5s', help: 'Progress is written to status at most this often per volume.' },
+  maxAttempts: { flag: 'max-attempts', env: 'FERRY_MAX_ATTEMPTS', default: '3', help: 'Assignments per volume, counting retries after an agent restart.' },
+  restoreWaitImage: { flag: 'restore-wait-image', env: 'FERRY_RESTORE_WAIT_IMAGE', default: 'ghcr.io/ferry-backup/ferry-agent:0.1.0', help: 'Image of the restore-wait init container (the agent image).' },
+  restoreWaitCommand: { flag: 'restore-wait-command', env: 'FERRY_RESTORE_WAIT_COMMAND', default: '/usr/local/bin/ferry-restore-wait', help: 'Command of the restore-wait init container (comma-separated argv).' },
+  workers: { flag: 'workers', env: 'FERRY_WORKERS', default: '4', help: 'Reconciles running at once.' },
+  logLevel: { flag: 'log-level', env: 'FERRY_LOG_LEVEL', default: 'info', help: 'debug, info, warn or error.' },
+} as const satisfies Record<string, OptionSpec>;
+
+type Name = keyof typeof OPTIONS;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid coordinator configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type ParsedCommand = { readonly kind: 'run'; readonly config: CoordinatorConfig } | { readonly kind: 'help'; readonly text: string };
+
+export function helpText(): string {
+  const lines = Object.values(OPTIONS).map((o: OptionSpec) => `  --${o.flag}${o.boolean ? '' : ' <value>'}  (${o.env}${o.default !== undefined ? `, default ${o.default}` : ''})\n      ${o.help}`);
+  return `Usage: ferry-coordinator [options]\n\n${lines.join('\n')}\n`;
+}
+
+export function parseCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedCommand {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  for (const o of Object.values(OPTIONS) as OptionSpec[]) options[o.flag] = { type: o.boolean ? 'boolean' : 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: [...argv], options, allowPositionals: false }).values;
+  } catch (err) {
+    throw new ConfigError([(err as Error).message]);
+  }
+  if (values['help']) return { kind: 'help', text: helpText() };
+  return { kind: 'run', config: buildConfig(values, env) };
+}
+
+function buildConfig(values: Record<string, string | boolean | undefined>, env: Readonly<Record<string, string | undefined>>): CoordinatorConfig {
+  const problems: string[] = [];
+  const raw = (n: Name): string | undefined => {
+    const o: OptionSpec = OPTIONS[n];
+    const v = values[o.flag];
+    if (typeof v === 'boolean') return String(v);
+    return v ?? env[o.env] ?? o.default;
+  };
+  const str = (n: Name): string => raw(n) ?? '';
+  const bool = (n: Name): boolean => ['true', '1', 'yes'].includes(str(n).toLowerCase());
+  const ms = (n: Name): number => {
+    const d = parseDuration(str(n));
+    if (!d.ok || d.milliseconds <= 0) problems.push(`--${OPTIONS[n].flag} ${JSON.stringify(str(n))}: expected a positive ${d.ok ? 'duration' : d.expected}`);
+    return d.ok ? d.milliseconds : 0;
+  };
+  const int = (n: Name, min: number, max: number): number => {
+    const v = Number(str(n));
+    if (!Number.isInteger(v) || v < min || v > max) problems.push(`--${OPTIONS[n].flag} ${JSON.stringify(str(n))}: expected an integer from ${min} to ${max}`);
+    return v;
+  };
+  const address = (n: Name): { host: string; port: number } => {
+    const m = /^(.*):(\d+)$/.exec(str(n));
+    if (!m) problems.push(`--${OPTIONS[n].flag} ${JSON.stringify(str(n))}: expected host:port or :port`);
+    return { host: m?.[1] || '0.0.0.0', port: Number(m?.[2] ?? 0) };
+  };
+  const logLevel = str('logLevel');
+  if (!isLogLevel(logLevel)) problems.push(`--log-level ${JSON.stringify(logLevel)}: expected debug, info, warn or error`);
+  const webhookOff = str('webhookListen') === 'off';
+  const webhookAddr = webhookOff ? undefined : address('webhookListen');
+  const hub = address('hubListen');
+  const config: CoordinatorConfig = {
+    namespace: str('namespace'),
+    ...(raw('kubeconfig') ? { kubeconfig: str('kubeconfig') } : {}),
+    listen: address('listen'),
+    hubAddress: `${hub.host}:${hub.port}`,
+    insecure: bool('insecure'),
+    hubTls: { caFile: str('tlsCa'), certFile: str('tlsCert'), keyFile: str('tlsKey') },
+    ...(webhookAddr ? { webhook: { ...webhookAddr, certFile: str('webhookCert'), keyFile: str('webhookKey') } } : {}),
+    leaderElection: { enabled: bool('leaderElect'), leaseName: str('leaseName'), leaseDurationMs: ms('leaseDuration'), renewDeadlineMs: ms('renewDeadline'), retryPeriodMs: ms('retryPeriod') },
+    controllers: {
+      namespace: str('namespace'),
+      agentWaitMs: ms('agentWait'),
+      agentLostMs: ms('agentLost'),
+      progressIntervalMs: ms('progressInterval'),
+      maxAttempts: int('maxAttempts', 1, 10),
+      restoreWait: { image: str('restoreWaitImage'), command: str('restoreWaitCommand').split(',').filter((s) => s !== '') },
+    },
+    workers: int('workers', 1, 64),
+    logLevel: isLogLevel(logLevel) ? logLevel : 'info',
+  };
+  if (config.leaderElection.renewDeadlineMs >= config.leaderElection.leaseDurationMs) problems.push('--renew-deadline must be shorter than --lease-duration');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,58 @@
+/** What every controller needs, built once by the Coordinator and passed in. */
+import type { Clock } from './clock.js';
+import type { AgentHub } from './hub.js';
+import type { Kube } from './kube.js';
+import type { Logger } from './log.js';
+import type { CoordinatorMetrics } from './metrics.js';
+import type { Repositories } from './repositories.js';
+
+export interface ControllerSettings {
+  /** The coordinator's namespace (repositories, the cluster key, the Lease). */
+  readonly namespace: string;
+  /** How long a volume waits for its node's agent before failing with AgentUnavailable. */
+  readonly agentWaitMs: number;
+  /** How long a running job's agent may stay disconnected before the volume fails with AgentLost. */
+  readonly agentLostMs: number;
+  /** Progress is written to status at most this often per volume. */
+  readonly progressIntervalMs: number;
+  /** Assignments per volume (the first plus retries after an interrupted agent). */
+  readonly maxAttempts: number;
+  /** The restore-wait init container. */
+  readonly restoreWait: { readonly image: string; readonly command: readonly string[] };
+}
+
+export interface ControllerContext {
+  readonly kube: Kube;
+  readonly hub: AgentHub;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly repositories: Repositories;
+  readonly metrics: CoordinatorMetrics;
+  readonly settings: ControllerSettings;
+  /** Queue `Kind/namespace/name` for reconciling. */
+  readonly enqueue: (key: string, afterMs?: number) => void;
+  /** When this coordinator became leader: the fallback "last seen" of agents it never saw. */
+  readonly startedAt: number;
+}
+
+export const LABELS = {
+  backup: 'ferry.dev/backup',
+  restore: 'ferry.dev/restore',
+  podUid: 'ferry.dev/pod-uid',
+  /** On pods adopted by the webhook: the Restore they belong to. */
+  restoredBy: 'restore.ferry.dev/restore',
+} as const;
+
+export const ANNOTATIONS_OUT = {
+  /** On adopted pods: JSON object pod volume name → restore item key. */
+  restoreVolumes: 'restore.ferry.dev/volumes',
+  restoreUid: 'restore.ferry.dev/restore-uid',
+  restoreNamespace: 'restore.ferry.dev/restore-namespace',
+} as const;
+
+export const BACKUP_FINALIZER = 'ferry.dev/backup-cleanup';
+export const RESTORE_WAIT_CONTAINER = 'ferry-restore-wait';
+
+export function objectKey(kind: string, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}

@@ -1,0 +1,104 @@
+/**
+ * A Backup's New step: list the selected pods of each namespace, choose their volumes with
+ * the one typed annotation parser (`selectPodVolumes`), and create one PodVolumeBackup per
+ * volume with a deterministic name, so a retry after a crash creates nothing twice.
+ */
+import { createHash } from 'node:crypto';
+import { BACKUP_DEFAULTS, formatAnnotationProblem, selectPodVolumes, type PvcLike, type V1alpha1AnnotationProblem, type V1alpha1SkippedVolume } from '@ferry/api';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { ControllerContext } from '../context.js';
+import { LABELS } from '../context.js';
+import type { EventOptions } from '../kube.js';
+import type { BackupObject, PvbObject } from '../objects.js';
+import type { LocationObject, RepositoryObject } from '../repositories.js';
+import { selectorString } from './selectors.js';
+
+export interface VolumeSelectionResult {
+  readonly created: PvbObject[];
+  readonly skipped: V1alpha1SkippedVolume[];
+  readonly problems: V1alpha1AnnotationProblem[];
+  readonly events: EventOptions[];
+}
+
+export function childName(parent: string, ...parts: string[]): string {
+  const hash = createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 10);
+  return `${parent.slice(0, 230).replace(/[-.]+$/, '')}-${hash}`;
+}
+
+export async function createPodVolumeBackups(c: ControllerContext, backup: BackupObject, location: LocationObject, namespaces: readonly string[]): Promise<VolumeSelectionResult> {
+  const out: VolumeSelectionResult = { created: [], skipped: [], problems: [], events: [] };
+  for (const namespace of namespaces) {
+    const repository = await c.repositories.ensure(location, namespace, backup.spec.mover ?? BACKUP_DEFAULTS.mover);
+    const pods = await c.kube.listPods(namespace, selectorString(backup.spec.labelSelector));
+    const claims = new Map<string, PvcLike>((await c.kube.listClaims(namespace)).map((p) => [p.metadata?.name ?? '', p as PvcLike]));
+    const history = await c.kube.list<PvbObject>('PodVolumeBackup', backup.metadata.namespace);
+    for (const pod of pods) await selectForPod(c, { backup, pod, claims, repository, history, out });
+  }
+  return out;
+}
+
+interface PodInput {
+  readonly backup: BackupObject;
+  readonly pod: V1Pod;
+  readonly claims: ReadonlyMap<string, PvcLike>;
+  readonly repository: RepositoryObject;
+  readonly history: readonly PvbObject[];
+  readonly out: VolumeSelectionResult;
+}
+
+async function selectForPod(c: ControllerContext, input: PodInput): Promise<void> {
+  const { backup, pod, out } = input;
+  const ns = pod.metadata?.namespace ?? '';
+  const podName = pod.metadata?.name ?? '';
+  const selection = selectPodVolumes({ pod: pod as Parameters<typeof selectPodVolumes>[0]['pod'], claims: input.claims, includeVolumes: backup.spec.includeVolumes, excludeVolumes: backup.spec.excludeVolumes });
+  for (const s of selection.skipped) if (s.reason !== 'NotOptedIn') out.skipped.push({ namespace: ns, pod: podName, volume: s.name, reason: s.reason, message: s.message });
+  for (const p of selection.problems) {
+    out.problems.push({ namespace: ns, objectKind: 'Pod', name: podName, key: p.key, value: p.value, expected: p.expected });
+    out.events.push({ involved: { apiVersion: 'v1', kind: 'Pod', name: podName, namespace: ns, uid: pod.metadata?.uid ?? '' }, type: 'Warning', reason: 'MalformedAnnotation', message: `Ferry backup ${backup.metadata.name}: ${formatAnnotationProblem(p)}` });
+  }
+  for (const v of selection.backup) out.created.push(await createOne(c, input, v));
+}
+
+async function createOne(c: ControllerContext, input: PodInput, v: ReturnType<typeof selectPodVolumes>['backup'][number]): Promise<PvbObject> {
+  const { backup, pod, repository } = input;
+  const ns = pod.metadata?.namespace ?? '';
+  const podName = pod.metadata?.name ?? '';
+  const controller = pod.metadata?.ownerReferences?.find((o) => o.controller);
+  const parent = parentSnapshot(input.history, repository.metadata.name ?? '', podName, v.name, v.claim?.uid);
+  const body: PvbObject = {
+    metadata: {
+      name: childName(backup.metadata.name ?? '', ns, podName, v.name),
+      namespace: backup.metadata.namespace ?? '',
+      labels: { [LABELS.backup]: backup.metadata.name ?? '' },
+      ownerReferences: [{ apiVersion: 'ferry.dev/v1alpha1', kind: 'Backup', name: backup.metadata.name ?? '', uid: backup.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }],
+    },
+    spec: {
+      backup: backup.metadata.name ?? '',
+      pod: { namespace: ns, name: podName, uid: pod.metadata?.uid ?? '', ...(controller ? { controller: { kind: controller.kind, name: controller.name } } : {}) },
+      node: pod.spec?.nodeName ?? '',
+      volume: {
+        name: v.name,
+        kind: v.kind,
+        ...(v.claim ? { pvc: { name: v.claim.name, uid: v.claim.uid ?? '' } } : {}),
+        ...(v.claim?.pvName ? { pvName: v.claim.pvName } : {}),
+      },
+      repository: repository.metadata.name ?? '',
+      mover: repository.spec.mover,
+      ...(parent ? { parentSnapshotId: parent } : {}),
+      ...(backup.spec.tags ? { tags: [...backup.spec.tags] } : {}),
+      timeout: backup.spec.volumeTimeout ?? BACKUP_DEFAULTS.volumeTimeout,
+    },
+  };
+  return c.kube.createOrGet<PvbObject>('PodVolumeBackup', body);
+}
+
+/** Latest snapshot of the same claim (by uid), else of the same pod name and volume, in the same repository. */
+export function parentSnapshot(history: readonly PvbObject[], repository: string, pod: string, volume: string, pvcUid: string | undefined): string | undefined {
+  const usable = history.filter((h) => h.spec.repository === repository && h.status?.snapshotId && (h.status.phase === 'Completed' || h.status.phase === 'PartiallyFailed'));
+  const latest = (list: PvbObject[]) => list.sort((a, b) => String(b.status?.completionTimestamp ?? '').localeCompare(String(a.status?.completionTimestamp ?? '')))[0]?.status?.snapshotId;
+  if (pvcUid) {
+    const same = latest(usable.filter((h) => h.spec.volume.pvc?.uid === pvcUid));
+    if (same) return same;
+  }
+  return latest(usable.filter((h) => h.spec.pod.name === pod && h.spec.volume.name === volume));
+}

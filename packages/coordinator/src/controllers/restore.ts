@@ -1,0 +1,112 @@
+/**
+ * Restore: New → InProgress → Completed | PartiallyFailed | Failed | Canceled. New checks
+ * the Backup and the namespaces; InProgress waits for the pods (adopted by the webhook,
+ * given PodVolumeRestores by pod-restore.ts) and aggregates the volumes. An item whose pod
+ * never came within podWaitTimeout counts as failed (PodNotFound).
+ */
+import { isTerminalPhase, parseDuration, RESTORE_DEFAULTS, type V1alpha1OperationPhase } from '@ferry/api';
+import { isoTime } from '../clock.js';
+import { setCondition } from '../conditions.js';
+import { ANNOTATIONS_OUT, LABELS, type ControllerContext } from '../context.js';
+import type { BackupObject, PvrObject, RestoreObject, RestoreStatus } from '../objects.js';
+import { dispatch, type Decision, type PhaseHandlers } from '../state-machine.js';
+import { aggregate, type VolumeLike } from './aggregate.js';
+import { involved } from './commit.js';
+import { restoreItems } from './restore-items.js';
+
+export const ITEM_ANNOTATION = 'restore.ferry.dev/item';
+
+interface Ctx {
+  readonly c: ControllerContext;
+  readonly restore: RestoreObject;
+  readonly status: RestoreStatus;
+}
+
+function reject(c: ControllerContext, restore: RestoreObject, status: RestoreStatus, reason: string, message: string): Decision<RestoreStatus> {
+  const now = isoTime(c.clock);
+  let conditions = setCondition(status.conditions, { type: 'Accepted', status: 'False', reason, message }, now, restore.metadata.generation);
+  conditions = setCondition(conditions, { type: 'Progressing', status: 'False', reason: 'Failed', message }, now);
+  return { status: { ...status, phase: 'Failed', conditions, completionTimestamp: now, error: { code: reason, message, retriable: false } }, events: [{ involved: involved('Restore', restore), type: 'Warning', reason, message }] };
+}
+
+async function start({ c, restore, status }: Ctx): Promise<Decision<RestoreStatus>> {
+  const now = isoTime(c.clock);
+  if (restore.spec.cancel) return { status: { ...status, phase: 'Canceled', completionTimestamp: now } };
+  const own = restore.metadata.namespace ?? '';
+  const foreign = Object.values(restore.spec.namespaceMapping ?? {}).filter((t) => t !== own);
+  if (own !== c.settings.namespace && foreign.length > 0) return reject(c, restore, status, 'NamespaceNotAllowed', `Restore ${own}/${restore.metadata.name} maps into ${foreign.join(', ')}; only Restores in ${c.settings.namespace} may restore into other namespaces`);
+  if (restore.spec.backupName) {
+    const backup = await c.kube.get<BackupObject>('Backup', own, restore.spec.backupName);
+    if (!backup) return reject(c, restore, status, 'BackupNotFound', `Backup ${own}/${restore.spec.backupName} does not exist`);
+    const phase = backup.status?.phase;
+    if (phase !== 'Completed' && phase !== 'PartiallyFailed') return reject(c, restore, status, 'BackupNotRestorable', `Backup ${own}/${restore.spec.backupName} is ${phase ?? 'New'}; only Completed or PartiallyFailed backups can be restored`);
+  }
+  const items = await restoreItems(c, restore);
+  if (own !== c.settings.namespace && items.some((i) => i.targetNamespace !== own)) return reject(c, restore, status, 'NamespaceNotAllowed', `Restore ${own}/${restore.metadata.name} would restore into other namespaces; only Restores in ${c.settings.namespace} may`);
+  let conditions = setCondition(status.conditions, { type: 'Accepted', status: 'True', reason: 'Valid', message: 'the spec is valid' }, now, restore.metadata.generation);
+  conditions = setCondition(conditions, { type: 'Progressing', status: 'True', reason: 'WaitingForPod', message: `waiting for pods that use the ${items.length} backed-up volumes to be created` }, now);
+  return {
+    status: { ...status, phase: 'InProgress', observedGeneration: restore.metadata.generation, conditions, startTimestamp: now, counts: { total: items.length, new: items.length, inProgress: 0, completed: 0, partiallyFailed: 0, failed: 0, canceled: 0, skipped: 0 } },
+    requeueAfterMs: 1_000,
+  };
+}
+
+async function running({ c, restore, status }: Ctx): Promise<Decision<RestoreStatus>> {
+  const ns = restore.metadata.namespace ?? '';
+  const pvrs = await c.kube.list<PvrObject>('PodVolumeRestore', ns, `${LABELS.restore}=${restore.metadata.name}`);
+  if (restore.spec.cancel) {
+    for (const p of pvrs) if (!isTerminalPhase(p.status?.phase) && !p.spec.cancel) await c.kube.mergePatch('PodVolumeRestore', ns, p.metadata.name ?? '', { spec: { cancel: true } });
+  }
+  const items = await restoreItems(c, restore);
+  const waitMs = durationMs(restore.spec.podWaitTimeout ?? RESTORE_DEFAULTS.podWaitTimeout);
+  const expired = c.clock.now() - Date.parse(status.startTimestamp ?? isoTime(c.clock)) >= waitMs;
+  const byItem = new Map(pvrs.map((p) => [p.metadata.annotations?.[ITEM_ANNOTATION] ?? '', p]));
+  const volumes: VolumeLike[] = items.map((i) => {
+    const p = byItem.get(i.key);
+    if (p) return { phase: p.status?.phase, progress: p.status?.progress, fileErrorsTotal: p.status?.fileErrorsTotal };
+    return { phase: restore.spec.cancel ? 'Canceled' : expired ? 'Failed' : 'New' };
+  });
+  const now = isoTime(c.clock);
+  const agg = aggregate(volumes, 0, restore.spec.cancel === true, now);
+  const progress = status.progress && JSON.stringify({ ...agg.progress, updatedAt: '' }) === JSON.stringify({ ...status.progress, updatedAt: '' }) ? status.progress : agg.progress;
+  const next: RestoreStatus = { ...status, counts: agg.counts, progress, ...(agg.fileErrorsTotal > 0 ? { fileErrorsTotal: agg.fileErrorsTotal } : {}) };
+  if (!agg.allTerminal) return { status: next, requeueAfterMs: Math.min(c.settings.progressIntervalMs, Math.max(waitMs - (c.clock.now() - Date.parse(status.startTimestamp ?? now)), 1_000)) };
+  const unmatched = items.filter((i) => !byItem.has(i.key));
+  return { status: finish(c, next, agg.finalPhase, pvrs, unmatched.length), events: [{ involved: involved('Restore', restore), type: agg.finalPhase === 'Completed' ? 'Normal' : 'Warning', reason: agg.finalPhase, message: `${agg.counts.completed} of ${agg.counts.total} volumes restored` }] };
+}
+
+function finish(c: ControllerContext, status: RestoreStatus, phase: NonNullable<RestoreStatus['phase']>, pvrs: readonly PvrObject[], unmatched: number): RestoreStatus {
+  const now = isoTime(c.clock);
+  const k = status.counts!;
+  let conditions = setCondition(status.conditions, { type: 'Progressing', status: 'False', reason: phase, message: `${k.completed} of ${k.total} volumes restored, ${k.failed} failed` }, now);
+  const bad = pvrs.filter((p) => p.status?.phase === 'Failed');
+  if (bad.length > 0 || unmatched > 0) {
+    const parts = bad.slice(0, 5).map((p) => `${p.spec.pod.name}/${p.spec.target.name}: ${p.status?.error?.code ?? '?'}: ${p.status?.error?.message ?? ''}`);
+    if (unmatched > 0 && phase !== 'Canceled') parts.push(`${unmatched} volume(s) had no matching pod within podWaitTimeout`);
+    conditions = setCondition(conditions, { type: 'Failed', status: 'True', reason: bad[0]?.status?.error?.code ?? 'PodNotFound', message: parts.join('; ') }, now);
+  }
+  return { ...status, phase, conditions, completionTimestamp: now };
+}
+
+function durationMs(text: string): number {
+  const d = parseDuration(text);
+  return d.ok ? d.milliseconds : 24 * 3600_000;
+}
+
+const done = async (): Promise<Decision<RestoreStatus>> => ({});
+
+const HANDLERS: PhaseHandlers<V1alpha1OperationPhase, Ctx, RestoreStatus> = {
+  New: start,
+  InProgress: running,
+  Completed: done,
+  PartiallyFailed: done,
+  Failed: done,
+  Canceled: done,
+};
+
+export function reconcileRestore(c: ControllerContext, restore: RestoreObject): Promise<Decision<RestoreStatus>> {
+  const status = restore.status ?? {};
+  return dispatch(HANDLERS, status.phase ?? 'New', { c, restore, status });
+}
+
+export { ANNOTATIONS_OUT };

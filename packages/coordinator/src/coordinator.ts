@@ -1,0 +1,257 @@
+/**
+ * Wires the coordinator: health server always; leader election; and, while leading, the
+ * informers, the work queue with the reconcilers, the AgentHub server and the webhook.
+ * A standby serves only /healthz, /readyz (503 "standby") and /metrics.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { isTerminalPhase } from '@ferry/api';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Clock } from './clock.js';
+import type { CoordinatorConfig } from './config.js';
+import { objectKey, type ControllerContext } from './context.js';
+import { reconcileBackup } from './controllers/backup.js';
+import { commit } from './controllers/commit.js';
+import { reconcileRestoredPod } from './controllers/pod-restore.js';
+import { reconcilePodVolumeBackup } from './controllers/pod-volume-backup.js';
+import { reconcilePodVolumeRestore } from './controllers/pod-volume-restore.js';
+import { reconcileRestore } from './controllers/restore.js';
+import { messageOf } from './errors.js';
+import { HealthServer } from './health-server.js';
+import { AgentHub } from './hub.js';
+import { Informers, type InformerEvent } from './informers.js';
+import { Kube, type FerryKind, type FerryObject } from './kube.js';
+import { LeaderElector } from './leader.js';
+import type { Logger } from './log.js';
+import { CoordinatorMetrics } from './metrics.js';
+import type { BackupObject, PvbObject, PvrObject, RestoreObject } from './objects.js';
+import { Repositories } from './repositories.js';
+import { JobTraffic, type ObjectRef } from './results.js';
+import { WorkQueue } from './queue.js';
+import type { Decision } from './state-machine.js';
+import { pendingRestoresFrom, WebhookServer } from './webhook.js';
+
+export interface CoordinatorOptions {
+  readonly config: CoordinatorConfig;
+  readonly kubeConfig: KubeConfig;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Called when leadership is lost (main exits so a fresh process campaigns again). */
+  readonly onLostLeadership?: () => void;
+}
+
+export interface CoordinatorPorts {
+  health: number;
+  hub: number;
+  webhook: number;
+}
+
+export class Coordinator {
+  readonly metrics = new CoordinatorMetrics();
+  readonly kube: Kube;
+  readonly ports: CoordinatorPorts = { health: 0, hub: 0, webhook: 0 };
+  private readonly identity: string;
+  private readonly health: HealthServer;
+  private elector?: LeaderElector;
+  private running?: Running;
+  private leading = false;
+
+  constructor(private readonly o: CoordinatorOptions) {
+    this.kube = new Kube(o.kubeConfig);
+    this.identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
+    this.health = new HealthServer({ registry: this.metrics.registry, ready: () => this.readiness(), beforeScrape: () => this.updateGauges() });
+  }
+
+  async start(): Promise<void> {
+    const c = this.o.config;
+    this.ports.health = await this.health.listen(c.listen.host, c.listen.port);
+    if (!c.leaderElection.enabled) return this.startLeading();
+    this.elector = new LeaderElector({
+      kube: this.kube,
+      clock: this.o.clock,
+      log: this.o.log,
+      namespace: c.namespace,
+      name: c.leaderElection.leaseName,
+      identity: this.identity,
+      leaseDurationMs: c.leaderElection.leaseDurationMs,
+      renewDeadlineMs: c.leaderElection.renewDeadlineMs,
+      retryPeriodMs: c.leaderElection.retryPeriodMs,
+      onStartedLeading: () => void this.startLeading().catch((err: unknown) => {
+        this.o.log.error('starting as leader failed', { error: messageOf(err) });
+        this.o.onLostLeadership?.();
+      }),
+      onStoppedLeading: () => void this.stopLeading().then(() => this.o.onLostLeadership?.()),
+    });
+    this.elector.start();
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  private readiness(): { ok: boolean; detail: string } {
+    if (!this.leading) return { ok: false, detail: 'standby: another replica holds the leader Lease' };
+    return this.running ? { ok: true, detail: 'leader' } : { ok: false, detail: 'starting' };
+  }
+
+  private updateGauges(): void {
+    const r = this.running;
+    this.metrics.leader.set(this.leading ? 1 : 0);
+    if (!r) return;
+    this.metrics.agentsConnected.set(r.hub.connectedNodes.length);
+    this.metrics.queueDepth.set(r.queue.depth);
+    this.metrics.operations.reset();
+    for (const kind of ['Backup', 'PodVolumeBackup', 'Restore', 'PodVolumeRestore'] as const) {
+      for (const o of r.informers.list<FerryObject<unknown, { phase?: string }>>(kind)) this.metrics.operations.inc({ kind, phase: o.status?.phase ?? 'New' });
+    }
+  }
+
+  private async startLeading(): Promise<void> {
+    this.leading = true;
+    this.metrics.leader.set(1);
+    const running = await Running.start(this.o, this.kube, this.metrics, this.identity);
+    if (!this.leading) return running.stop();
+    this.running = running;
+    Object.assign(this.ports, running.ports);
+  }
+
+  private async stopLeading(): Promise<void> {
+    this.leading = false;
+    this.metrics.leader.set(0);
+    const r = this.running;
+    this.running = undefined;
+    await r?.stop();
+  }
+
+  async stop(): Promise<void> {
+    if (this.elector) await this.elector.stop();
+    else await this.stopLeading();
+    await this.stopLeading();
+    await this.health.close();
+  }
+}
+
+/** Everything a leader runs. */
+class Running {
+  readonly ports = { hub: 0, webhook: 0 };
+  private readonly uids = new Map<string, ObjectRef>();
+  private synced!: () => void;
+  private readonly ready = new Promise<void>((resolve) => (this.synced = resolve));
+
+  private constructor(
+    readonly ctx: ControllerContext,
+    readonly hub: AgentHub,
+    readonly queue: WorkQueue,
+    readonly informers: Informers,
+    private readonly webhook: WebhookServer | undefined,
+  ) {}
+
+  static async start(o: CoordinatorOptions, kube: Kube, metrics: CoordinatorMetrics, identity: string): Promise<Running> {
+    const cfg = o.config;
+    let self!: Running;
+    const queue = new WorkQueue({
+      clock: o.clock,
+      workers: cfg.workers,
+      process: (key) => self.process(key),
+      onError: (key, err) => {
+        metrics.reconcileErrors.inc({ kind: key.split('/')[0] ?? '' });
+        o.log.warn('reconcile failed; retrying', { key, error: messageOf(err) });
+      },
+      onDepth: (d) => metrics.queueDepth.set(d),
+    });
+    const enqueue = (key: string, afterMs?: number) => (afterMs ? queue.addAfter(key, afterMs) : queue.add(key));
+    let traffic!: JobTraffic;
+    const hub = new AgentHub({
+      clock: o.clock,
+      log: o.log.child({ component: 'agenthub' }),
+      coordinatorId: identity,
+      ...(cfg.insecure ? {} : { tls: cfg.hubTls }),
+      handlers: {
+        onResult: (result) => traffic.applyResult(result),
+        onProgress: (progress) => traffic.onProgress(progress),
+        onConnect: (s) => self.nudgeNode(s.node),
+        onDisconnect: (node) => self.nudgeNode(node),
+      },
+    });
+    const ctx: ControllerContext = {
+      kube,
+      hub,
+      clock: o.clock,
+      log: o.log,
+      metrics,
+      repositories: new Repositories({ kube, namespace: cfg.namespace }),
+      settings: cfg.controllers,
+      enqueue,
+      startedAt: o.clock.now(),
+    };
+    const informers = new Informers(kube, (e) => self.onEvent(e));
+    const webhook = cfg.webhook ? new WebhookServer({ deps: { ctx, pendingRestores: pendingRestoresFrom(() => informers.list<RestoreObject>('Restore'), cfg.namespace) }, certFile: cfg.webhook.certFile, keyFile: cfg.webhook.keyFile }) : undefined;
+    self = new Running(ctx, hub, queue, informers, webhook);
+    traffic = new JobTraffic({ ctx, lookup: async (uid) => (await self.ready, self.uids.get(uid)) });
+    await informers.start();
+    self.synced();
+    self.ports.hub = await hub.listen(cfg.hubAddress);
+    if (webhook && cfg.webhook) self.ports.webhook = await webhook.listen(cfg.webhook.host, cfg.webhook.port);
+    o.log.info('coordinator leading', { hubPort: self.ports.hub, webhookPort: self.ports.webhook });
+    return self;
+  }
+
+  private onEvent(e: InformerEvent): void {
+    const m = e.object.metadata ?? {};
+    const ns = m.namespace ?? '';
+    const name = m.name ?? '';
+    if (e.kind === 'PodVolumeBackup' || e.kind === 'PodVolumeRestore') {
+      if (e.type === 'delete') this.uids.delete(m.uid ?? '');
+      else this.uids.set(m.uid ?? '', { kind: e.kind, namespace: ns, name });
+    }
+    if (e.kind === 'Pod') return this.ctx.enqueue(objectKey('Pod', ns, name));
+    if (e.type === 'delete') return;
+    this.ctx.enqueue(objectKey(e.kind, ns, name));
+    const spec = e.object.spec as { backup?: string; restore?: string } | undefined;
+    if (e.kind === 'PodVolumeBackup' && spec?.backup) this.ctx.enqueue(objectKey('Backup', ns, spec.backup));
+    if (e.kind === 'PodVolumeRestore' && spec?.restore) this.ctx.enqueue(objectKey('Restore', ns, spec.restore));
+  }
+
+  /** An agent came or went: look again at every unfinished volume on its node. */
+  nudgeNode(node: string): void {
+    for (const kind of ['PodVolumeBackup', 'PodVolumeRestore'] as const) {
+      for (const o of this.informers.list<PvbObject | PvrObject>(kind)) {
+        if (o.spec.node === node && !isTerminalPhase(o.status?.phase)) this.ctx.enqueue(objectKey(kind, o.metadata.namespace ?? '', o.metadata.name ?? ''));
+      }
+    }
+  }
+
+  async process(key: string): Promise<{ requeueAfterMs?: number } | void> {
+    const [kind = '', namespace = '', name = ''] = key.split('/');
+    const c = this.ctx;
+    switch (kind) {
+      case 'Pod':
+        return reconcileRestoredPod(c, namespace, name);
+      case 'Backup':
+        return this.run<BackupObject>('Backup', namespace, name, (o) => reconcileBackup(c, o));
+      case 'PodVolumeBackup':
+        return this.run<PvbObject>('PodVolumeBackup', namespace, name, (o) => reconcilePodVolumeBackup(c, o));
+      case 'Restore':
+        return this.run<RestoreObject>('Restore', namespace, name, (o) => reconcileRestore(c, o));
+      case 'PodVolumeRestore':
+        return this.run<PvrObject>('PodVolumeRestore', namespace, name, (o) => reconcilePodVolumeRestore(c, o));
+      default:
+        c.log.warn('unknown queue key', { key });
+    }
+  }
+
+  private async run<O extends FerryObject<unknown, { phase?: string }>>(kind: FerryKind, namespace: string, name: string, reconcile: (o: O) => Promise<Decision<NonNullable<O['status']>>>): Promise<{ requeueAfterMs?: number }> {
+    const obj = await this.ctx.kube.get<O>(kind, namespace, name);
+    if (!obj) return {};
+    const decision = await reconcile(obj);
+    await commit(this.ctx, kind, obj, decision);
+    return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
+  }
+
+  async stop(): Promise<void> {
+    this.queue.stop();
+    await this.informers.stop();
+    await this.webhook?.close();
+    await this.hub.stop();
+  }
+}

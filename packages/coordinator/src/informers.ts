@@ -1,0 +1,59 @@
+/**
+ * Watches (client-node ListWatch: list, then watch, relist on 410) of the objects the
+ * controllers react to. They only trigger reconciles and index objects by uid; handlers
+ * read the objects fresh from the API before deciding anything.
+ */
+import { ListWatch, Watch, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { API_GROUP, API_VERSION } from '@ferry/api';
+import { LABELS } from './context.js';
+import { FERRY_KINDS, type FerryKind, type Kube } from './kube.js';
+
+export type WatchedKind = 'Backup' | 'PodVolumeBackup' | 'Restore' | 'PodVolumeRestore' | 'Pod';
+
+export interface InformerEvent {
+  readonly kind: WatchedKind;
+  readonly type: 'add' | 'update' | 'delete';
+  readonly object: KubernetesObject & { spec?: unknown; status?: unknown };
+}
+
+export class Informers {
+  private readonly watches = new Map<WatchedKind, ListWatch<KubernetesObject>>();
+  private readonly stoppedFlag = { value: false };
+
+  constructor(private readonly kube: Kube, private readonly onEvent: (e: InformerEvent) => void) {
+    for (const kind of ['Backup', 'PodVolumeBackup', 'Restore', 'PodVolumeRestore'] as const) this.watches.set(kind, this.ferryWatch(kind));
+    const selector = LABELS.restoredBy;
+    const list = () => kube.core.listPodForAllNamespaces({ labelSelector: selector });
+    this.watches.set('Pod', this.wire('Pod', new ListWatch<V1Pod>('/api/v1/pods', new Watch(kube.kubeConfig), list, false, selector) as unknown as ListWatch<KubernetesObject>));
+  }
+
+  private ferryWatch(kind: FerryKind & WatchedKind): ListWatch<KubernetesObject> {
+    const plural = FERRY_KINDS[kind].plural;
+    const list = async () => (await this.kube.custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as { items: KubernetesObject[]; metadata: { resourceVersion?: string } };
+    return this.wire(kind, new ListWatch<KubernetesObject>(`/apis/${API_GROUP}/${API_VERSION}/${plural}`, new Watch(this.kube.kubeConfig), list as never, false));
+  }
+
+  private wire(kind: WatchedKind, lw: ListWatch<KubernetesObject>): ListWatch<KubernetesObject> {
+    lw.on('add', (o) => this.onEvent({ kind, type: 'add', object: o }));
+    lw.on('update', (o) => this.onEvent({ kind, type: 'update', object: o }));
+    lw.on('delete', (o) => this.onEvent({ kind, type: 'delete', object: o }));
+    // A ListWatch stops for good on an error; keep it alive as the real controllers do.
+    lw.on('error', () => setTimeout(() => {
+      if (!this.stoppedFlag.value) void lw.start().catch(() => undefined);
+    }, 500));
+    return lw;
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([...this.watches.values()].map((w) => w.start()));
+  }
+
+  list<T>(kind: WatchedKind): T[] {
+    return (this.watches.get(kind)?.list() ?? []) as unknown as T[];
+  }
+
+  async stop(): Promise<void> {
+    this.stoppedFlag.value = true;
+    await Promise.all([...this.watches.values()].map((w) => w.stop()));
+  }
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * ferry-coordinator. Exit codes: 0 after SIGTERM/SIGINT, 2 for a bad configuration,
+ * 1 otherwise (including lost leadership: a fresh process campaigns again).
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { systemClock } from './clock.js';
+import { ConfigError, parseCommand } from './config.js';
+import { Coordinator } from './coordinator.js';
+import { isCoordinatorError, messageOf } from './errors.js';
+import { createLogger } from './log.js';
+
+async function main(): Promise<number> {
+  let command;
+  try {
+    command = parseCommand(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ferry-coordinator: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (command.kind === 'help') {
+    process.stdout.write(command.text);
+    return 0;
+  }
+  const config = command.config;
+  const log = createLogger({ level: config.logLevel });
+  if (config.insecure) log.warn('AgentHub runs without TLS (--insecure): any process that reaches it can act as an agent');
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromCluster();
+  let finish!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  const coordinator = new Coordinator({ config, kubeConfig, clock: systemClock, log, onLostLeadership: () => finish(1) });
+  const stop = (signal: string): void => {
+    log.info('signal received', { signal });
+    void coordinator.stop().then(() => finish(0), () => finish(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await coordinator.start();
+  } catch (err) {
+    log.error('coordinator failed to start', { error: messageOf(err) });
+    return isCoordinatorError(err, 'InvalidConfig') ? 2 : 1;
+  }
+  log.info('coordinator started', { namespace: config.namespace, healthPort: coordinator.ports.health });
+  return done;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`ferry-coordinator: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,134 @@
+/**
+ * Repositories: one per BackupLocation × namespace, each with its own master key (created
+ * by the engine when the first backup job initialises it) wrapped by the cluster key, a
+ * 32-byte secret held in one Secret in the coordinator's namespace and created on first
+ * use. This module resolves locations, records BackupRepositories and builds the
+ * `repository` part of a job. Secret material is read here and goes only into jobs.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type {
+  RepositoryMessage,
+  V1alpha1BackupLocation,
+  V1alpha1BackupRepository,
+  V1alpha1Mover,
+  V1alpha1SecretKeySelector,
+} from '@ferry/api';
+import { CoordinatorError } from './errors.js';
+import type { FerryObject, Kube } from './kube.js';
+
+export const CLUSTER_KEY_SECRET = 'ferry-cluster-key';
+export const CLUSTER_KEY_FIELD = 'cluster-key';
+
+export type LocationObject = FerryObject<V1alpha1BackupLocation['spec'], V1alpha1BackupLocation['status']>;
+export type RepositoryObject = FerryObject<V1alpha1BackupRepository['spec'], V1alpha1BackupRepository['status']>;
+
+export interface RepositoriesOptions {
+  readonly kube: Kube;
+  /** The coordinator's namespace: BackupRepositories and the cluster key live here. */
+  readonly namespace: string;
+}
+
+export class Repositories {
+  constructor(private readonly o: RepositoriesOptions) {}
+
+  /** The named location, or the one default location. */
+  async resolveLocation(name: string | undefined): Promise<LocationObject> {
+    if (name) {
+      const found = await this.o.kube.get<LocationObject>('BackupLocation', '', name);
+      if (!found) throw new CoordinatorError('LocationNotFound', `BackupLocation ${name} does not exist; create it or name an existing one in spec.location`);
+      return found;
+    }
+    const defaults = (await this.o.kube.list<LocationObject>('BackupLocation')).filter((l) => l.spec.default === true);
+    if (defaults.length !== 1) {
+      throw new CoordinatorError('LocationNotFound', defaults.length === 0 ? 'no BackupLocation has spec.default: true; set one or name a location in spec.location' : `${defaults.length} BackupLocations have spec.default: true (${defaults.map((d) => d.metadata.name).join(', ')}); keep exactly one`);
+    }
+    return defaults[0]!;
+  }
+
+  static repositoryName(location: string, namespace: string): string {
+    const name = `${location}-${namespace}`;
+    if (name.length <= 253) return name;
+    return `${name.slice(0, 236)}-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
+  }
+
+  /** The BackupRepository for location × namespace, created (with the cluster key) on first use. */
+  async ensure(location: LocationObject, namespace: string, mover: V1alpha1Mover): Promise<RepositoryObject> {
+    await this.ensureClusterKey();
+    const name = Repositories.repositoryName(location.metadata.name ?? '', namespace);
+    return this.o.kube.createOrGet<RepositoryObject>('BackupRepository', {
+      metadata: { name, namespace: this.o.namespace, labels: { 'ferry.dev/location': location.metadata.name ?? '', 'ferry.dev/namespace': namespace } },
+      spec: { location: location.metadata.name ?? '', namespace, mover, path: namespace, keySecretRef: { name: CLUSTER_KEY_SECRET, key: CLUSTER_KEY_FIELD } },
+    });
+  }
+
+  private async ensureClusterKey(): Promise<void> {
+    const existing = await this.o.kube.getSecret(this.o.namespace, CLUSTER_KEY_SECRET);
+    if (existing) return;
+    // Two coordinators racing both try; the API server keeps the first and we read it back.
+    await this.o.kube.createSecretOrGet({
+      metadata: { name: CLUSTER_KEY_SECRET, namespace: this.o.namespace, labels: { 'app.kubernetes.io/part-of': 'ferry' } },
+      type: 'Opaque',
+      data: { [CLUSTER_KEY_FIELD]: randomBytes(32).toString('base64') },
+    });
+  }
+
+  async get(name: string): Promise<RepositoryObject> {
+    const repo = await this.o.kube.get<RepositoryObject>('BackupRepository', this.o.namespace, name);
+    if (!repo) throw new CoordinatorError('NotFound', `BackupRepository ${this.o.namespace}/${name} does not exist; it is created by the first backup of its namespace`);
+    return repo;
+  }
+
+  /** What an agent needs to open (or create) the repository. Holds secrets: never log it. */
+  async jobRepository(repositoryName: string, options: { initialize: boolean }): Promise<RepositoryMessage> {
+    const repo = await this.get(repositoryName);
+    const location = await this.resolveLocation(repo.spec.location);
+    const key = await this.secretValue(repo.spec.keySecretRef, repo.spec.mover === 'native' ? CLUSTER_KEY_FIELD : 'password');
+    const s3 = location.spec.s3 ? await this.s3Credentials(location) : undefined;
+    return {
+      location: locationUrl(location, repo.spec.path ?? repo.spec.namespace),
+      ...(s3 ? { s3 } : {}),
+      key: repo.spec.mover === 'native' ? { clusterKey: key } : { password: key.toString('utf8') },
+      initializeIfMissing: options.initialize,
+    };
+  }
+
+  private async s3Credentials(location: LocationObject): Promise<NonNullable<RepositoryMessage['s3']>> {
+    const s3 = location.spec.s3!;
+    const ref = location.spec.credentialsSecretRef;
+    const creds = ref ? await this.secretData(ref) : {};
+    const ca = s3.caBundleRef ? await this.secretValue(s3.caBundleRef, 'ca.crt') : undefined;
+    return {
+      accessKeyId: creds['accessKeyId']?.toString('utf8') ?? '',
+      secretAccessKey: creds['secretAccessKey']?.toString('utf8') ?? '',
+      sessionToken: creds['sessionToken']?.toString('utf8') ?? '',
+      region: s3.region ?? 'us-east-1',
+      caBundlePem: ca?.toString('utf8') ?? '',
+    };
+  }
+
+  private async secretData(ref: V1alpha1SecretKeySelector): Promise<Record<string, Buffer>> {
+    const namespace = ref.namespace ?? this.o.namespace;
+    const secret = await this.o.kube.getSecret(namespace, ref.name);
+    if (!secret) throw new CoordinatorError('CredentialsNotFound', `Secret ${namespace}/${ref.name} does not exist; create it or fix the reference`);
+    return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+  }
+
+  private async secretValue(ref: V1alpha1SecretKeySelector, defaultKey: string): Promise<Buffer> {
+    const key = ref.key ?? defaultKey;
+    const value = (await this.secretData(ref))[key];
+    if (!value || value.length === 0) throw new CoordinatorError('CredentialsNotFound', `Secret ${ref.namespace ?? this.o.namespace}/${ref.name} has no key ${key}`);
+    return value;
+  }
+}
+
+/** `s3:<endpoint>/<bucket>/<prefix>/<path>` or `<filesystem path>/<path>`. */
+export function locationUrl(location: LocationObject, path: string): string {
+  const s3 = location.spec.s3;
+  if (s3) {
+    const endpoint = (s3.endpoint ?? `https://s3.${s3.region ?? 'us-east-1'}.amazonaws.com`).replace(/\/+$/, '');
+    return `s3:${endpoint}/${[s3.bucket, s3.prefix, path].filter((p) => p).join('/')}`;
+  }
+  const fs = location.spec.filesystem;
+  if (!fs) throw new CoordinatorError('InvalidArgument', `BackupLocation ${location.metadata.name} sets neither s3 nor filesystem`);
+  return `${fs.path.replace(/\/+$/, '')}/${path}`;
+}

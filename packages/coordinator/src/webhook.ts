@@ -1,0 +1,206 @@
+/**
+ * The mutating admission webhook for pod CREATE: a pod that matches a pending Restore
+ * (by claim name for PVC volumes, by controller owner and volume name otherwise) gets the
+ * restore-wait init container prepended, a mount of every volume to restore, and the
+ * labels/annotations that tie it to the Restore. Everything else passes unchanged, and a
+ * pod that already carries the container is left alone (idempotent on reinvocation).
+ */
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isTerminalPhase, RESTORE_DEFAULTS, parseDuration } from '@ferry/api';
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { ANNOTATIONS_OUT, LABELS, RESTORE_WAIT_CONTAINER, type ControllerContext } from './context.js';
+import { matchPod, restoreItems, type RestoreItem } from './controllers/restore-items.js';
+import { selectorMatches } from './controllers/selectors.js';
+import { messageOf } from './errors.js';
+import type { PvrObject, RestoreObject } from './objects.js';
+
+export const RESTORE_MOUNT_ROOT = '/ferry-restore';
+
+export interface AdmissionReview {
+  apiVersion?: string;
+  kind?: string;
+  request?: { uid: string; kind?: { kind?: string }; operation?: string; namespace?: string; object?: V1Pod };
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  patchType?: 'JSONPatch';
+  patch?: string;
+  warnings?: string[];
+}
+
+/** Restores that may adopt pods in a namespace, oldest first (from the informer cache). */
+export type PendingRestores = (namespace: string) => RestoreObject[];
+
+export interface WebhookDeps {
+  readonly ctx: ControllerContext;
+  readonly pendingRestores: PendingRestores;
+}
+
+export async function reviewPod(deps: WebhookDeps, review: AdmissionReview): Promise<{ response: AdmissionResponse; result: 'patched' | 'unchanged' }> {
+  const req = review.request;
+  const unchanged = { response: { uid: req?.uid ?? '', allowed: true }, result: 'unchanged' as const };
+  const pod = req?.object;
+  if (!req || req.operation !== 'CREATE' || req.kind?.kind !== 'Pod' || !pod) return unchanged;
+  const namespace = req.namespace ?? pod.metadata?.namespace ?? '';
+  const restores = deps.pendingRestores(namespace);
+  if (restores.length === 0) return unchanged;
+  if (pod.metadata?.labels?.[LABELS.restoredBy] || (pod.spec?.initContainers ?? []).some((c) => c.name === RESTORE_WAIT_CONTAINER)) return unchanged;
+  for (const restore of restores) {
+    if (!selectorMatches(restore.spec.selection?.labelSelector, pod.metadata?.labels ?? {})) continue;
+    const matched = await matchAgainst(deps.ctx, restore, pod, namespace);
+    if (matched.size === 0) continue;
+    const ops = patchFor(deps.ctx, restore, pod, matched);
+    return { response: { uid: req.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') }, result: 'patched' };
+  }
+  return unchanged;
+}
+
+async function matchAgainst(c: ControllerContext, restore: RestoreObject, pod: V1Pod, namespace: string): Promise<Map<string, RestoreItem>> {
+  const items = (await restoreItems(c, restore)).filter((i) => i.targetNamespace === namespace);
+  if (items.length === 0) return new Map();
+  const taken = await takenItems(c, restore, namespace);
+  const controller = pod.metadata?.ownerReferences?.find((o) => o.controller);
+  const podName = pod.metadata?.name ?? pod.metadata?.generateName ?? '';
+  return matchPod({ name: podName, controller: controller ? { kind: controller.kind, name: controller.name } : undefined, volumes: (pod.spec?.volumes ?? []).map((v) => ({ name: v.name, ...(v.persistentVolumeClaim ? { claimName: v.persistentVolumeClaim.claimName } : {}) })) }, items, taken);
+}
+
+/** Items already given to a live pod (its annotation) or to a PodVolumeRestore. */
+async function takenItems(c: ControllerContext, restore: RestoreObject, namespace: string): Promise<Set<string>> {
+  const taken = new Set<string>();
+  const pods = await c.kube.listPods(namespace, `${LABELS.restoredBy}=${restore.metadata.name}`);
+  for (const p of pods) {
+    if (p.metadata?.deletionTimestamp || p.metadata?.annotations?.[ANNOTATIONS_OUT.restoreUid] !== restore.metadata.uid) continue;
+    for (const key of Object.values(JSON.parse(p.metadata?.annotations?.[ANNOTATIONS_OUT.restoreVolumes] ?? "{}") as Record<string, string>)) taken.add(key);
+  }
+  const pvrs = await c.kube.list<PvrObject>('PodVolumeRestore', restore.metadata.namespace, `${LABELS.restore}=${restore.metadata.name}`);
+  for (const p of pvrs) if (p.status?.phase !== 'Failed' || p.status.error?.code !== 'PodNotFound') taken.add(p.metadata.annotations?.['restore.ferry.dev/item'] ?? '');
+  return taken;
+}
+
+function escape(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+export function restoreWaitContainer(c: ControllerContext, restore: RestoreObject, volumes: readonly string[]): V1Container {
+  const timeout = parseDuration(restore.spec.volumeTimeout ?? RESTORE_DEFAULTS.volumeTimeout);
+  // restore-wait also waits while the pod is scheduled and the agent queues the job: give it an hour more than the volume limit.
+  const waitSeconds = Math.ceil((timeout.ok ? timeout.milliseconds : 4 * 3600_000) / 1000) + 3600;
+  return {
+    name: RESTORE_WAIT_CONTAINER,
+    image: c.settings.restoreWait.image,
+    imagePullPolicy: 'IfNotPresent',
+    command: [...c.settings.restoreWait.command],
+    args: ['--restore-uid', restore.metadata.uid ?? '', '--timeout', `${waitSeconds}s`, ...volumes.map((v) => `${RESTORE_MOUNT_ROOT}/${v}`)],
+    volumeMounts: volumes.map((v) => ({ name: v, mountPath: `${RESTORE_MOUNT_ROOT}/${v}` })),
+    resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } },
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}
+
+function patchFor(c: ControllerContext, restore: RestoreObject, pod: V1Pod, matched: Map<string, RestoreItem>): unknown[] {
+  const volumes = [...matched.keys()];
+  const container = restoreWaitContainer(c, restore, volumes);
+  const ops: unknown[] = [];
+  ops.push(pod.spec?.initContainers && pod.spec.initContainers.length > 0 ? { op: 'add', path: '/spec/initContainers/0', value: container } : { op: 'add', path: '/spec/initContainers', value: [container] });
+  if (!pod.metadata?.labels) ops.push({ op: 'add', path: '/metadata/labels', value: {} });
+  ops.push({ op: 'add', path: `/metadata/labels/${escape(LABELS.restoredBy)}`, value: restore.metadata.name });
+  if (!pod.metadata?.annotations) ops.push({ op: 'add', path: '/metadata/annotations', value: {} });
+  const annotations: Record<string, string> = {
+    [ANNOTATIONS_OUT.restoreUid]: restore.metadata.uid ?? '',
+    [ANNOTATIONS_OUT.restoreNamespace]: restore.metadata.namespace ?? '',
+    [ANNOTATIONS_OUT.restoreVolumes]: JSON.stringify(Object.fromEntries([...matched].map(([v, i]) => [v, i.key]))),
+  };
+  for (const [k, v] of Object.entries(annotations)) ops.push({ op: 'add', path: `/metadata/annotations/${escape(k)}`, value: v });
+  return ops;
+}
+
+export interface WebhookServerOptions {
+  readonly deps: WebhookDeps;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** How often the certificate files are checked for rotation. */
+  readonly reloadIntervalMs?: number;
+}
+
+/** The HTTPS server; the certificate is re-read when its files change (cert-manager rotation). */
+export class WebhookServer {
+  private server?: Server;
+
+  constructor(private readonly o: WebhookServerOptions) {}
+
+  async listen(host: string, port: number): Promise<number> {
+    const { certFile, keyFile } = this.o;
+    const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (req, res) => void this.handle(req, res));
+    const reload = (): void => {
+      try {
+        server.setSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
+        this.o.deps.ctx.log.info('webhook certificate reloaded', { certFile });
+      } catch (err) {
+        this.o.deps.ctx.log.warn('webhook certificate reload failed; keeping the previous one', { certFile, error: messageOf(err) });
+      }
+    };
+    for (const f of [certFile, keyFile]) watchFile(f, { interval: this.o.reloadIntervalMs ?? 10_000 }, (cur, prev) => cur.mtimeMs !== prev.mtimeMs && reload());
+    this.server = server;
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve()));
+    return (server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    unwatchFile(this.o.certFile);
+    unwatchFile(this.o.keyFile);
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const metrics = this.o.deps.ctx.metrics;
+    let result = 'error';
+    try {
+      if (req.method !== 'POST') return reply(res, 405, { message: 'POST an AdmissionReview' });
+      const review = JSON.parse(await readBody(req)) as AdmissionReview;
+      const out = await reviewPod(this.o.deps, review);
+      result = out.result;
+      reply(res, 200, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: out.response });
+    } catch (err) {
+      this.o.deps.ctx.log.error('admission review failed', { error: messageOf(err) });
+      reply(res, 500, { message: `ferry webhook failed: ${messageOf(err)}` });
+    } finally {
+      metrics.webhookDuration.observe({ result }, (performance.now() - started) / 1000);
+    }
+  }
+}
+
+function reply(res: ServerResponse, code: number, body: unknown): void {
+  res.writeHead(code, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > 8 * 1024 * 1024) req.destroy(new Error('admission review larger than 8 MiB'));
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** From a cache of Restores: those in progress, not canceled, that restore into `namespace`. */
+export function pendingRestoresFrom(list: () => readonly RestoreObject[], coordinatorNamespace: string): PendingRestores {
+  return (namespace) =>
+    list()
+      .filter((r) => r.status?.phase === 'InProgress' && !r.spec.cancel && !isTerminalPhase(r.status.phase))
+      .filter((r) => r.metadata.namespace === namespace || (r.metadata.namespace === coordinatorNamespace && Object.values(r.spec.namespaceMapping ?? {}).includes(namespace)) || r.metadata.namespace === coordinatorNamespace)
+      .sort((a, b) => String(a.metadata.creationTimestamp ?? '').localeCompare(String(b.metadata.creationTimestamp ?? '')));
+}
