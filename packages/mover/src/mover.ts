@@ -1,3 +1,5 @@
+import type { RetentionPolicy as EngineRetentionPolicy, SnapshotIdentity } from '@ferry/repository';
+
 /**
  * The seam between the agent (or CLI) and whatever moves volume data: Ferry's native
  * engine or the `restic` binary. The agent depends on this interface only.
@@ -38,18 +40,8 @@ export interface ProgressOptions extends CallOptions {
   readonly onProgress?: (progress: MoverProgress) => void;
 }
 
-/** Where a snapshot's data came from; snapshots of the same identity form a lineage. */
-export type SourceIdentity =
-  | { readonly kind: 'host'; readonly host: string; readonly path: string }
-  | {
-      readonly kind: 'pod';
-      readonly namespace: string;
-      readonly pod: string;
-      readonly volume: string;
-      /** Stable across pod restarts; the preferred key for finding a parent snapshot. */
-      readonly pvcUid?: string;
-      readonly podUid?: string;
-    };
+/** Where a snapshot's data came from; snapshots of the same identity form a lineage (the engine's type). */
+export type SourceIdentity = SnapshotIdentity;
 
 export interface MoverProgress {
   readonly op: 'backup' | 'restore' | 'check' | 'prune' | 'forget';
@@ -141,18 +133,8 @@ export interface SnapshotSummary {
   readonly paths: readonly string[];
 }
 
-/** Retention: a snapshot is kept when any rule keeps it. */
-export interface RetentionPolicy {
-  readonly keepLast?: number;
-  readonly keepHourly?: number;
-  readonly keepDaily?: number;
-  readonly keepWeekly?: number;
-  readonly keepMonthly?: number;
-  readonly keepYearly?: number;
-  /** e.g. `30d`, `2y5m7d3h` */
-  readonly keepWithin?: string;
-  readonly keepTags?: readonly string[];
-}
+/** Retention: a snapshot is kept when any rule keeps it (the engine's policy type; restic maps it to keep-* flags). */
+export type RetentionPolicy = EngineRetentionPolicy;
 
 export interface ForgetRequest extends CallOptions {
   readonly policy: RetentionPolicy;

@@ -3,23 +3,17 @@ import { join } from 'node:path';
 import { mkdir, writeFile, symlink, readdir, readFile, stat, lstat, open, link, truncate, readdir as ls } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { LocalStore } from '@ferry/blobstore';
-import { newRepository, PASSWORD, tempDir } from './roundtrip.fixture.js';
+import { cleanupScope, newRepository, PASSWORD } from './roundtrip.fixture.js';
 import { Repository } from './repository.js';
 import { isRepositoryError } from './errors.js';
 import type { Progress } from './api.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-async function dir(): Promise<string> {
-  const d = await tempDir();
-  cleanups.push(d.cleanup);
-  return d.path;
-}
+const scope = cleanupScope();
+afterEach(scope.cleanup);
+const dir = scope.dir;
 async function repoIn(path: string): Promise<Repository> {
   const repo = await newRepository(path);
-  cleanups.push(() => repo.close());
+  scope.defer(() => repo.close());
   return repo;
 }
 const identity = { kind: 'host' as const, host: 'test', path: '/src' };
@@ -159,7 +153,7 @@ describe('errors', () => {
     bytes[20] = bytes[20]! ^ 0xff;
     await writeFile(dataPack, bytes);
     const fresh = await Repository.open({ store: new LocalStore({ root: repoDir }), credential: PASSWORD });
-    cleanups.push(() => fresh.close());
+    scope.defer(() => fresh.close());
     const r = await fresh.restore({ snapshot: s.snapshot.id, target });
     expect(r.problems).toHaveLength(1);
     expect(r.problems[0]!.path).toMatch(/^[ab]$/);

@@ -10,18 +10,8 @@ import {
   gearTable,
   type ChunkerParams,
 } from './chunker.js';
+import { mulberry32 as prng } from '@ferry/blobstore';
 
-/** Seeded PRNG (mulberry32) so every property test is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomData(seed: number, length: number): Buffer {
   const next = prng(seed);

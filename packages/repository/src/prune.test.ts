@@ -3,22 +3,16 @@ import { join } from 'node:path';
 import { readdir, writeFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { LocalStore } from '@ferry/blobstore';
-import { describeTree, newRepository, PASSWORD, tempDir } from './roundtrip.fixture.js';
+import { cleanupScope, describeTree, newRepository, PASSWORD } from './roundtrip.fixture.js';
 import { Repository } from './repository.js';
 import { pruneRepository } from './prune.js';
 import { Marker } from './sessions.js';
 import { isRepositoryError } from './errors.js';
 import { snapshotKey } from './snapshot-store.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-async function dir(): Promise<string> {
-  const d = await tempDir();
-  cleanups.push(d.cleanup);
-  return d.path;
-}
+const scope = cleanupScope();
+afterEach(scope.cleanup);
+const dir = scope.dir;
 async function packCount(repoDir: string): Promise<number> {
   return (await readdir(join(repoDir, 'data'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
 }
@@ -31,7 +25,7 @@ async function setup() {
   await newRepository(repoDir).then((r) => r.close());
   const open = async () => {
     const repo = await Repository.open({ store: new LocalStore({ root: repoDir }), credential: PASSWORD, clock });
-    cleanups.push(() => repo.close());
+    scope.defer(() => repo.close());
     return repo;
   };
   return { repoDir, open };

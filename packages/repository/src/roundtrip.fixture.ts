@@ -2,7 +2,7 @@
 import { mkdtemp, mkdir, writeFile, symlink, lstat, readdir, readFile, readlink, rm, utimes, chmod, link } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalStore } from '@ferry/blobstore';
+import { LocalStore, mulberry32 as prng } from '@ferry/blobstore';
 import { Repository } from './repository.js';
 import type { Credential } from './api.js';
 
@@ -13,23 +13,31 @@ export async function tempDir(prefix = 'ferry-test-'): Promise<{ path: string; c
   return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
 }
 
+/**
+ * Per-test cleanup: `dir()` makes a temp directory and `defer()` registers any other
+ * cleanup; call `cleanup()` from afterEach. Runs in reverse order of registration.
+ */
+export function cleanupScope(): { dir: () => Promise<string>; defer: (fn: () => Promise<void>) => void; cleanup: () => Promise<void> } {
+  const pending: (() => Promise<void>)[] = [];
+  return {
+    dir: async () => {
+      const d = await tempDir();
+      pending.push(d.cleanup);
+      return d.path;
+    },
+    defer: (fn) => pending.push(fn),
+    cleanup: async () => {
+      while (pending.length) await pending.pop()!();
+    },
+  };
+}
+
 export async function newRepository(dir: string, credential: Credential = PASSWORD): Promise<Repository> {
   const store = new LocalStore({ root: dir });
   await Repository.init({ store, credential, scryptN: 1024 });
   return Repository.open({ store, credential });
 }
 
-/** A seeded PRNG (mulberry32) so failures reproduce. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randomBytesSeeded(rand: () => number, n: number): Buffer {
   const words = new Uint32Array(Math.ceil(n / 4));
