@@ -17,6 +17,8 @@ interface Pending {
 interface PoolWorker {
   readonly worker: Worker;
   readonly pending: Map<number, Pending>;
+  /** Streams bound to this worker that have not sent their final block. */
+  streams: number;
 }
 
 export interface StreamHandle {
@@ -56,16 +58,26 @@ export class WorkerPool {
    * final block, the rest).
    */
   openStream(): StreamHandle {
-    const target = this.leastBusy();
+    // Streams are opened in bursts (several large files start at once) before any work is
+    // queued, so balance by open streams first, not only by requests in flight.
+    const target = this.workers.reduce((best, w) => (w.streams < best.streams || (w.streams === best.streams && w.pending.size < best.pending.size) ? w : best));
     const stream = ++this.streams;
+    target.streams++;
+    let open = true;
+    const close = (): void => {
+      if (open) target.streams--;
+      open = false;
+    };
     return {
       push: async (block, final) => {
         const transfer = ownsWholeBuffer(block) ? [block.buffer as ArrayBuffer] : [];
+        if (final) close();
         const res = await this.request({ op: 'stream', stream, block, final }, transfer, target);
         if (res.op !== 'encode') throw new Error('worker answered the wrong request');
         return res.results;
       },
       drop: async () => {
+        close();
         await this.request({ op: 'drop', stream }, [], target);
       },
     };
@@ -112,7 +124,7 @@ export class WorkerPool {
 
   private spawn(init: WorkerInit): PoolWorker {
     const worker = spawnWorker(init);
-    const pw: PoolWorker = { worker, pending: new Map() };
+    const pw: PoolWorker = { worker, pending: new Map(), streams: 0 };
     worker.on('message', (res: WorkerResponse) => this.settle(pw, res));
     worker.on('error', (err) => this.failAll(pw, err));
     worker.on('exit', (code) => {
