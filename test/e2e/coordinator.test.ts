@@ -1,0 +1,257 @@
+/**
+ * End to end: a fake Kubernetes API server and two fake nodes (kubelets), two real agent
+ * processes and a real coordinator process, real gRPC with mutual TLS, a repository on the
+ * run's Ceph RGW. Backup → Completed with snapshot ids and progress; pods deleted and data
+ * wiped; Restore; pods recreated as a ReplicaSet/StatefulSet would; the webhook injects
+ * restore-wait; the agents restore; the data comes back bit-identical with metadata. Then
+ * the coordinator is SIGKILLed mid-backup and restarted, and an agent is SIGKILLed mid-backup.
+ */
+import { createHash } from 'node:crypto';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
+import { createBoundPvc, createReplicaSetPods, createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, FERRY_CRDS, generateTls } from '../fake-cluster/index.js';
+import { createTestBucket, type TestBucket } from '../support/s3.js';
+import { AGENT_MAIN, COORDINATOR_MAIN, freePort, makeHubCerts, restoreWaitRunner, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
+
+const NS = 'shop';
+const SYS = 'ferry-system';
+const group = { group: 'ferry.dev', version: 'v1alpha1' };
+
+interface Cr { metadata: { name: string; uid?: string }; spec: Record<string, unknown>; status?: Record<string, any> }
+
+let api: FakeApiServer;
+let kc: KubeConfig;
+let core: CoreV1Api;
+let custom: CustomObjectsApi;
+let root: string;
+let certs: HubCerts;
+let bucket: TestBucket;
+let scheduler: FakeScheduler;
+const kubelets = new Map<string, FakeKubelet>();
+const agents = new Map<string, Proc>();
+let coordinator: Proc | undefined;
+let hubPort = 0;
+let webhookPort = 0;
+let kubeconfigFile = '';
+let webhookTls: Awaited<ReturnType<typeof generateTls>>;
+
+const podsDir = (node: string) => join(root, node, 'pods');
+
+function startCoordinator(): Proc {
+  const args = [
+    '--kubeconfig', kubeconfigFile, '--namespace', SYS, '--listen', '127.0.0.1:0', '--hub-listen', `127.0.0.1:${hubPort}`,
+    '--tls-ca', certs.ca, '--tls-cert', certs.serverCert, '--tls-key', certs.serverKey,
+    '--webhook-listen', `127.0.0.1:${webhookPort}`, '--webhook-cert', join(webhookTls.dir, 'tls.crt'), '--webhook-key', join(webhookTls.dir, 'tls.key'),
+    '--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms',
+    '--agent-wait', '20s', '--agent-lost-timeout', '4s', '--progress-interval', '1s', '--max-attempts', '1',
+    '--restore-wait-image', 'ferry-agent:e2e', '--restore-wait-command', 'ferry-restore-wait', '--log-level', 'debug',
+  ];
+  return startNode(COORDINATOR_MAIN, args, join(root, 'coordinator.log'));
+}
+
+function startAgent(node: string): Proc {
+  const c = certs.client(node);
+  const args = ['--node-name', node, '--coordinator', `localhost:${hubPort}`, '--pods-dir', podsDir(node), '--tls-ca', certs.ca, '--tls-cert', c.cert, '--tls-key', c.key,
+    '--cache-dir', join(root, node, 'cache'), '--listen', '127.0.0.1:0', '--heartbeat-interval', '1s', '--native-workers', '1', '--log-level', 'info'];
+  return startNode(AGENT_MAIN, args, join(root, `agent-${node}.log`));
+}
+
+const get = (plural: string, name: string, ns = NS) => custom.getNamespacedCustomObject({ ...group, namespace: ns, plural, name }) as Promise<Cr>;
+const list = async (plural: string, labelSelector?: string) => ((await custom.listNamespacedCustomObject({ ...group, namespace: NS, plural, ...(labelSelector ? { labelSelector } : {}) })) as { items: Cr[] }).items;
+const create = (plural: string, body: Record<string, unknown>, ns = NS) => custom.createNamespacedCustomObject({ ...group, namespace: ns, plural, body: { apiVersion: 'ferry.dev/v1alpha1', ...body } });
+
+function template(app: string): V1PodTemplateSpec {
+  return {
+    metadata: { labels: { app }, annotations: { 'backup.ferry.dev/backup-volumes': 'cache,data' } },
+    spec: { containers: [{ name: 'app', image: 'busybox:1.36' }], volumes: [{ name: 'cache', emptyDir: {} }] },
+  };
+}
+
+async function createWorkloads(): Promise<void> {
+  await createBoundPvc(kc, NS, 'web-data');
+  const web = template('web');
+  web.spec!.volumes!.push({ name: 'data', persistentVolumeClaim: { claimName: 'web-data' } });
+  await createReplicaSetPods(kc, { namespace: NS, name: 'web-5d9c7', replicas: 1, template: web });
+  await createStatefulSetPods(kc, { namespace: NS, name: 'db', replicas: 1, template: template('db'), volumeClaimTemplates: [{ name: 'data' }] });
+}
+
+async function runningPods(): Promise<V1Pod[]> {
+  return waitFor(async () => {
+    const pods = (await core.listNamespacedPod({ namespace: NS })).items.filter((p) => !p.metadata?.deletionTimestamp);
+    return pods.length === 2 && pods.every((p) => p.status?.phase === 'Running') && pods;
+  }, 60_000, 'two running pods');
+}
+
+function volumeDir(pod: V1Pod, volume: string): string {
+  const dir = kubelets.get(pod.spec!.nodeName!)!.volumeDirs(pod.metadata!.uid!)?.get(volume);
+  if (!dir) throw new Error(`no directory for ${pod.metadata!.name}/${volume}`);
+  return dir;
+}
+
+/** A few hundred small files per volume, with modes, times, a symlink and an empty directory. */
+async function fill(dir: string, seed: string, files: number): Promise<void> {
+  for (let d = 0; d < 10; d++) {
+    await mkdir(join(dir, `d${d}`), { recursive: true });
+    for (let f = 0; f < files / 10; f++) {
+      const p = join(dir, `d${d}`, `f${f}.txt`);
+      await writeFile(p, `${seed}-${d}-${f}-`.repeat(1 + ((d * 31 + f) % 40)));
+      await chmod(p, f % 3 === 0 ? 0o600 : 0o644);
+      await utimes(p, new Date(1_700_000_000_000 + f * 1000), new Date(1_700_000_000_000 + f * 1000));
+    }
+  }
+  await writeFile(join(dir, 'big.bin'), createHash('sha256').update(seed).digest().toString('hex').repeat(30_000));
+  await symlink('d0/f0.txt', join(dir, 'link'));
+  await mkdir(join(dir, 'empty'));
+}
+
+/** path → type, mode, mtime, size and content hash (or link target). */
+async function manifest(dir: string, prefix = ''): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of (await readdir(join(dir, prefix))).sort()) {
+    if (name === '.ferry') continue;
+    const rel = join(prefix, name);
+    const st = await lstat(join(dir, rel));
+    if (st.isSymbolicLink()) out[rel] = `link:${await readlink(join(dir, rel))}`;
+    else if (st.isDirectory()) {
+      out[rel] = `dir:${(st.mode & 0o7777).toString(8)}`;
+      Object.assign(out, await manifest(dir, rel));
+    } else out[rel] = `file:${(st.mode & 0o7777).toString(8)}:${Math.floor(st.mtimeMs)}:${st.size}:${createHash('sha256').update(await readFile(join(dir, rel))).digest('hex')}`;
+  }
+  return out;
+}
+
+async function waitPhase(plural: string, name: string, phases: string[], timeoutMs: number): Promise<Cr> {
+  return waitFor(async () => {
+    const o = await get(plural, name);
+    return phases.includes(o.status?.phase) && o;
+  }, timeoutMs, `${plural}/${name} to reach ${phases.join('|')}`);
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'ferry-e2e-'));
+  await mkdir(join(root, 'certs'));
+  certs = makeHubCerts(join(root, 'certs'), ['node-a', 'node-b']);
+  webhookTls = await generateTls();
+  [hubPort, webhookPort] = [await freePort(), await freePort()];
+  bucket = await createTestBucket({ namePrefix: 'ferry-e2e' });
+  // BackupLocation is cluster-scoped (deploy/crds); the fake's default list registers it namespaced.
+  const customResources = FERRY_CRDS.map((c) => (c.kind === 'BackupLocation' ? { ...c, namespaced: false } : c));
+  api = await FakeApiServer.start({ bookmarkIntervalMs: 500, customResources });
+  kc = api.kubeConfig();
+  core = kc.makeApiClient(CoreV1Api);
+  custom = kc.makeApiClient(CustomObjectsApi);
+  kubeconfigFile = join(root, 'kubeconfig');
+  await writeFile(kubeconfigFile, kc.exportConfig());
+  for (const ns of [SYS, NS]) await core.createNamespace({ body: { metadata: { name: ns } } });
+  const conn = bucket.connection;
+  await core.createNamespacedSecret({ namespace: SYS, body: { metadata: { name: 'rgw-credentials' }, data: { accessKeyId: Buffer.from(conn.accessKeyId).toString('base64'), secretAccessKey: Buffer.from(conn.secretAccessKey).toString('base64') } } });
+  await custom.createClusterCustomObject({ ...group, plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'rgw' }, spec: { default: true, s3: { bucket: bucket.bucket, endpoint: conn.endpoint, region: conn.region, forcePathStyle: true }, credentialsSecretRef: { name: 'rgw-credentials' } } } });
+  for (const node of ['node-a', 'node-b']) {
+    kubelets.set(node, await FakeKubelet.start({ nodeName: node, kubeConfig: kc, podsDir: podsDir(node), pvStorageDir: join(root, 'pv-storage'), initContainerRunner: restoreWaitRunner }));
+  }
+  scheduler = await FakeScheduler.start({ kubeConfig: kc });
+  api.registerMutatingWebhook({ name: 'restore-wait.ferry.dev', url: `https://127.0.0.1:${webhookPort}/mutate-pods`, caBundle: Buffer.from(webhookTls.caPem).toString('base64'), rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }], failurePolicy: 'Ignore', timeoutSeconds: 5 });
+  coordinator = startCoordinator();
+  for (const node of ['node-a', 'node-b']) agents.set(node, startAgent(node));
+}, 120_000);
+
+afterAll(async () => {
+  await stopProc(coordinator);
+  for (const a of agents.values()) await stopProc(a);
+  await scheduler?.stop();
+  for (const k of kubelets.values()) await k.stop();
+  await api?.stop();
+  await bucket?.cleanup().catch(() => undefined);
+  if (process.env['FERRY_E2E_KEEP'] === undefined) await rm(root, { recursive: true, force: true });
+}, 60_000);
+
+describe('coordinator end to end', () => {
+  const before = new Map<string, Record<string, string>>();
+
+  it('backs up two annotated pods (emptyDir + PVC each) to Completed with snapshot ids and progress on the way', async () => {
+    await createWorkloads();
+    const pods = await runningPods();
+    expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(2);
+    for (const pod of pods) for (const v of ['cache', 'data']) {
+      await fill(volumeDir(pod, v), `${pod.metadata!.name}-${v}`, 400);
+      before.set(`${pod.metadata!.name!.replace(/-[a-z0-9]{5}$/, '')}/${v}`, await manifest(volumeDir(pod, v)));
+    }
+    await create('backups', { kind: 'Backup', metadata: { name: 'b1' }, spec: {} });
+    const progressSeen = new Set<string>();
+    const done = await waitFor(async () => {
+      for (const p of await list('podvolumebackups', 'ferry.dev/backup=b1')) if (p.status?.phase === 'InProgress' && p.status.progress) progressSeen.add(p.metadata.name);
+      const b = await get('backups', 'b1');
+      return ['Completed', 'PartiallyFailed', 'Failed'].includes(b.status?.phase) && b;
+    }, 90_000, 'backup b1 to finish');
+    expect(done.status!.phase, JSON.stringify(done.status)).toBe('Completed');
+    expect(done.status!.counts).toMatchObject({ total: 4, completed: 4, failed: 0 });
+    expect(done.status!.progress.bytesDone).toBeGreaterThan(0);
+    const pvbs = await list('podvolumebackups', 'ferry.dev/backup=b1');
+    expect(pvbs).toHaveLength(4);
+    for (const p of pvbs) expect(p.status?.snapshotId).toMatch(/^[0-9a-f]{64}$/);
+    expect(progressSeen.size).toBeGreaterThan(0);
+    const repo = (await custom.listNamespacedCustomObject({ ...group, namespace: SYS, plural: 'backuprepositories' })) as { items: Cr[] };
+    expect(repo.items.map((r) => r.metadata.name)).toEqual(['rgw-shop']);
+  }, 120_000);
+
+  it('restores into recreated pods: webhook injects restore-wait, agents restore, data is bit-identical', async () => {
+    for (const p of (await core.listNamespacedPod({ namespace: NS })).items) await core.deleteNamespacedPod({ namespace: NS, name: p.metadata!.name! });
+    await waitFor(async () => (await core.listNamespacedPod({ namespace: NS })).items.length === 0, 30_000, 'pods to be gone');
+    await rm(join(root, 'pv-storage'), { recursive: true, force: true });
+    await create('restores', { kind: 'Restore', metadata: { name: 'r1' }, spec: { backupName: 'b1' } });
+    await waitPhase('restores', 'r1', ['InProgress'], 20_000);
+    await createWorkloads();
+    const pods = await runningPods();
+    for (const pod of pods) {
+      expect(pod.spec?.initContainers?.[0]?.name).toBe('ferry-restore-wait');
+      expect(pod.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
+    }
+    const r = await waitPhase('restores', 'r1', ['Completed', 'PartiallyFailed', 'Failed'], 60_000);
+    expect(r.status!.phase, JSON.stringify(r.status)).toBe('Completed');
+    expect(r.status!.counts).toMatchObject({ total: 4, completed: 4 });
+    for (const pod of pods) for (const v of ['cache', 'data']) {
+      const key = `${pod.metadata!.name!.replace(/-[a-z0-9]{5}$/, '')}/${v}`;
+      expect(await manifest(volumeDir(pod, v)), key).toEqual(before.get(key));
+    }
+  }, 120_000);
+
+  it('finishes a backup with correct statuses when the coordinator is SIGKILLed and restarted mid-backup', async () => {
+    const pods = await runningPods();
+    for (const pod of pods) await writeFile(join(volumeDir(pod, 'data'), 'new.bin'), Buffer.alloc(4 << 20, pod.metadata!.name!));
+    await create('backups', { kind: 'Backup', metadata: { name: 'b2' }, spec: {} });
+    await waitFor(async () => (await list('podvolumebackups', 'ferry.dev/backup=b2')).some((p) => p.status?.phase === 'InProgress'), 30_000, 'a volume of b2 in progress');
+    coordinator!.child.kill('SIGKILL');
+    await coordinator!.exited;
+    coordinator = startCoordinator();
+    const b = await waitPhase('backups', 'b2', ['Completed', 'PartiallyFailed', 'Failed'], 60_000);
+    expect(b.status!.phase, JSON.stringify(b.status)).toBe('Completed');
+    const pvbs = await list('podvolumebackups', 'ferry.dev/backup=b2');
+    expect(pvbs.map((p) => p.status?.phase)).toEqual(['Completed', 'Completed', 'Completed', 'Completed']);
+    // The parent is found by claim uid, else by pod name + volume: PVC volumes and the StatefulSet pod's
+    // emptyDir have one; the recreated ReplicaSet pod's emptyDir (a new pod name) starts a new lineage.
+    for (const p of pvbs.filter((x) => x.spec.volume && ((x.spec.volume as { pvc?: unknown }).pvc || (x.spec.pod as { name: string }).name === 'db-0'))) {
+      expect(p.spec.parentSnapshotId, p.metadata.name).toMatch(/^[0-9a-f]{64}$/);
+      expect(p.status?.parentSnapshotId).toBe(p.spec.parentSnapshotId);
+    }
+  }, 90_000);
+
+  it('fails the volumes of an agent SIGKILLed mid-backup with AgentLost; the other node completes', async () => {
+    const pods = await runningPods();
+    const victim = pods.find((p) => p.spec?.nodeName === 'node-b')!;
+    await writeFile(join(volumeDir(victim, 'cache'), 'large.bin'), Buffer.alloc(96 << 20).map((_, i) => (i * 2654435761) >>> 24));
+    await create('backups', { kind: 'Backup', metadata: { name: 'b3' }, spec: {} });
+    await waitFor(async () => (await list('podvolumebackups', 'ferry.dev/backup=b3')).some((p) => p.spec.node === 'node-b' && p.status?.phase === 'InProgress'), 30_000, 'a node-b volume in progress');
+    agents.get('node-b')!.child.kill('SIGKILL');
+    await agents.get('node-b')!.exited;
+    const b = await waitPhase('backups', 'b3', ['Completed', 'PartiallyFailed', 'Failed'], 60_000);
+    expect(b.status!.phase, JSON.stringify(b.status)).toBe('PartiallyFailed');
+    const pvbs = await list('podvolumebackups', 'ferry.dev/backup=b3');
+    const onB = pvbs.filter((p) => p.spec.node === 'node-b');
+    expect(onB.some((p) => p.status?.phase === 'Failed' && p.status.error?.code === 'AgentLost'), JSON.stringify(onB.map((p) => p.status))).toBe(true);
+    for (const p of onB.filter((x) => x.status?.phase === 'Failed')) expect(p.status?.error?.message).toMatch(/agent on node node-b disconnected/);
+    for (const p of pvbs.filter((x) => x.spec.node === 'node-a')) expect(p.status?.phase).toBe('Completed');
+  }, 90_000);
+});
