@@ -41,7 +41,7 @@ export async function createTestBucket(options: { namePrefix?: string } = {}): P
     forcePathStyle: true,
     credentials: { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey },
   };
-  const client = createS3Client(storeOptions);
+  const client = await createS3Client(storeOptions);
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
   } finally {
@@ -79,7 +79,7 @@ export async function createTestS3Store(
 }
 
 async function emptyAndDeleteBucket(options: S3StoreOptions): Promise<void> {
-  const client = createS3Client(options);
+  const client = await createS3Client(options);
   try {
     let token: string | undefined;
     do {

@@ -74,7 +74,7 @@ describe('S3Store specifics (Ceph RGW)', () => {
     const options = { ...bucket.storeOptions, bucket: name };
     expect(await ensureBucket(options)).toEqual({ created: true });
     expect(await ensureBucket(options)).toEqual({ created: false });
-    const client = createS3Client(options);
+    const client = await createS3Client(options);
     await client.send(new HeadBucketCommand({ Bucket: name }));
     client.destroy();
     const store = new S3Store(options);

@@ -3,16 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Readable } from 'node:stream';
-import {
-  CreateBucketCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { abortedError, throwIfAborted } from './abort.js';
 import {
   BlobStoreError,
@@ -27,6 +18,17 @@ import {
 } from './blobstore.js';
 import { assertRangeWithin, assertValidKey, assertValidPrefix, assertWellFormedRange } from './keys.js';
 import { mapS3Error } from './s3-errors.js';
+
+type Sdk = typeof import('@aws-sdk/client-s3');
+let sdkLoading: Promise<Sdk> | undefined;
+/**
+ * The AWS SDK takes ~130 ms to import; loading it on first use keeps every command on a
+ * local repository (and every process that never touches S3) from paying for it.
+ */
+function sdk(): Promise<Sdk> {
+  sdkLoading ??= import('@aws-sdk/client-s3');
+  return sdkLoading;
+}
 
 export interface S3Credentials {
   readonly accessKeyId: string;
@@ -70,13 +72,15 @@ export class S3Store implements BlobStore {
   readonly capabilities: BlobStoreCapabilities = { conditionalCreate: true };
   readonly bucket: string;
   readonly prefix: string;
-  private readonly client: S3Client;
+  private readonly clientReady: Promise<S3Client>;
   private readonly listPageSize: number;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
     this.prefix = normalizePrefix(options.prefix ?? '');
-    this.client = createS3Client(options);
+    this.clientReady = createS3Client(options);
+    // Surfaced by the first call that awaits it.
+    this.clientReady.catch(() => undefined);
     this.listPageSize = options.listPageSize ?? 1000;
     this.description = describeS3Location(options.endpoint, this.bucket, this.prefix);
   }
@@ -85,7 +89,7 @@ export class S3Store implements BlobStore {
     assertValidKey(key);
     const what = `put ${key} to ${this.description}`;
     throwIfAborted(options.signal, what, key);
-    const command = new PutObjectCommand({
+    const command = new (await sdk()).PutObjectCommand({
       Bucket: this.bucket,
       Key: this.prefix + key,
       Body: data,
@@ -94,7 +98,7 @@ export class S3Store implements BlobStore {
       IfNoneMatch: options.ifNotExists ? '*' : undefined,
     });
     try {
-      await this.client.send(command, { abortSignal: options.signal });
+      await (await this.clientReady).send(command, { abortSignal: options.signal });
     } catch (err) {
       const mapped = mapS3Error(err, what, key, options.signal);
       if (mapped.code === 'AlreadyExists') {
@@ -112,8 +116,8 @@ export class S3Store implements BlobStore {
     throwIfAborted(signal, what, key);
     if (range?.length === 0) return this.emptyRange(key, range, signal);
     try {
-      const res = await this.client.send(
-        new GetObjectCommand({
+      const res = await (await this.clientReady).send(
+        new (await sdk()).GetObjectCommand({
           Bucket: this.bucket,
           Key: this.prefix + key,
           Range: range ? `bytes=${range.offset}-${range.offset + range.length - 1}` : undefined,
@@ -141,7 +145,7 @@ export class S3Store implements BlobStore {
     const what = `stat ${key} in ${this.description}`;
     throwIfAborted(options.signal, what, key);
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), {
+      const res = await (await this.clientReady).send(new (await sdk()).HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), {
         abortSignal: options.signal,
       });
       return { size: res.ContentLength ?? 0 };
@@ -172,7 +176,7 @@ export class S3Store implements BlobStore {
     const what = `delete ${key} from ${this.description}`;
     throwIfAborted(options.signal, what, key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), {
+      await (await this.clientReady).send(new (await sdk()).DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), {
         abortSignal: options.signal,
       });
     } catch (err) {
@@ -183,13 +187,13 @@ export class S3Store implements BlobStore {
 
   /** Closes pooled connections; the store must not be used afterwards. */
   close(): void {
-    this.client.destroy();
+    void this.clientReady.then((c) => c.destroy(), () => undefined);
   }
 
   private async listPage(prefix: string, token: string | undefined, what: string, signal: AbortSignal | undefined) {
     try {
-      return await this.client.send(
-        new ListObjectsV2Command({
+      return await (await this.clientReady).send(
+        new (await sdk()).ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: this.prefix + prefix,
           ContinuationToken: token,
@@ -217,18 +221,18 @@ export interface EnsureBucketResult {
 
 /** Creates the bucket unless it exists (used by `ferry init`). */
 export async function ensureBucket(options: S3StoreOptions, callOptions: CallOptions = {}): Promise<EnsureBucketResult> {
-  const client = createS3Client(options);
+  const client = await createS3Client(options);
   const what = `create bucket ${describeS3Location(options.endpoint, options.bucket, '')}`;
   const abortSignal = callOptions.signal;
   try {
     try {
-      await client.send(new HeadBucketCommand({ Bucket: options.bucket }), { abortSignal });
+      await client.send(new (await sdk()).HeadBucketCommand({ Bucket: options.bucket }), { abortSignal });
       return { created: false };
     } catch (err) {
       if (mapS3Error(err, what, undefined, abortSignal).code !== 'NotFound') throw err;
     }
     try {
-      await client.send(new CreateBucketCommand({ Bucket: options.bucket }), { abortSignal });
+      await client.send(new (await sdk()).CreateBucketCommand({ Bucket: options.bucket }), { abortSignal });
       return { created: true };
     } catch (err) {
       if ((err as { name?: string }).name === 'BucketAlreadyOwnedByYou') return { created: false };
@@ -242,9 +246,10 @@ export async function ensureBucket(options: S3StoreOptions, callOptions: CallOpt
 }
 
 /** The S3 client the store uses: checksums only where S3 requires them (RGW 16 rejects the rest). */
-export function createS3Client(options: S3StoreOptions): S3Client {
+export async function createS3Client(options: S3StoreOptions): Promise<S3Client> {
   const ca = options.caBundle === undefined ? undefined : loadCaBundle(options.caBundle);
   const agentOptions = { keepAlive: true, maxSockets: 64 };
+  const { S3Client } = await sdk();
   return new S3Client({
     endpoint: options.endpoint,
     region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
