@@ -104,7 +104,9 @@ function handle(req: WorkerRequest): Handled {
     case 'decode': {
       const results: DecodeResult[] = req.items.map((item) => {
         const out = codec.decode(item.type as BlobType, asBuffer(item.id), item.sealed);
-        return typeof out === 'string' ? { error: out } : { raw: out };
+        // Copy into a buffer of its own here, so it can be transferred: otherwise the main
+        // thread would pay for the structured-clone copy.
+        return typeof out === 'string' ? { error: out } : { raw: ownsWholeBuffer(out) ? out : Buffer.from(out) };
       });
       const transfer = results.flatMap((r) => ('raw' in r && ownsWholeBuffer(r.raw) ? [r.raw.buffer as ArrayBuffer] : []));
       return { response: { seq: req.seq, op: 'decode', results }, transfer };
