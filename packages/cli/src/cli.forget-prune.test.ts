@@ -174,7 +174,7 @@ describe('ferry prune', () => {
     expect(existsSync(join(repo, 'prune'))).toBe(false);
 
     const first = await ferry(['prune', '--grace', '0s', '--max-unused', '0%'], { env });
-    expect(first.stderr).toBe('');
+    expect(first.stderr).toBe('prune: looking for data that no snapshot needs\n');
     expect(first.exitCode).toBe(0);
     expect(first.out).toMatch(/^swept 0 mark\(s\)/m);
     expect(first.out).toMatch(/^marked [1-9]\d* pack\(s\) \(.+\) for deletion/m);
@@ -225,14 +225,14 @@ describe('ferry prune', () => {
     expect(existsSync(lock)).toBe(true);
     const busy = await ferry(['prune'], { env });
     expect(busy.exitCode).toBe(1);
-    expect(busy.stderr.trim().split('\n')).toHaveLength(1);
-    expect(busy.stderr).toMatch(/^ferry: another prune is running \(host .+, pid \d+, since .+\); try again later/);
+    expect(busy.stderr.trim().split('\n')).toHaveLength(2);
+    expect(busy.stderr).toMatch(/^prune: looking for data that no snapshot needs\nferry: another prune is running \(host .+, pid \d+, since .+\); try again later/);
     slow.kill('SIGKILL');
     await slow;
     expect(existsSync(lock)).toBe(true);
     expect((await ferry(['prune'], { env })).exitCode).toBe(1);
     const after = await ferry(['prune', '--max-unused', '0'], { env: { ...env, FERRY_STALE_SESSION_SECONDS: '0' } });
-    expect(after.stderr).toBe('');
+    expect(after.stderr).toBe('prune: looking for data that no snapshot needs\n');
     expect(after.exitCode).toBe(0);
     expect((await stat(lock).catch(() => undefined)) === undefined).toBe(true);
     expect((await ferry(['check', '--read-data'], { env })).exitCode).toBe(0);

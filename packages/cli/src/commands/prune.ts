@@ -65,6 +65,7 @@ export function pruneOptions(flags: PruneFlags & { env: CliIO['env']; signal?: A
 }
 
 export async function pruneCommand(options: PruneCommandOptions): Promise<CommandResult> {
+  options.reporter.info(`prune: ${options.dryRun === true ? 'dry run, ' : ''}looking for data that no snapshot needs`);
   const report = await pruneRepository(options.repository, pruneOptions(options));
   options.reporter.summary({ command: 'prune', ...pruneJson(report) }, pruneLines(report));
   return { exitCode: ExitCode.ok };
