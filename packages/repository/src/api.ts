@@ -62,6 +62,8 @@ export interface Snapshot {
   readonly tree: readonly string[];
   readonly stats: SnapshotStats;
   readonly program: string;
+  /** A checkpoint of a backup that has not finished (or was killed); never "latest". */
+  readonly partial?: boolean;
 }
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'chardev' | 'blockdev';
@@ -120,6 +122,8 @@ export interface BackupOptions {
   readonly ignoreFileName?: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: Progress) => void;
+  /** Store a partial snapshot this often, so a killed backup resumes (default 5 min; 0 = never). */
+  readonly checkpointIntervalMs?: number;
 }
 
 export interface BackupSummary {

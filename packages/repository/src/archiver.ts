@@ -10,11 +10,12 @@ import { hostname, userInfo } from 'node:os';
 import type { BackupOptions, BackupSummary, FileProblem, Snapshot, TreeNode } from './api.js';
 import { BLOB_TREE } from './blob-codec.js';
 import { ContentWriter, type ContentStats, type StoredContent } from './content-writer.js';
-import { RepositoryError, throwIfAborted } from './errors.js';
+import { asCanceled, RepositoryError, throwIfAborted } from './errors.js';
 import { ExcludeRules } from './exclude.js';
 import { ProgressMeter } from './progress.js';
 import type { RepositoryCore } from './core.js';
-import { saveSnapshot, sameIdentity } from './snapshot-store.js';
+import { saveSnapshot, sameIdentity, snapshotKey, type NewSnapshot } from './snapshot-store.js';
+import { DirProgress } from './checkpoint.js';
 import { encodeTreeBlob, TREE_CHUNK_NODES } from './tree.js';
 import { joinRaw } from './paths.js';
 import { beginBackupSession } from './backup-session.js';
@@ -23,6 +24,7 @@ import type { WriteSession } from './write-session.js';
 
 const FILES_IN_FLIGHT = 128;
 const LARGE_FILES_IN_FLIGHT = 2;
+const DEFAULT_CHECKPOINT_MS = 5 * 60_000;
 const PROGRAM = 'ferry 0.1.0';
 
 type ParentMap = Map<string, TreeNode>;
@@ -50,30 +52,37 @@ export async function runBackup(repo: RepositoryCore, options: BackupOptions): P
   const marker = await beginBackupSession(repo, session, options.signal);
   try {
     return await archive(repo, options, session, started);
+  } catch (err) {
+    // The in-memory index now lists blobs of packs that were never uploaded; reload it
+    // from the store so a later backup with this Repository cannot deduplicate against them.
+    await repo.refreshIndex().catch(() => undefined);
+    throw asCanceled(err, options.signal, 'backup');
   } finally {
     await marker.release().catch(() => undefined);
   }
 }
 
 async function archive(repo: RepositoryCore, options: BackupOptions, session: WriteSession, started: number): Promise<BackupSummary> {
-  const parent = await findParent(repo, options);
-  const run = new BackupRun(repo, options, session);
-  const tree = await run.archiveRoot(parent);
-  await session.finish();
-  run.meter.finish();
-  const c = run.counters;
-  const snapshot = await saveSnapshot(repo.store, repo.keys.object, {
-    time: new Date(started),
-    identity: options.identity,
-    hostname: hostname(),
-    username: currentUser(),
-    paths: options.source.kind === 'paths' ? options.source.paths.map((p) => resolve(p)) : [options.source.fileName],
-    tags: [...(options.tags ?? [])],
-    ...(parent ? { parent: parent.id } : {}),
-    tree,
-    stats: { files: c.filesNew + c.filesChanged + c.filesUnmodified, dirs: c.dirs, bytes: c.bytesProcessed, bytesAdded: session.bytesAdded },
-    program: PROGRAM,
+  const lineage = await lineageOf(repo, options);
+  const parent = await findParent(repo, options, lineage);
+  const run: BackupRun = new BackupRun(repo, options, session, (tree): NewSnapshot => describeSnapshot(repo, options, session, run, parent, started, tree));
+  const tree = await run.archiveRoot(parent).catch(async (err: unknown) => {
+    // Let every file and upload still in flight finish or fail before reporting, so
+    // nothing of this run writes to the repository after the caller saw the error.
+    await run.quiesce();
+    await session.abandon();
+    throw err;
   });
+  await session.finish();
+  // A cancel that arrives after the last file still means "no new snapshot".
+  throwIfAborted(options.signal, 'backup');
+  run.meter.finish();
+  const snapshot = await saveSnapshot(repo.store, repo.keys.object, describeSnapshot(repo, options, session, run, parent, started, tree), options.signal);
+  // Checkpoints of this run and of earlier killed runs of this lineage are superseded now.
+  for (const id of [...lineage.filter((s) => s.partial).map((s) => s.id), ...run.checkpoints]) {
+    await repo.store.delete(snapshotKey(id), { signal: options.signal });
+  }
+  const c = run.counters;
   return {
     snapshot,
     ...c,
@@ -94,11 +103,39 @@ function currentUser(): string {
   }
 }
 
-async function findParent(repo: RepositoryCore, options: BackupOptions): Promise<Snapshot | undefined> {
+function describeSnapshot(
+  repo: RepositoryCore,
+  options: BackupOptions,
+  session: WriteSession,
+  run: BackupRun,
+  parent: Snapshot | undefined,
+  started: number,
+  tree: string[],
+): NewSnapshot {
+  const c = run.counters;
+  return {
+    time: new Date(started),
+    identity: options.identity,
+    hostname: hostname(),
+    username: currentUser(),
+    paths: options.source.kind === 'paths' ? options.source.paths.map((p) => resolve(p)) : [options.source.fileName],
+    tags: [...(options.tags ?? [])],
+    ...(parent ? { parent: parent.id } : {}),
+    tree,
+    stats: { files: c.filesNew + c.filesChanged + c.filesUnmodified, dirs: c.dirs, bytes: c.bytesProcessed, bytesAdded: session.bytesAdded },
+    program: PROGRAM,
+  };
+}
+
+async function lineageOf(repo: RepositoryCore, options: BackupOptions): Promise<Snapshot[]> {
+  return (await repo.listSnapshots({ signal: options.signal })).filter((s) => sameIdentity(s.identity, options.identity));
+}
+
+/** The newest snapshot of the lineage, a checkpoint of a killed run included (that is how a run resumes). */
+async function findParent(repo: RepositoryCore, options: BackupOptions, lineage: readonly Snapshot[]): Promise<Snapshot | undefined> {
   if (options.parent === 'none') return undefined;
   if (options.parent !== undefined) return repo.resolveSnapshot(options.parent);
-  const same = (await repo.listSnapshots({ signal: options.signal })).filter((s) => sameIdentity(s.identity, options.identity));
-  return same.at(-1);
+  return lineage.at(-1);
 }
 
 class BackupRun {
@@ -110,13 +147,22 @@ class BackupRun {
   private readonly largeFiles = new Semaphore(LARGE_FILES_IN_FLIGHT);
   private readonly writer: ContentWriter;
   private readonly signal: AbortSignal | undefined;
+  /** Ids of the partial snapshots this run wrote (the newest supersedes the others). */
+  readonly checkpoints: string[] = [];
+  private readonly root = new DirProgress(undefined);
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private lastCheckpoint: number;
+  private readonly checkpointEvery: number;
 
   constructor(
     private readonly repo: RepositoryCore,
     private readonly options: BackupOptions,
     private readonly session: WriteSession,
+    private readonly describe: (tree: string[]) => NewSnapshot,
   ) {
     this.signal = options.signal;
+    this.lastCheckpoint = repo.clock.now();
+    this.checkpointEvery = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_MS;
     this.meter = new ProgressMeter('backup', repo.clock, options.onProgress);
     const { minSize, avgSize, maxSize } = repo.config.chunker;
     this.writer = new ContentWriter({
@@ -141,7 +187,7 @@ class BackupRun {
     if (this.meter.wanted) void this.countTotals(src.paths, rules);
     if (src.paths.length === 1) {
       const st = await this.lstatRoot(src.paths[0]!);
-      if (st.type === 'dir') return (await this.walkDir(Buffer.from(resolve(src.paths[0]!)), '', parent?.tree, rules))();
+      if (st.type === 'dir') return (await this.walkDir(Buffer.from(resolve(src.paths[0]!)), '', parent?.tree, rules, this.root))();
     }
     const names = new Set<string>();
     const nodes: Promise<TreeNode | undefined>[] = [];
@@ -150,7 +196,8 @@ class BackupRun {
       if (names.has(name)) throw new RepositoryError('InvalidArgument', `two paths share the name "${name}"; back them up separately`);
       names.add(name);
       const st = await this.lstatRoot(path);
-      nodes.push(observed((await this.entry(Buffer.from(resolve(path)), name, Buffer.from(name), st, parentRoot?.get(Buffer.from(name).toString('latin1')), rules)).node));
+      const later = await this.entry(Buffer.from(resolve(path)), name, Buffer.from(name), st, parentRoot?.get(Buffer.from(name).toString('latin1')), rules, this.root);
+      nodes.push(this.track(later.node, this.root));
     }
     return this.storeDir(await settleNodes(nodes));
   }
@@ -167,7 +214,7 @@ class BackupRun {
    * Lists and schedules everything below `abs`; resolves once walked (not stored) with a
    * function that waits for the directory's tree blobs, so the walk can go on meanwhile.
    */
-  private async walkDir(abs: Buffer, rel: string, parentTrees: readonly string[] | undefined, rules: ExcludeRules): Promise<() => Promise<string[]>> {
+  private async walkDir(abs: Buffer, rel: string, parentTrees: readonly string[] | undefined, rules: ExcludeRules, progress: DirProgress): Promise<() => Promise<string[]>> {
     throwIfAborted(this.signal, 'backup');
     // Listing and lstat run in a worker: for trees of small files the main thread's
     // syscall orchestration is the bottleneck, and the workers have time to spare.
@@ -190,18 +237,20 @@ class BackupRun {
         this.problem(childRel, st);
         continue;
       }
-      nodes.push(observed((await this.entry(joinRaw(abs, name), childRel, name, st, parent?.get(name.toString('latin1')), localRules)).node));
+      await this.maybeCheckpoint();
+      const later = await this.entry(joinRaw(abs, name), childRel, name, st, parent?.get(name.toString('latin1')), localRules, progress);
+      nodes.push(this.track(later.node, progress));
     }
     const done = observed(settleNodes(nodes).then((n) => this.storeDir(n)));
     return () => done;
   }
 
   /** Schedules one directory entry; the returned promise yields its node (or undefined if it is skipped). */
-  private async entry(abs: Buffer, rel: string, name: Buffer, st: EntryStat, parent: TreeNode | undefined, rules: ExcludeRules): Promise<Later> {
+  private async entry(abs: Buffer, rel: string, name: Buffer, st: EntryStat, parent: TreeNode | undefined, rules: ExcludeRules, progress: DirProgress): Promise<Later> {
     const base = metadata(name, st);
     if (st.type === 'dir') {
       this.counters.dirs++;
-      const wait = await this.walkDir(abs, rel, parent?.type === 'dir' ? parent.subtrees : undefined, rules);
+      const wait = await this.walkDir(abs, rel, parent?.type === 'dir' ? parent.subtrees : undefined, rules, progress.child(base));
       return { node: wait().then((subtrees) => ({ ...base, subtrees })) };
     }
     if (st.type === 'file') return this.file(abs, rel, base, parent);
@@ -269,6 +318,37 @@ class BackupRun {
     this.counters.bytesProcessed += content.size;
     const ids = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
     return { name, type: 'file', mode: 0o600, ...ids, mtimeNs: nowNs, ctimeNs: nowNs, inode: 0n, device: 0n, links: 1, size: content.size, content: content.ids };
+  }
+
+  /** Records a finished node in its directory's progress (for checkpoints); marks the promise observed. */
+  private track(node: Promise<TreeNode | undefined>, progress: DirProgress): Promise<TreeNode | undefined> {
+    const tracked = observed(
+      node.then((n) => {
+        if (n) progress.finished(n);
+        return n;
+      }),
+    );
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked)).catch(() => undefined);
+    return tracked;
+  }
+
+  /** Resolves when every scheduled entry has finished or failed. */
+  async quiesce(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async maybeCheckpoint(): Promise<void> {
+    if (this.checkpointEvery <= 0 || this.repo.clock.now() - this.lastCheckpoint < this.checkpointEvery) return;
+    this.lastCheckpoint = this.repo.clock.now();
+    const storeOpen = async (dir: DirProgress): Promise<string[]> => this.storeDir(await dir.partialNodes(storeOpen));
+    const tree = await storeOpen(this.root);
+    await this.session.checkpoint();
+    throwIfAborted(this.signal, 'backup');
+    const snap = await saveSnapshot(this.repo.store, this.repo.keys.object, { ...this.describe(tree), partial: true }, this.signal);
+    const superseded = this.checkpoints.splice(0, this.checkpoints.length, snap.id);
+    // Not abortable: a cancel right after the save must not leave two checkpoints.
+    for (const id of superseded) await this.repo.store.delete(snapshotKey(id));
   }
 
   /** Stores a directory's nodes as tree blobs of at most TREE_CHUNK_NODES each. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { mkdir, writeFile, symlink, readdir, readFile, stat, lstat, open, link, truncate, readdir as ls } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { LocalStore } from '@ferry/blobstore';
-import { cleanupScope, newRepository, PASSWORD } from './roundtrip.fixture.js';
+import { cleanupScope, describeTree, newRepository, PASSWORD } from './roundtrip.fixture.js';
 import { Repository } from './repository.js';
 import { isRepositoryError } from './errors.js';
 import type { Progress } from './api.js';
@@ -160,5 +160,39 @@ describe('errors', () => {
     expect(r.problems[0]!.message).toMatch(/authentication failed/);
     const intact = r.problems[0]!.path === 'a' ? 'b' : 'a';
     expect(await readFile(join(target, intact))).toEqual(await readFile(join(src, intact)));
+  });
+});
+
+describe('checkpoints', () => {
+  it('resumes a killed backup from its partial snapshot without reading the finished files again', async () => {
+    const [repoDir, src, out] = [await dir(), await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    for (let d = 0; d < 6; d++) {
+      await mkdir(join(src, `d${d}`));
+      for (let f = 0; f < 10; f++) await writeFile(join(src, `d${d}`, `f${f}`), randomBytes(200_000));
+    }
+    const ac = new AbortController();
+    let checkpoints = 0;
+    const killed = backup(repo, src, {
+      checkpointIntervalMs: 1,
+      signal: ac.signal,
+      onProgress: (p) => {
+        if (p.filesDone >= 25) ac.abort();
+      },
+    });
+    await expect(killed).rejects.toSatisfy((e) => isRepositoryError(e, 'Canceled'));
+    const partial = (await repo.listSnapshots()).filter((s) => s.partial);
+    checkpoints = partial.length;
+    expect(checkpoints).toBe(1);
+    await expect(repo.resolveSnapshot('latest')).rejects.toSatisfy((e) => isRepositoryError(e, 'SnapshotNotFound'));
+
+    const resumed = await backup(repo, src);
+    expect(resumed.snapshot.parent).toBe(partial[0]!.id);
+    expect(resumed.filesUnmodified).toBeGreaterThan(0);
+    expect(resumed.bytesRead).toBe((60 - resumed.filesUnmodified) * 200_000);
+    expect(resumed.filesNew + resumed.filesUnmodified + resumed.filesChanged).toBe(60);
+    expect((await repo.listSnapshots()).map((s) => s.id)).toEqual([resumed.snapshot.id]);
+    await repo.restore({ snapshot: 'latest', target: out });
+    expect(await describeTree(out)).toEqual(await describeTree(src));
   });
 });

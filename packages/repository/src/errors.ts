@@ -35,3 +35,9 @@ export function isRepositoryError(err: unknown, code?: RepositoryErrorCode): err
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new RepositoryError('Canceled', `${what} canceled`);
 }
+
+/** After an abort, whatever failed first (a store call, a worker) is reported as Canceled. */
+export function asCanceled(err: unknown, signal: AbortSignal | undefined, what: string): unknown {
+  if (!signal?.aborted || isRepositoryError(err, 'Canceled')) return err;
+  return new RepositoryError('Canceled', `${what} canceled`, { cause: err });
+}

@@ -28,7 +28,9 @@ export interface ForgetReport {
 export async function forgetSnapshots(repo: RepositoryCore, options: ForgetOptions): Promise<ForgetReport> {
   const all = await repo.listSnapshots({ signal: options.signal });
   const wanted = options.identity ? retentionGroupKey(options.identity) : undefined;
-  const inputs = all.filter((s) => wanted === undefined || retentionGroupKey(s.identity) === wanted);
+  // Checkpoints are not kept or dropped by policy: the next complete backup of their
+  // lineage deletes them.
+  const inputs = all.filter((s) => !s.partial && (wanted === undefined || retentionGroupKey(s.identity) === wanted));
   const groups = applyRetention(inputs, options.policy, { now: new Date(repo.clock.now()), timeZone: options.timeZone ?? 'UTC' });
   const removed = groups.flatMap((g) => g.decisions.filter((d) => !d.keep).map((d) => d.snapshot.id));
   if (!options.dryRun) for (const id of removed) await repo.store.delete(snapshotKey(id), { signal: options.signal });

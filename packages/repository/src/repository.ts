@@ -170,7 +170,7 @@ export class Repository implements RepositoryCore {
   async resolveSnapshot(ref: string): Promise<Snapshot> {
     if (ref === 'latest') {
       const all = await this.listSnapshots();
-      const last = all.at(-1);
+      const last = all.filter((s) => !s.partial).at(-1);
       if (!last) throw new RepositoryError('SnapshotNotFound', `no snapshots in ${this.description}`);
       return last;
     }

@@ -13,7 +13,7 @@ import type { FileProblem, RestoreOptions, RestoreSummary, TreeNode } from './ap
 import { BlobFetcher } from './blob-fetcher.js';
 import { Batcher, observed, Semaphore } from './concurrency.js';
 import type { SmallFileJob, SmallFileResult } from './file-writer.js';
-import { RepositoryError, throwIfAborted } from './errors.js';
+import { asCanceled, RepositoryError, throwIfAborted } from './errors.js';
 import { ProgressMeter } from './progress.js';
 import type { RepositoryCore } from './core.js';
 
@@ -43,7 +43,9 @@ export async function runRestore(repo: RepositoryCore, options: RestoreOptions):
     run.meter.filesTotal = snapshot.stats.files;
     run.meter.bytesTotal = snapshot.stats.bytes;
   }
-  await run.restore(snapshot.tree, options.include ?? '');
+  await run.restore(snapshot.tree, options.include ?? '').catch((err: unknown) => {
+    throw asCanceled(err, options.signal, 'restore');
+  });
   run.meter.finish();
   return {
     snapshot,

@@ -9,11 +9,11 @@ const PREFIX = 'snapshots/';
 
 export type NewSnapshot = Omit<Snapshot, 'id'>;
 
-export async function saveSnapshot(store: BlobStore, objectKey: Buffer, snap: NewSnapshot): Promise<Snapshot> {
+export async function saveSnapshot(store: BlobStore, objectKey: Buffer, snap: NewSnapshot, signal?: AbortSignal): Promise<Snapshot> {
   const body = { v: 1, ...snap, time: snap.time.toISOString() };
   const sealed = seal(objectKey, AAD.snapshot, [Buffer.from(JSON.stringify(body), 'utf8')]);
   const id = createHash('sha256').update(sealed).digest('hex');
-  await store.put(PREFIX + id, sealed);
+  await store.put(PREFIX + id, sealed, { signal });
   return { ...snap, id };
 }
 

@@ -94,12 +94,23 @@ export class WriteSession {
     if (this.uploadError) throw this.uploadError;
   }
 
+  /** Makes everything added so far durable and indexed (packs closed, uploaded, index written). */
+  async checkpoint(): Promise<void> {
+    await this.finish();
+    this.packsSinceCheckpoint = 0;
+  }
+
   /** Uploads every open pack and writes the index segment for all of them. */
   async finish(): Promise<void> {
     this.closePack(BLOB_DATA);
     this.closePack(BLOB_TREE);
     await this.drain();
     await this.writeIndex();
+  }
+
+  /** After a failure: waits for uploads in flight to end, without writing anything more. */
+  async abandon(): Promise<void> {
+    while (this.uploads.size > 0) await Promise.allSettled([...this.uploads]);
   }
 
   private async drain(): Promise<void> {
