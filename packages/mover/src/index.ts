@@ -17,6 +17,8 @@ export type {
   SnapshotSummary,
   RetentionPolicy,
   ForgetRequest,
+  RemoveSnapshotsRequest,
+  RemoveSnapshotsResult,
   ForgetDecision,
   ForgetResult,
   PruneRequest,

@@ -26,6 +26,8 @@ export interface Mover {
   restore(request: RestoreRequest): Promise<RestoreResult>;
   snapshots(request: SnapshotsRequest): Promise<SnapshotSummary[]>;
   forget(request: ForgetRequest): Promise<ForgetResult>;
+  /** Forgets exactly these snapshots (a deleted Backup's, say); a missing id is SnapshotNotFound, and nothing is removed then. */
+  removeSnapshots(request: RemoveSnapshotsRequest): Promise<RemoveSnapshotsResult>;
   prune(request: PruneRequest): Promise<PruneResult>;
   check(request: CheckRequest): Promise<CheckResult>;
 }
@@ -140,6 +142,14 @@ export interface ForgetRequest extends CallOptions {
   readonly policy: RetentionPolicy;
   readonly identity?: SourceIdentity;
   readonly dryRun?: boolean;
+}
+
+export interface RemoveSnapshotsRequest extends CallOptions {
+  readonly snapshotIds: readonly string[];
+}
+
+export interface RemoveSnapshotsResult {
+  readonly removed: readonly string[];
 }
 
 export interface ForgetDecision {

@@ -4,7 +4,7 @@
  * MoverError codes in one place.
  */
 import { isBlobStoreError, type BlobStore } from '@ferry/blobstore';
-import { checkRepository, forgetSnapshots, pruneRepository, Repository, RepositoryError, sameIdentity, type Credential, type Progress, type RepositoryErrorCode, type Snapshot } from '@ferry/repository';
+import { checkRepository, forgetSnapshots, pruneRepository, removeSnapshots, Repository, RepositoryError, sameIdentity, type Credential, type Progress, type RepositoryErrorCode, type Snapshot } from '@ferry/repository';
 import { MoverError, type MoverErrorCode } from './errors.js';
 import type {
   BackupRequest,
@@ -13,6 +13,8 @@ import type {
   CheckResult,
   ForgetRequest,
   ForgetResult,
+  RemoveSnapshotsRequest,
+  RemoveSnapshotsResult,
   InitResult,
   Mover,
   MoverProgress,
@@ -160,6 +162,15 @@ export class NativeMover implements Mover {
         g.decisions.map((d) => ({ snapshot: byId.get(d.snapshot.id)!, keep: d.keep, reasons: d.reasons })),
       );
       return { decisions, removed: report.removed };
+    });
+  }
+
+  removeSnapshots(request: RemoveSnapshotsRequest): Promise<RemoveSnapshotsResult> {
+    return this.withRepository(request.signal, async (repo) => {
+      // Resolve every id first: a typo must not remove half of the list.
+      const snaps = await Promise.all(request.snapshotIds.map((id) => repo.resolveSnapshot(id)));
+      await removeSnapshots(repo, snaps.map((s) => s.id), request.signal);
+      return { removed: snaps.map((s) => s.id) };
     });
   }
 

@@ -33,6 +33,11 @@ export async function forgetSnapshots(repo: RepositoryCore, options: ForgetOptio
   const inputs = all.filter((s) => !s.partial && (wanted === undefined || retentionGroupKey(s.identity) === wanted));
   const groups = applyRetention(inputs, options.policy, { now: new Date(repo.clock.now()), timeZone: options.timeZone ?? 'UTC' });
   const removed = groups.flatMap((g) => g.decisions.filter((d) => !d.keep).map((d) => d.snapshot.id));
-  if (!options.dryRun) for (const id of removed) await repo.store.delete(snapshotKey(id), { signal: options.signal });
+  if (!options.dryRun) await removeSnapshots(repo, removed, options.signal);
   return { groups, removed, dryRun: options.dryRun ?? false };
+}
+
+/** Deletes snapshot objects by full id; their data goes at the next prunes. */
+export async function removeSnapshots(repo: Pick<RepositoryCore, 'store'>, ids: readonly string[], signal?: AbortSignal): Promise<void> {
+  for (const id of ids) await repo.store.delete(snapshotKey(id), { signal });
 }

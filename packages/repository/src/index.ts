@@ -24,7 +24,7 @@ export { sameIdentity } from './snapshot-store.js';
 export { checkRepository, type CheckOptions, type CheckReport, type CheckProblem, type CheckProblemKind, type CheckAffected, type CheckStats, type ReadDataSelection } from './check.js';
 export { pruneRepository } from './prune.js';
 export type { PruneOptions, PruneReport } from './prune.js';
-export { forgetSnapshots } from './forget.js';
+export { forgetSnapshots, removeSnapshots } from './forget.js';
 export type { ForgetOptions, ForgetReport } from './forget.js';
 export { applyRetention, validatePolicy, parseKeepWithin, retentionGroupKey } from './retention.js';
 export type { RetentionPolicy, RetentionInput, RetentionDecision, RetentionGroup } from './retention.js';

@@ -40,6 +40,18 @@ describe('ResticMover on a local repository', () => {
     expect(second).toEqual({ created: false, repositoryId: first.repositoryId });
   });
 
+  it('removes exactly the snapshots it is given, and refuses an id that is not one', async () => {
+    const m = mover();
+    await m.init();
+    const src = await source({ 'a.txt': 'alpha' });
+    const identity = { kind: 'pod' as const, namespace: 'ns', pod: 'p', volume: 'v' };
+    const first = await m.backup({ source: { kind: 'directory', path: src }, identity });
+    const second = await m.backup({ source: { kind: 'directory', path: src }, identity });
+    await expect(m.removeSnapshots({ snapshotIds: ['--all'] })).rejects.toSatisfy((e) => isMoverError(e, 'InvalidArgument'));
+    expect((await m.removeSnapshots({ snapshotIds: [first.snapshotId] })).removed).toEqual([first.snapshotId]);
+    expect((await m.snapshots({})).map((s) => s.id)).toEqual([second.snapshotId]);
+  });
+
   it('backs up a directory with progress, then incrementally using the latest snapshot of the same PVC', async () => {
     const m = mover();
     await m.init();

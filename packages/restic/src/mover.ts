@@ -17,6 +17,8 @@ import {
   type Mover,
   type PruneRequest,
   type PruneResult,
+  type RemoveSnapshotsRequest,
+  type RemoveSnapshotsResult,
   type RestoreRequest,
   type RestoreResult,
   type SnapshotSummary,
@@ -160,6 +162,15 @@ export class ResticMover implements Mover {
     }
     const removed = request.dryRun ? [] : decisions.filter((d) => !d.keep).map((d) => d.snapshot.id);
     return { decisions, removed };
+  }
+
+  async removeSnapshots(request: RemoveSnapshotsRequest): Promise<RemoveSnapshotsResult> {
+    for (const id of request.snapshotIds) {
+      if (!/^[0-9a-f]{8,64}$/.test(id)) throw new MoverError('InvalidArgument', `"${id}" is not a snapshot id`);
+    }
+    if (request.snapshotIds.length === 0) return { removed: [] };
+    await this.withLockRetry(() => this.exec('forget', ['forget', ...request.snapshotIds], request), request.signal);
+    return { removed: [...request.snapshotIds] };
   }
 
   async prune(request: PruneRequest = {}): Promise<PruneResult> {
