@@ -6,7 +6,7 @@
 import { lstat, readdir, readlink, readFile } from 'node:fs/promises';
 import { toEntryStat, type EntryError, type EntryStat } from './entry-stat.js';
 import { basename, resolve } from 'node:path';
-import { hostname, userInfo } from 'node:os';
+import { currentHost, currentUser } from './host.js';
 import type { BackupOptions, BackupSummary, FileProblem, Snapshot, TreeNode } from './api.js';
 import { BLOB_TREE } from './blob-codec.js';
 import { ContentWriter, type ContentStats, type StoredContent } from './content-writer.js';
@@ -65,7 +65,7 @@ export async function runBackup(repo: RepositoryCore, options: BackupOptions): P
 async function archive(repo: RepositoryCore, options: BackupOptions, session: WriteSession, started: number): Promise<BackupSummary> {
   const lineage = await lineageOf(repo, options);
   const parent = await findParent(repo, options, lineage);
-  const run: BackupRun = new BackupRun(repo, options, session, (tree): NewSnapshot => describeSnapshot(repo, options, session, run, parent, started, tree));
+  const run: BackupRun = new BackupRun(repo, options, session, (tree): NewSnapshot => describeSnapshot(options, session, run, parent, started, tree));
   const tree = await run.archiveRoot(parent).catch(async (err: unknown) => {
     // Let every file and upload still in flight finish or fail before reporting, so
     // nothing of this run writes to the repository after the caller saw the error.
@@ -77,10 +77,11 @@ async function archive(repo: RepositoryCore, options: BackupOptions, session: Wr
   // A cancel that arrives after the last file still means "no new snapshot".
   throwIfAborted(options.signal, 'backup');
   run.meter.finish();
-  const snapshot = await saveSnapshot(repo.store, repo.keys.object, describeSnapshot(repo, options, session, run, parent, started, tree), options.signal);
+  const snapshot = await saveSnapshot(repo.store, repo.keys.object, describeSnapshot(options, session, run, parent, started, tree), options.signal);
   // Checkpoints of this run and of earlier killed runs of this lineage are superseded now.
+  // The backup has succeeded: a checkpoint left behind is harmless, the next run deletes it.
   for (const id of [...lineage.filter((s) => s.partial).map((s) => s.id), ...run.checkpoints]) {
-    await repo.store.delete(snapshotKey(id), { signal: options.signal });
+    await repo.store.delete(snapshotKey(id)).catch(() => undefined);
   }
   const c = run.counters;
   return {
@@ -95,16 +96,8 @@ async function archive(repo: RepositoryCore, options: BackupOptions, session: Wr
   };
 }
 
-function currentUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? '');
-  }
-}
 
 function describeSnapshot(
-  repo: RepositoryCore,
   options: BackupOptions,
   session: WriteSession,
   run: BackupRun,
@@ -116,7 +109,7 @@ function describeSnapshot(
   return {
     time: new Date(started),
     identity: options.identity,
-    hostname: hostname(),
+    hostname: currentHost(),
     username: currentUser(),
     paths: options.source.kind === 'paths' ? options.source.paths.map((p) => resolve(p)) : [options.source.fileName],
     tags: [...(options.tags ?? [])],

@@ -3,7 +3,7 @@
  * (scrypt) or a cluster key (HKDF). Any slot opens the repository.
  */
 import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCb } from 'node:crypto';
-import { hostname, userInfo } from 'node:os';
+import { currentHost, currentUser } from './host.js';
 import { AAD, hkdf } from './crypto.js';
 import type { Credential } from './api.js';
 import { RepositoryError } from './errors.js';
@@ -76,22 +76,15 @@ export async function createKeySlot(options: NewSlotOptions): Promise<KeySlot> {
     format: 'ferry-key',
     version: 1,
     kind: credential.kind,
-    label: options.label ?? hostname(),
+    label: options.label ?? currentHost(),
     created: options.now.toISOString(),
-    host: hostname(),
-    user: safeUser(),
+    host: currentHost(),
+    user: currentUser(),
     kdf,
     wrapped: Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64'),
   };
 }
 
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? '');
-  }
-}
 
 /** Returns the master key, or undefined if this credential does not open this slot. */
 export async function unwrapKeySlot(slot: KeySlot, credential: Credential, repositoryId: Buffer): Promise<Buffer | undefined> {

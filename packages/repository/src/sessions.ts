@@ -4,7 +4,7 @@
  * blocking anyone.
  */
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { currentHost } from './host.js';
 import { isBlobStoreError, type BlobStore } from '@ferry/blobstore';
 import { open, seal } from './crypto.js';
 
@@ -62,7 +62,7 @@ export class Marker {
     kind: SessionRecord['kind'],
   ) {
     const now = o.clock.now();
-    this.record = { v: 1, kind, host: hostname(), pid: process.pid, started: now, heartbeat: now };
+    this.record = { v: 1, kind, host: currentHost(), pid: process.pid, started: now, heartbeat: now };
   }
 
   /** Writes a backup's session marker; call before reading prune marks. */
