@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
-import { createBoundPvc, createReplicaSetPods, createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, FERRY_CRDS, generateTls } from '../fake-cluster/index.js';
+import { createBoundPvc, createReplicaSetPods, createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls } from '../fake-cluster/index.js';
 import { createTestBucket, type TestBucket } from '../support/s3.js';
 import { AGENT_MAIN, COORDINATOR_MAIN, freePort, makeHubCerts, restoreWaitRunner, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
 
@@ -137,9 +137,7 @@ beforeAll(async () => {
   webhookTls = await generateTls();
   [hubPort, webhookPort] = [await freePort(), await freePort()];
   bucket = await createTestBucket({ namePrefix: 'ferry-e2e' });
-  // BackupLocation is cluster-scoped (deploy/crds); the fake's default list registers it namespaced.
-  const customResources = FERRY_CRDS.map((c) => (c.kind === 'BackupLocation' ? { ...c, namespaced: false } : c));
-  api = await FakeApiServer.start({ bookmarkIntervalMs: 500, customResources });
+  api = await FakeApiServer.start({ bookmarkIntervalMs: 500 });
   kc = api.kubeConfig();
   core = kc.makeApiClient(CoreV1Api);
   custom = kc.makeApiClient(CustomObjectsApi);
@@ -147,7 +145,7 @@ beforeAll(async () => {
   await writeFile(kubeconfigFile, kc.exportConfig());
   for (const ns of [SYS, NS]) await core.createNamespace({ body: { metadata: { name: ns } } });
   const conn = bucket.connection;
-  await core.createNamespacedSecret({ namespace: SYS, body: { metadata: { name: 'rgw-credentials' }, data: { accessKeyId: Buffer.from(conn.accessKeyId).toString('base64'), secretAccessKey: Buffer.from(conn.secretAccessKey).toString('base64') } } });
+  await core.createNamespacedSecret({ namespace: SYS, body: { metadata: { name: 'rgw-credentials' }, stringData: { accessKeyId: conn.accessKeyId, secretAccessKey: conn.secretAccessKey } } });
   await custom.createClusterCustomObject({ ...group, plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'rgw' }, spec: { default: true, s3: { bucket: bucket.bucket, endpoint: conn.endpoint, region: conn.region, forcePathStyle: true }, credentialsSecretRef: { name: 'rgw-credentials' } } } });
   for (const node of ['node-a', 'node-b']) {
     kubelets.set(node, await FakeKubelet.start({ nodeName: node, kubeConfig: kc, podsDir: podsDir(node), pvStorageDir: join(root, 'pv-storage'), initContainerRunner: restoreWaitRunner }));

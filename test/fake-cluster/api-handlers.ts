@@ -11,6 +11,7 @@ import type { Json } from './json-patch.js';
 import { defaultNamespace, defaultPod, defaultVolumeMode } from './pod-defaults.js';
 import { apiVersionOf } from './resources.js';
 import type { ResourceType } from './resources.js';
+import { isSecretType, mergeStringData } from './secrets.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { objectKey, timestamp } from './store.js';
 import type { DeleteOptions, Obj } from './store.js';
@@ -194,6 +195,7 @@ function withNamespace(s: RequestState, obj: Obj): Obj {
 
 function builtinDefaults(rt: ResourceType, obj: Obj): Obj {
   if (rt.group || rt.custom) return obj;
+  if (isSecretType(rt)) return mergeStringData(obj);
   if (rt.plural === 'pods') return defaultPod(obj);
   if (rt.plural === 'namespaces') return defaultNamespace(obj);
   if (rt.plural === 'persistentvolumeclaims' || rt.plural === 'persistentvolumes') return defaultVolumeMode(obj);
@@ -245,7 +247,7 @@ async function handleUpdate(ctx: ServerContext, s: RequestState): Promise<void> 
   const { rt, namespace, name, subresource } = s.route;
   const body = withNamespace(s, await readObject(s.req));
   const sub = subresource === 'status' ? 'status' : undefined;
-  const obj = sub ? body : await admitUpdate(ctx, s, body);
+  const obj = sub ? body : await admitUpdate(ctx, s, isSecretType(rt) ? mergeStringData(body) : body);
   sendJson(s.res, 200, ctx.store.update(rt, namespace ?? '', name!, obj, sub));
 }
 
@@ -274,7 +276,8 @@ function patcher(rt: ResourceType, contentType: string, patch: unknown): (cur: O
 
 async function handlePatch(ctx: ServerContext, s: RequestState): Promise<void> {
   const { rt, namespace, name, subresource } = s.route;
-  const fn = patcher(rt, s.req.headers['content-type'] ?? '', await readJson(s.req));
+  const patch = patcher(rt, s.req.headers['content-type'] ?? '', await readJson(s.req));
+  const fn = isSecretType(rt) ? (cur: Obj) => mergeStringData(patch(cur)) : patch;
   const sub = subresource === 'status' ? 'status' : undefined;
   sendJson(s.res, 200, ctx.store.patch(rt, namespace ?? '', name!, fn, sub));
 }

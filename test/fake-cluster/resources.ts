@@ -4,6 +4,10 @@
  * namespace lifecycle and garbage collection in gc.ts); custom resources are added at runtime
  * with `registerCustomResource`, as a CRD would add them.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 
 export type NameRule = 'subdomain' | 'label';
 
@@ -99,16 +103,45 @@ export function customResource(crd: CustomResourceDefinition): ResourceType {
   });
 }
 
-/** The Ferry CRDs (`ferry.dev/v1alpha1`), registered by default. */
-export const FERRY_CRDS: readonly CustomResourceDefinition[] = [
-  { group: 'ferry.dev', version: 'v1alpha1', plural: 'backuplocations', kind: 'BackupLocation', namespaced: true },
-  { group: 'ferry.dev', version: 'v1alpha1', plural: 'backuprepositories', kind: 'BackupRepository', namespaced: true },
-  { group: 'ferry.dev', version: 'v1alpha1', plural: 'backups', kind: 'Backup', namespaced: true },
-  { group: 'ferry.dev', version: 'v1alpha1', plural: 'podvolumebackups', kind: 'PodVolumeBackup', namespaced: true },
-  { group: 'ferry.dev', version: 'v1alpha1', plural: 'restores', kind: 'Restore', namespaced: true },
-  { group: 'ferry.dev', version: 'v1alpha1', plural: 'podvolumerestores', kind: 'PodVolumeRestore', namespaced: true },
-  { group: 'ferry.dev', version: 'v1alpha1', plural: 'backupschedules', kind: 'BackupSchedule', namespaced: true },
-];
+/**
+ * The Ferry CRDs (`ferry.dev/v1alpha1`), registered by default: read from the generated
+ * manifests in deploy/crds, so group, names, scope and the status subresource are the ones
+ * a real cluster would get from `kubectl apply -k deploy/crds`.
+ */
+export const FERRY_CRDS: readonly CustomResourceDefinition[] = loadCrdManifests(fileURLToPath(new URL('../../deploy/crds/', import.meta.url)));
+
+interface CrdManifest {
+  kind?: string;
+  spec?: {
+    group?: string;
+    scope?: 'Namespaced' | 'Cluster';
+    names?: { kind?: string; plural?: string; singular?: string; shortNames?: string[] };
+    versions?: { name?: string; served?: boolean; storage?: boolean; subresources?: { status?: unknown } }[];
+  };
+}
+
+/** Every `*.yaml` CustomResourceDefinition in `dir`, as the fake registers it (the storage version). */
+export function loadCrdManifests(dir: string): CustomResourceDefinition[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((file) => {
+    const doc = parseYaml(readFileSync(join(dir, file), 'utf8')) as CrdManifest;
+    const spec = doc.spec;
+    const version = spec?.versions?.find((v) => v.storage) ?? spec?.versions?.[0];
+    const names = spec?.names;
+    if (doc.kind !== 'CustomResourceDefinition' || !spec?.group || !names?.kind || !names.plural || !version?.name || !spec.scope) {
+      throw new Error(`${join(dir, file)} is not a complete CustomResourceDefinition (group, names.kind, names.plural, scope and a version are needed)`);
+    }
+    return {
+      group: spec.group,
+      version: version.name,
+      plural: names.plural,
+      kind: names.kind,
+      namespaced: spec.scope === 'Namespaced',
+      ...(names.singular ? { singular: names.singular } : {}),
+      ...(names.shortNames ? { shortNames: names.shortNames } : {}),
+      statusSubresource: version.subresources?.status !== undefined,
+    };
+  });
+}
 
 export function apiVersionOf(rt: ResourceType): string {
   return rt.group ? `${rt.group}/${rt.version}` : rt.version;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { FakeApiServer, FERRY_CRDS } from '../../../test/fake-cluster/index.js';
+import { FakeApiServer } from '../../../test/fake-cluster/index.js';
 import { testContext } from './context.fixture.js';
 import { reconcileBackup } from './controllers/backup.js';
 import { commit } from './controllers/commit.js';
@@ -13,7 +13,7 @@ let api: FakeApiServer;
 let core: CoreV1Api;
 
 beforeAll(async () => {
-  api = await FakeApiServer.start({ customResources: FERRY_CRDS.map((c) => (c.kind === 'BackupLocation' ? { ...c, namespaced: false } : c)) });
+  api = await FakeApiServer.start();
   core = api.kubeConfig().makeApiClient(CoreV1Api);
   for (const name of ['ferry-system', 'shop']) await core.createNamespace({ body: { metadata: { name } } });
   const { ctx } = testContext(api.kubeConfig());
