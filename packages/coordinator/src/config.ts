@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '@ferry/api';
 import type { ControllerSettings } from './context.js';
+import { AGENT_IDENTITY_MODES, isAgentIdentityMode, type AgentIdentity } from './agent-identity.js';
 import type { HubTls } from './hub.js';
 import { isLogLevel, type LogLevel } from './log.js';
 
@@ -15,6 +16,8 @@ export interface CoordinatorConfig {
   readonly hubAddress: string;
   readonly insecure: boolean;
   readonly hubTls: HubTls;
+  /** How an agent's client certificate must name the node it claims. */
+  readonly agentIdentity: AgentIdentity;
   /** Undefined: no webhook server (restores then need pods annotated by hand). */
   readonly webhook?: { readonly host: string; readonly port: number; readonly certFile: string; readonly keyFile: string };
   readonly leaderElection: { readonly enabled: boolean; readonly leaseName: string; readonly leaseDurationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number };
@@ -41,6 +44,8 @@ export const OPTIONS = {
   tlsCa: { flag: 'tls-ca', env: 'FERRY_TLS_CA', default: '/etc/ferry/tls/ca.crt', help: 'CA that agent client certificates chain to.' },
   tlsCert: { flag: 'tls-cert', env: 'FERRY_TLS_CERT', default: '/etc/ferry/tls/tls.crt', help: 'AgentHub server certificate (re-read when it changes).' },
   tlsKey: { flag: 'tls-key', env: 'FERRY_TLS_KEY', default: '/etc/ferry/tls/tls.key', help: 'AgentHub server key.' },
+  agentIdentity: { flag: 'agent-identity', env: 'FERRY_AGENT_IDENTITY', default: 'node-certificate', help: "node-certificate: an agent's client certificate must name its node (CN or DNS SAN = node name, ferry-agent-<node> or system:node:<node>). shared-certificate: also accept the one certificate all agents share (--agent-certificate-name) for any node; weaker: any holder of it can claim any node." },
+  agentCertificateName: { flag: 'agent-certificate-name', env: 'FERRY_AGENT_CERTIFICATE_NAME', default: 'ferry-agent', help: 'CN or DNS SAN of the shared agent certificate (only with --agent-identity shared-certificate).' },
   webhookListen: { flag: 'webhook-listen', env: 'FERRY_WEBHOOK_LISTEN', default: '0.0.0.0:10250', help: "Mutating webhook HTTPS address; 'off' disables it." },
   webhookCert: { flag: 'webhook-cert', env: 'FERRY_WEBHOOK_CERT', default: '/etc/ferry/webhook/tls.crt', help: 'Webhook serving certificate (re-read when it changes).' },
   webhookKey: { flag: 'webhook-key', env: 'FERRY_WEBHOOK_KEY', default: '/etc/ferry/webhook/tls.key', help: 'Webhook serving key.' },
@@ -115,6 +120,10 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
   };
   const logLevel = str('logLevel');
   if (!isLogLevel(logLevel)) problems.push(`--log-level ${JSON.stringify(logLevel)}: expected debug, info, warn or error`);
+  const identityMode = str('agentIdentity');
+  if (!isAgentIdentityMode(identityMode)) problems.push(`--agent-identity ${JSON.stringify(identityMode)}: expected ${AGENT_IDENTITY_MODES.join(' or ')}`);
+  const sharedName = str('agentCertificateName');
+  if (!/^[A-Za-z0-9]([A-Za-z0-9.:_-]{0,252})$/.test(sharedName)) problems.push(`--agent-certificate-name ${JSON.stringify(sharedName)}: expected a certificate CN or DNS name (letters, digits, '.', ':', '_', '-')`);
   const webhookOff = str('webhookListen') === 'off';
   const webhookAddr = webhookOff ? undefined : address('webhookListen');
   const hub = address('hubListen');
@@ -125,6 +134,7 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     hubAddress: `${hub.host}:${hub.port}`,
     insecure: bool('insecure'),
     hubTls: { caFile: str('tlsCa'), certFile: str('tlsCert'), keyFile: str('tlsKey') },
+    agentIdentity: isAgentIdentityMode(identityMode) && identityMode === 'shared-certificate' ? { mode: 'shared-certificate', sharedName } : { mode: 'node-certificate' },
     ...(webhookAddr ? { webhook: { ...webhookAddr, certFile: str('webhookCert'), keyFile: str('webhookKey') } } : {}),
     leaderElection: { enabled: bool('leaderElect'), leaseName: str('leaseName'), leaseDurationMs: ms('leaseDuration'), renewDeadlineMs: ms('renewDeadline'), retryPeriodMs: ms('retryPeriod') },
     controllers: {

@@ -166,6 +166,7 @@ class Running {
       log: o.log.child({ component: 'agenthub' }),
       coordinatorId: identity,
       ...(cfg.insecure ? {} : { tls: cfg.hubTls }),
+      identity: cfg.agentIdentity,
       handlers: {
         onResult: (result) => traffic.applyResult(result),
         onProgress: (progress) => traffic.onProgress(progress),

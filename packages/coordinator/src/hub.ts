@@ -1,6 +1,7 @@
 /**
  * The AgentHub gRPC server: one bidirectional stream per node agent. It welcomes agents
- * whose client certificate names the node they claim, keeps one session per node, sends
+ * whose client certificate names the node they claim (or, in shared-certificate mode, is
+ * the one certificate all agents share), keeps one session per node, sends
  * assignments, cancels and restore-may-start, and hands progress and results to the
  * controllers. A result is acknowledged only after the controller stored it, so the
  * agent re-sends it (at-least-once) until then.
@@ -20,6 +21,7 @@ import {
   type JobProgress__Output,
   type JobResult__Output,
 } from '@ferry/api';
+import type { AgentIdentity } from './agent-identity.js';
 import type { Clock } from './clock.js';
 import { CoordinatorError, grpcStatusOf, messageOf } from './errors.js';
 import type { Logger } from './log.js';
@@ -63,6 +65,8 @@ export interface AgentHubOptions {
   readonly tls?: HubTls;
   /** Check that the client certificate names the node in Hello (default true with TLS). */
   readonly verifyNodeIdentity?: boolean;
+  /** Which client certificates may speak for a node (default node-certificate). */
+  readonly identity?: AgentIdentity;
   /** How many times storing a result is retried before waiting for the agent to re-send it. */
   readonly resultAttempts?: number;
 }
@@ -98,6 +102,10 @@ export class AgentHub {
 
   async listen(address: string): Promise<number> {
     const creds = await this.credentials();
+    const identity = this.o.identity;
+    if (this.o.tls && identity?.mode === 'shared-certificate') {
+      this.o.log.warn('agent identity is shared-certificate: any holder of the agent certificate can claim any node and receive its jobs and repository credentials', { sharedName: identity.sharedName });
+    }
     this.port = await new Promise<number>((resolve, reject) => this.server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port))));
     return this.port;
   }
@@ -237,7 +245,12 @@ export class AgentHub {
     if (!cert) return new CoordinatorError('Unauthenticated', `agent for node ${nodeName} presented no client certificate`);
     const names = certificateNames(cert);
     if (names.some((n) => n === nodeName || n === `ferry-agent-${nodeName}` || n === `system:node:${nodeName}`)) return undefined;
-    return new CoordinatorError('PermissionDenied', `the client certificate names ${names.join(', ') || 'nothing'}, not node ${nodeName}; issue the agent a certificate whose CN or DNS SAN is the node name`);
+    const identity = this.o.identity ?? { mode: 'node-certificate' };
+    if (identity.mode === 'shared-certificate') {
+      if (names.includes(identity.sharedName)) return undefined;
+      return new CoordinatorError('PermissionDenied', `the client certificate names ${names.join(', ') || 'nothing'}, neither node ${nodeName} nor the shared agent name ${identity.sharedName}; issue the agent the shared certificate or one whose CN or DNS SAN is the node name`);
+    }
+    return new CoordinatorError('PermissionDenied', `the client certificate names ${names.join(', ') || 'nothing'}, not node ${nodeName}; issue the agent a certificate whose CN or DNS SAN is the node name, or run the coordinator with --agent-identity shared-certificate to accept one shared agent certificate`);
   }
 
   private async storeResult(conn: Connection, result: JobResult__Output, session: AgentSession): Promise<void> {
