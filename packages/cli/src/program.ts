@@ -12,7 +12,7 @@ import type { CommandResult } from './commands/result.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 import { registerForgetCommand } from './commands/forget.js';
 import { registerKeyCommand } from './commands/key.js';
-import { registerPruneCommand } from './commands/prune.js';
+import { registerPruneCommand, staleAfterFromEnv } from './commands/prune.js';
 import { describeError } from './errors.js';
 import { EXIT_CODES_HELP, ExitCode, exitCodeForError } from './exit-codes.js';
 import type { CliIO } from './io.js';
@@ -144,6 +144,7 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
           excludes: opts.exclude,
           ...(opts.host !== undefined ? { host: opts.host } : {}),
           ...(opts.stdin === true ? { stdin: io.stdin, stdinFilename: opts.stdinFilename } : {}),
+          staleAfterMs: staleAfterFromEnv(io.env),
           ...signal,
         }),
       );

@@ -124,6 +124,8 @@ export interface BackupOptions {
   readonly onProgress?: (progress: Progress) => void;
   /** Store a partial snapshot this often, so a killed backup resumes (default 5 min; 0 = never). */
   readonly checkpointIntervalMs?: number;
+  /** A session marker without a heartbeat for this long is a dead writer's (default 15 min). */
+  readonly staleAfterMs?: number;
 }
 
 export interface BackupSummary {

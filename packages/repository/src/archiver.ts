@@ -49,7 +49,7 @@ interface Counters {
 export async function runBackup(repo: RepositoryCore, options: BackupOptions): Promise<BackupSummary> {
   const started = repo.clock.now();
   const session = repo.newWriteSession(options.signal);
-  const marker = await beginBackupSession(repo, session, options.signal);
+  const marker = await beginBackupSession(repo, session, options);
   try {
     return await archive(repo, options, session, started);
   } catch (err) {

@@ -11,7 +11,8 @@ import { listMarks } from './prune-marks.js';
 import { isStale, listSessions, Marker } from './sessions.js';
 import type { WriteSession } from './write-session.js';
 
-export async function beginBackupSession(repo: RepositoryCore, session: WriteSession, signal?: AbortSignal): Promise<Marker> {
+export async function beginBackupSession(repo: RepositoryCore, session: WriteSession, options: { signal?: AbortSignal; staleAfterMs?: number }): Promise<Marker> {
+  const { signal } = options;
   const o = { store: repo.store, objectKey: repo.keys.object, clock: repo.clock };
   const marker = await Marker.startSession(o);
   try {
@@ -19,7 +20,7 @@ export async function beginBackupSession(repo: RepositoryCore, session: WriteSes
       const packNos = mark.packs.map((hex) => repo.index.findPack(Buffer.from(hex, 'hex'))).filter((n) => n >= 0);
       session.excludePacks(packNos);
     }
-    await adoptOrphans(repo, session, marker.key, signal);
+    await adoptOrphans(repo, session, marker.key, options.staleAfterMs, signal);
   } catch (err) {
     await marker.release().catch(() => undefined);
     throw err;
@@ -28,10 +29,10 @@ export async function beginBackupSession(repo: RepositoryCore, session: WriteSes
 }
 
 /** If a writer died (its marker went stale), index the packs it uploaded and drop its marker. */
-async function adoptOrphans(repo: RepositoryCore, session: WriteSession, ownKey: string, signal?: AbortSignal): Promise<void> {
+async function adoptOrphans(repo: RepositoryCore, session: WriteSession, ownKey: string, staleAfterMs: number | undefined, signal?: AbortSignal): Promise<void> {
   const now = repo.clock.now();
   const sessions = await listSessions({ store: repo.store, objectKey: repo.keys.object, clock: repo.clock }, signal);
-  const dead = sessions.filter((s) => s.key !== ownKey && (s.record === undefined || isStale(s.record, now)));
+  const dead = sessions.filter((s) => s.key !== ownKey && (s.record === undefined || isStale(s.record, now, staleAfterMs)));
   if (dead.length === 0) return;
   for await (const entry of repo.store.list('data/', { signal })) {
     const id = Buffer.from(packIdFromKey(entry.key), 'hex');

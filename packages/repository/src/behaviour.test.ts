@@ -196,3 +196,25 @@ describe('checkpoints', () => {
     expect(await describeTree(out)).toEqual(await describeTree(src));
   });
 });
+
+describe('concurrent maintenance', () => {
+  it('opens while a prune deletes a superseded index segment or a forget deletes a snapshot between listing and reading', async () => {
+    const [repoDir, src] = [await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    await writeFile(join(src, 'f'), 'data');
+    const s = await backup(repo, src);
+    const store = new LocalStore({ root: repoDir });
+    // Listings that still name objects already deleted, as a racing prune or forget leaves them.
+    const racing: typeof store = Object.assign(Object.create(store) as typeof store, {
+      list: async function* (prefix: string) {
+        yield* store.list(prefix);
+        if (prefix === 'index/') yield { key: `index/${'0'.repeat(64)}`, size: 100 };
+        if (prefix === 'snapshots/') yield { key: `snapshots/${'1'.repeat(64)}`, size: 100 };
+      },
+    });
+    const opened = await Repository.open({ store: racing, credential: PASSWORD });
+    scope.defer(() => opened.close());
+    expect(opened.index.blobCount).toBe(repo.index.blobCount);
+    expect((await opened.listSnapshots()).map((x) => x.id)).toEqual([s.snapshot.id]);
+  });
+});

@@ -8,6 +8,7 @@ import { BlobIndex } from './blob-index.js';
 import { mapLimited } from './concurrency.js';
 import { AAD, open } from './crypto.js';
 import { RepositoryError } from './errors.js';
+import { isBlobStoreError } from '@ferry/blobstore';
 import { loadIndexSegmentInto, readSupersedes } from './index-segment.js';
 
 const LOAD_CONCURRENCY = 8;
@@ -27,13 +28,7 @@ export interface LoadedIndex {
  * stored again since the mark is found at its new home.
  */
 export async function loadIndex(store: BlobStore, objectKey: Buffer, signal?: AbortSignal, deferPacks?: ReadonlySet<string>): Promise<LoadedIndex> {
-  const keys: string[] = [];
-  for await (const entry of store.list(INDEX_PREFIX, { signal })) keys.push(entry.key);
-  const plains = await mapLimited(keys, LOAD_CONCURRENCY, async (key) => {
-    const plain = open(objectKey, AAD.index, await store.get(key, { signal }));
-    if (!plain) throw new RepositoryError('Corrupt', `index segment ${key} fails authentication (damaged or truncated); run "ferry check"`);
-    return plain;
-  });
+  const { keys, plains } = await fetchSegments(store, objectKey, signal);
   const supersededIds = new Set<string>();
   plains.forEach((plain, i) => {
     try {
@@ -61,4 +56,34 @@ export async function loadIndex(store: BlobStore, objectKey: Buffer, signal?: Ab
   // Loading grows the tables in steps; give the slack back (a large index stays resident).
   index.trim();
   return { index, live, superseded };
+}
+
+const MAX_LIST_ROUNDS = 3;
+
+/**
+ * Lists and reads every segment. A prune may delete a superseded segment between the
+ * listing and the read; it writes the replacement first, so listing again finds it.
+ */
+async function fetchSegments(store: BlobStore, objectKey: Buffer, signal?: AbortSignal): Promise<{ keys: string[]; plains: Buffer[] }> {
+  const loaded = new Map<string, Buffer>();
+  for (let round = 0; round < MAX_LIST_ROUNDS; round++) {
+    const listed: string[] = [];
+    for await (const entry of store.list(INDEX_PREFIX, { signal })) if (!loaded.has(entry.key)) listed.push(entry.key);
+    let vanished = false;
+    await mapLimited(listed, LOAD_CONCURRENCY, async (key) => {
+      const sealed = await store.get(key, { signal }).catch((err: unknown) => {
+        if (isBlobStoreError(err, 'NotFound')) return undefined;
+        throw err;
+      });
+      if (!sealed) {
+        vanished = true;
+        return;
+      }
+      const plain = open(objectKey, AAD.index, sealed);
+      if (!plain) throw new RepositoryError('Corrupt', `index segment ${key} fails authentication (damaged or truncated); run "ferry check"`);
+      loaded.set(key, plain);
+    });
+    if (!vanished) break;
+  }
+  return { keys: [...loaded.keys()], plains: [...loaded.values()] };
 }

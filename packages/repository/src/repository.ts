@@ -19,7 +19,7 @@ import { BlobCodec, BLOB_DATA, BLOB_TREE, type BlobType } from './blob-codec.js'
 import type { BlobIndex } from './blob-index.js';
 import { newConfig, parseConfig, serializeConfig, verifyConfig, type RepositoryConfig } from './config.js';
 import { deriveSubkeys, MASTER_KEY_BYTES, type Subkeys } from './crypto.js';
-import { RepositoryError, throwIfAborted } from './errors.js';
+import { isRepositoryError, RepositoryError, throwIfAborted } from './errors.js';
 import { loadIndex, type LoadedIndex } from './index-loader.js';
 import { condemnedPacks } from './prune-marks.js';
 import { createKeySlot, parseKeySlot, unwrapKeySlot } from './keys.js';
@@ -154,7 +154,14 @@ export class Repository implements RepositoryCore {
 
   async listSnapshots(options: { signal?: AbortSignal } = {}): Promise<Snapshot[]> {
     const ids = await listSnapshotIds(this.store, options.signal).catch((e: unknown) => storeError(e, `cannot list snapshots in ${this.description}`));
-    const snaps = await mapLimited(ids, 16, (id) => this.loadSnapshot(id, options.signal));
+    // A snapshot forgotten between the listing and the read is simply gone.
+    const loaded = await mapLimited(ids, 16, (id) =>
+      this.loadSnapshot(id, options.signal).catch((err: unknown) => {
+        if (isRepositoryError(err, 'SnapshotNotFound')) return undefined;
+        throw err;
+      }),
+    );
+    const snaps = loaded.filter((s): s is Snapshot => s !== undefined);
     return snaps.sort((a, b) => a.time.getTime() - b.time.getTime() || a.id.localeCompare(b.id));
   }
 

@@ -17,6 +17,8 @@ export interface BackupCommandOptions {
   /** Back up this stream as one file named `stdinFilename`. */
   readonly stdin?: AsyncIterable<Uint8Array>;
   readonly stdinFilename?: string;
+  /** When another writer's silent session marker counts as dead (FERRY_STALE_SESSION_SECONDS). */
+  readonly staleAfterMs?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -29,6 +31,7 @@ export async function backupCommand(options: BackupCommandOptions): Promise<Comm
     tags: options.tags ?? [],
     excludes: options.excludes ?? [],
     onProgress: (p) => options.reporter.progress(p),
+    ...(options.staleAfterMs !== undefined ? { staleAfterMs: options.staleAfterMs } : {}),
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
   });
   for (const problem of summary.problems) options.reporter.problem(problem);
