@@ -5,13 +5,17 @@
  * wiped; Restore; pods recreated as a ReplicaSet/StatefulSet would; the webhook injects
  * restore-wait; the agents restore; the data comes back bit-identical with metadata. Then
  * the coordinator is SIGKILLed mid-backup and restarted, and an agent is SIGKILLed mid-backup.
+ * Last, a Backup deleted with purgeOnDelete has its snapshots forgotten in the RGW repository.
  */
 import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
+import { Kube } from '../../packages/coordinator/src/kube.js';
+import { nativePurgeMover } from '../../packages/coordinator/src/purge.js';
+import { Repositories } from '../../packages/coordinator/src/repositories.js';
 import { createBoundPvc, createReplicaSetPods, createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls } from '../fake-cluster/index.js';
 import { createTestBucket, type TestBucket } from '../support/s3.js';
 import { AGENT_MAIN, COORDINATOR_MAIN, freePort, makeHubCerts, restoreWaitRunner, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
@@ -252,4 +256,24 @@ describe('coordinator end to end', () => {
     for (const p of onB.filter((x) => x.status?.phase === 'Failed')) expect(p.status?.error?.message).toMatch(/agent on node node-b disconnected/);
     for (const p of pvbs.filter((x) => x.spec.node === 'node-a')) expect(p.status?.phase).toBe('Completed');
   }, 90_000);
+
+  it('forgets the snapshots of a Backup deleted with purgeOnDelete; other Backups keep theirs', async () => {
+    const repository = await new Repositories({ kube: new Kube(kc), namespace: SYS }).jobRepository('rgw-shop', { initialize: false });
+    const mover = nativePurgeMover({ repository: 'rgw-shop', mover: 'native', access: repository }).mover;
+    const ids = async (backup: string) => (await list('podvolumebackups', `ferry.dev/backup=${backup}`)).map((p) => p.status?.snapshotId as string);
+    const [purged, kept] = [await ids('b2'), await ids('b1')];
+    expect(purged).toHaveLength(4);
+    const before = (await mover.snapshots({})).map((s) => s.id);
+    expect(before).toEqual(expect.arrayContaining([...purged, ...kept]));
+    await custom.patchNamespacedCustomObject({ ...group, namespace: NS, plural: 'backups', name: 'b2', body: { spec: { purgeOnDelete: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await custom.deleteNamespacedCustomObject({ ...group, namespace: NS, plural: 'backups', name: 'b2' });
+    await waitFor(async () => !(await list('backups')).some((b) => b.metadata.name === 'b2'), 30_000, 'backup b2 to be gone');
+    const after = (await mover.snapshots({})).map((s) => s.id);
+    for (const id of purged) expect(after).not.toContain(id);
+    expect(after).toEqual(expect.arrayContaining(kept));
+    expect(after).toHaveLength(before.length - purged.length);
+    expect(await list('podvolumebackups', 'ferry.dev/backup=b2')).toHaveLength(0);
+    const events = (await core.listNamespacedEvent({ namespace: NS })).items.filter((e) => e.involvedObject.name === 'b2' && e.reason === 'Purged');
+    expect(events[0]?.message).toMatch(/forgot 4 snapshot\(s\) in BackupRepository rgw-shop/);
+  }, 60_000);
 });

@@ -5,10 +5,11 @@ import { AgentHub } from './hub.js';
 import { Kube } from './kube.js';
 import { silentLogger } from './log.js';
 import { CoordinatorMetrics } from './metrics.js';
+import { defaultPurgeMovers, type PurgeMoverFactory } from './purge.js';
 import { Repositories } from './repositories.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 
-export function testContext(kubeConfig: KubeConfig, clock = new ManualClock()): { ctx: ControllerContext; clock: ManualClock; enqueued: string[] } {
+export function testContext(kubeConfig: KubeConfig, clock = new ManualClock(), purgeMovers: PurgeMoverFactory = defaultPurgeMovers): { ctx: ControllerContext; clock: ManualClock; enqueued: string[] } {
   const kube = new Kube(kubeConfig);
   const enqueued: string[] = [];
   const hub = new AgentHub({ clock, log: silentLogger, coordinatorId: 'test', handlers: { onResult: async () => undefined, onProgress: () => undefined, onConnect: () => undefined, onDisconnect: () => undefined } });
@@ -19,6 +20,7 @@ export function testContext(kubeConfig: KubeConfig, clock = new ManualClock()): 
     log: silentLogger,
     metrics: new CoordinatorMetrics({ defaultMetrics: false }),
     repositories: new Repositories({ kube, namespace: 'ferry-system' }),
+    purgeMovers,
     settings: { namespace: 'ferry-system', agentWaitMs: 60_000, agentLostMs: 60_000, progressIntervalMs: 2_000, maxAttempts: 2, restoreWait: { image: 'ferry-agent:test', command: ['/usr/local/bin/ferry-restore-wait'] } },
     enqueue: (key) => void enqueued.push(key),
     startedAt: clock.now(),

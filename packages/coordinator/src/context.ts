@@ -4,6 +4,7 @@ import type { AgentHub } from './hub.js';
 import type { Kube } from './kube.js';
 import type { Logger } from './log.js';
 import type { CoordinatorMetrics } from './metrics.js';
+import type { PurgeMoverFactory } from './purge.js';
 import type { Repositories } from './repositories.js';
 
 export interface ControllerSettings {
@@ -27,6 +28,8 @@ export interface ControllerContext {
   readonly clock: Clock;
   readonly log: Logger;
   readonly repositories: Repositories;
+  /** Opens a repository to forget a deleted Backup's snapshots (spec.purgeOnDelete). */
+  readonly purgeMovers: PurgeMoverFactory;
   readonly metrics: CoordinatorMetrics;
   readonly settings: ControllerSettings;
   /** Queue `Kind/namespace/name` for reconciling. */

@@ -25,6 +25,7 @@ import { LeaderElector } from './leader.js';
 import type { Logger } from './log.js';
 import { CoordinatorMetrics } from './metrics.js';
 import type { BackupObject, PvbObject, PvrObject, RestoreObject } from './objects.js';
+import { defaultPurgeMovers, type PurgeMoverFactory } from './purge.js';
 import { Repositories } from './repositories.js';
 import { JobTraffic, type ObjectRef } from './results.js';
 import { WorkQueue } from './queue.js';
@@ -38,6 +39,8 @@ export interface CoordinatorOptions {
   readonly log: Logger;
   /** Called when leadership is lost (main exits so a fresh process campaigns again). */
   readonly onLostLeadership?: () => void;
+  /** How repositories are opened to purge deleted Backups' snapshots; default: native only. */
+  readonly purgeMovers?: PurgeMoverFactory;
 }
 
 export interface CoordinatorPorts {
@@ -181,6 +184,7 @@ class Running {
       log: o.log,
       metrics,
       repositories: new Repositories({ kube, namespace: cfg.namespace }),
+      purgeMovers: o.purgeMovers ?? defaultPurgeMovers,
       settings: cfg.controllers,
       enqueue,
       startedAt: o.clock.now(),

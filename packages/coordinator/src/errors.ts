@@ -16,6 +16,7 @@ export const COORDINATOR_ERROR_CODES = [
   'Unavailable',
   'CredentialsNotFound',
   'LocationNotFound',
+  'Unsupported',
   'Internal',
 ] as const;
 export type CoordinatorErrorCode = (typeof COORDINATOR_ERROR_CODES)[number];
@@ -45,6 +46,7 @@ const GRPC_STATUS: Record<CoordinatorErrorCode, GrpcStatus> = {
   Unavailable: GrpcStatus.UNAVAILABLE,
   CredentialsNotFound: GrpcStatus.FAILED_PRECONDITION,
   LocationNotFound: GrpcStatus.FAILED_PRECONDITION,
+  Unsupported: GrpcStatus.UNIMPLEMENTED,
   Internal: GrpcStatus.INTERNAL,
 };
 

@@ -2,7 +2,7 @@
  * Backup: New → InProgress → Completed | PartiallyFailed | Failed | Canceled. New accepts
  * the spec, sets up repositories and creates PodVolumeBackups; InProgress aggregates them.
  * Deleting a Backup (finalizer) deletes its PodVolumeBackups and, with purgeOnDelete,
- * would forget its snapshots (not supported yet by the engine: recorded, see below).
+ * first forgets their snapshots in the repositories.
  */
 import { BACKUP_DEFAULTS, isTerminalPhase, parseDuration, type V1alpha1Condition } from '@ferry/api';
 import { isoTime } from '../clock.js';
@@ -15,6 +15,8 @@ import type { V1alpha1OperationPhase } from '@ferry/api';
 import { aggregate } from './aggregate.js';
 import { createPodVolumeBackups } from './backup-volumes.js';
 import { involved } from './commit.js';
+import type { EventOptions } from '../kube.js';
+import { forgetSnapshots } from '../purge.js';
 
 interface Ctx {
   readonly c: ControllerContext;
@@ -138,29 +140,78 @@ export async function reconcileBackup(c: ControllerContext, backup: BackupObject
   return dispatch(HANDLERS, status.phase ?? 'New', { c, backup, status });
 }
 
-/** Deletion: PodVolumeBackups go; purge is recorded as unsupported until the engine can forget by id. */
+/**
+ * Deletion: running volumes are canceled; with spec.purgeOnDelete their snapshots are
+ * forgotten first (after every volume stopped, so none finishes behind the purge). A failed
+ * purge keeps the finalizer and the PodVolumeBackups (they hold the snapshot ids) and is
+ * retried with backoff until it succeeds or spec.purgeOnDelete is removed.
+ */
 async function finalize(c: ControllerContext, backup: BackupObject): Promise<Decision<BackupStatus>> {
   if (!(backup.metadata.finalizers ?? []).includes(BACKUP_FINALIZER)) return {};
   const ns = backup.metadata.namespace ?? '';
   const name = backup.metadata.name ?? '';
   const pvbs = await c.kube.list<PvbObject>('PodVolumeBackup', ns, `${LABELS.backup}=${name}`);
-  for (const p of pvbs) {
-    const node = p.spec.node;
-    if (!isTerminalPhase(p.status?.phase) && p.status?.attempt) c.hub.cancel(node, `${p.metadata.uid}.${p.status.attempt}`, `Backup ${ns}/${name} was deleted`);
-    await c.kube.delete('PodVolumeBackup', ns, p.metadata.name ?? '');
-  }
-  const events = [];
+  const events: EventOptions[] = [];
   if (backup.spec.purgeOnDelete) {
-    const snapshots = pvbs.map((p) => p.status?.snapshotId).filter((s): s is string => Boolean(s));
-    const message = `spec.purgeOnDelete is set, but forgetting snapshots is not supported yet by the native engine (its mover's forget is unimplemented); ${snapshots.length} snapshot(s) stay in the repository: ${snapshots.map((s) => s.slice(0, 12)).join(', ')}`;
-    c.log.warn('purge not supported', { namespace: ns, backup: name, snapshots: snapshots.length });
-    events.push({ involved: involved('Backup', backup), type: 'Warning' as const, reason: 'PurgeNotSupported', message });
-    const status = backup.status ?? {};
-    const conditions = setCondition(status.conditions, { type: 'Failed', status: 'True', reason: 'PurgeNotSupported', message }, isoTime(c.clock));
-    await c.kube.replaceStatus('Backup', backup, { ...status, conditions }).catch((err: unknown) => c.log.warn('recording PurgeNotSupported failed', { error: messageOf(err) }));
+    if (pvbs.some((p) => !isTerminalPhase(p.status?.phase))) {
+      await cancelVolumes(c, pvbs);
+      return { requeueAfterMs: 1_000 };
+    }
+    const purge = await purgeSnapshots(c, backup, pvbs);
+    if (!purge.ok) return purge.decision;
+    events.push(...purge.events);
+  } else {
+    for (const p of pvbs) if (!isTerminalPhase(p.status?.phase) && p.status?.attempt) c.hub.cancel(p.spec.node, `${p.metadata.uid}.${p.status.attempt}`, `Backup ${ns}/${name} was deleted`);
   }
+  for (const p of pvbs) await c.kube.delete('PodVolumeBackup', ns, p.metadata.name ?? '');
   for (const e of events) await c.kube.event(e, c.clock);
   const finalizers = (backup.metadata.finalizers ?? []).filter((f) => f !== BACKUP_FINALIZER);
   await c.kube.mergePatch('Backup', ns, name, { metadata: { finalizers, resourceVersion: undefined } });
   return {};
+}
+
+const PURGE_TIMEOUT_MS = 15 * 60_000;
+const PURGE_BACKOFF_MIN_MS = 5_000;
+const PURGE_BACKOFF_MAX_MS = 5 * 60_000;
+
+type PurgeOutcome = { ok: true; events: EventOptions[] } | { ok: false; decision: Decision<BackupStatus> };
+
+/** Forgets the volumes' snapshots, one repository at a time; the first failure stops and is recorded. */
+async function purgeSnapshots(c: ControllerContext, backup: BackupObject, pvbs: readonly PvbObject[]): Promise<PurgeOutcome> {
+  const byRepository = new Map<string, string[]>();
+  for (const p of pvbs) {
+    const id = p.status?.snapshotId;
+    if (id) byRepository.set(p.spec.repository, [...(byRepository.get(p.spec.repository) ?? []), id]);
+  }
+  const events: EventOptions[] = [];
+  for (const [repository, snapshotIds] of byRepository) {
+    try {
+      const r = await forgetSnapshots({ repositories: c.repositories, movers: c.purgeMovers, repository, snapshotIds, signal: AbortSignal.timeout(PURGE_TIMEOUT_MS) });
+      c.log.info('purged snapshots of a deleted Backup', { namespace: backup.metadata.namespace, backup: backup.metadata.name, repository, removed: r.removed.length, alreadyGone: r.alreadyGone.length });
+      events.push({ involved: involved('Backup', backup), type: 'Normal', reason: 'Purged', message: `forgot ${r.removed.length} snapshot(s) in BackupRepository ${repository}${r.alreadyGone.length ? ` (${r.alreadyGone.length} already gone)` : ''}; their data is freed at the repository's next prune` });
+    } catch (err) {
+      return { ok: false, decision: purgeFailed(c, backup, repository, snapshotIds.length, err) };
+    }
+  }
+  return { ok: true, events };
+}
+
+/** Condition Failed/PurgeFailed, a Warning Event, and a retry after a delay that doubles with the time already spent failing. */
+function purgeFailed(c: ControllerContext, backup: BackupObject, repository: string, count: number, err: unknown): Decision<BackupStatus> {
+  const code = (err as { code?: unknown }).code;
+  const message = `forgetting ${count} snapshot(s) of this Backup in BackupRepository ${repository} failed${typeof code === 'string' ? ` (${code})` : ''}: ${messageOf(err)}; the Backup keeps its finalizer and is retried; remove spec.purgeOnDelete to delete it and keep the snapshots`;
+  c.log.warn('purging snapshots failed; retrying', { namespace: backup.metadata.namespace, backup: backup.metadata.name, repository, error: messageOf(err) });
+  const status = backup.status ?? {};
+  const now = isoTime(c.clock);
+  const previous = (status.conditions ?? []).find((x) => x.type === 'Failed');
+  // A volume's Failed condition gives way, so lastTransitionTime marks the first purge failure.
+  const kept = previous?.reason === 'PurgeFailed' ? status.conditions : (status.conditions ?? []).filter((x) => x.type !== 'Failed');
+  const conditions = setCondition(kept, { type: 'Failed', status: 'True', reason: 'PurgeFailed', message }, now);
+  const since = Date.parse(String(conditions.find((x) => x.type === 'Failed')?.lastTransitionTime ?? now));
+  const delay = Math.min(PURGE_BACKOFF_MAX_MS, Math.max(PURGE_BACKOFF_MIN_MS, c.clock.now() - since));
+  return {
+    status: { ...status, conditions },
+    events: [{ involved: involved('Backup', backup), type: 'Warning', reason: 'PurgeFailed', message }],
+    requeueAfterMs: delay,
+  };
 }
