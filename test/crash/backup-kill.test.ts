@@ -35,7 +35,7 @@ const FILES = 5;
 const FILE_SIZE = 7 * MiB;
 /** Trials per repository before starting a fresh one (keeps check --read-data and restores short). */
 const PER_REPOSITORY = 3;
-const TRIALS = { local: 16, s3: 16 };
+const TRIALS = { local: 24, s3: 24 };
 
 let work: string;
 const seed = crashSeed();
@@ -149,14 +149,14 @@ function report(kind: string, tally: Tally): void {
 }
 
 describe('SIGKILL during ferry backup', () => {
-  it(`local store: ${TRIALS.local} kills`, { timeout: 240_000 }, async () => {
+  it(`local store: ${TRIALS.local} kills`, { timeout: 420_000 }, async () => {
     const tally = await runTrials(localPlace(join(work, 'repos')), TRIALS.local, mulberry32(seed));
     report('local', tally);
     expect(tally.trials).toBe(TRIALS.local);
     expect(tally.phases.get('pack upload') ?? 0).toBeGreaterThan(0);
   });
 
-  it(`RGW S3: ${TRIALS.s3} kills`, { timeout: 240_000 }, async () => {
+  it(`RGW S3: ${TRIALS.s3} kills`, { timeout: 420_000 }, async () => {
     const place = await s3Place();
     try {
       const tally = await runTrials(place, TRIALS.s3, mulberry32(seed ^ 0x5eed));

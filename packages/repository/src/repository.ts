@@ -289,7 +289,14 @@ async function unlock(store: BlobStore, options: OpenOptions, repositoryId: Buff
   for await (const entry of store.list('keys/', { signal: options.signal })) slots.push(entry.key);
   if (slots.length === 0) throw new RepositoryError('Corrupt', `${where} has a config but no key slots`);
   for (const key of slots.sort()) {
-    const slot = parseKeySlot(await store.get(key, { signal: options.signal }), key);
+    // A slot can vanish between listing and reading: the loser of two concurrent inits
+    // deletes the slot it wrote.
+    const text = await store.get(key, { signal: options.signal }).catch((err: unknown) => {
+      if (isBlobStoreError(err, 'NotFound')) return undefined;
+      throw err;
+    });
+    if (!text) continue;
+    const slot = parseKeySlot(text, key);
     const master = await unwrapKeySlot(slot, options.credential, repositoryId);
     if (master) return { master, slotKey: key };
   }
