@@ -8,14 +8,15 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ALLOWED = {
+  log: [],
   blobstore: [],
   repository: ['blobstore'],
   mover: ['blobstore', 'repository'],
   restic: ['mover'],
   api: [],
-  agent: ['api', 'mover', 'restic', 'repository', 'blobstore'],
-  coordinator: ['api', 'mover', 'repository', 'blobstore'],
-  cli: ['api', 'mover', 'restic', 'repository', 'blobstore'],
+  agent: ['api', 'log', 'mover', 'restic', 'repository', 'blobstore'],
+  coordinator: ['api', 'log', 'mover', 'repository', 'blobstore'],
+  cli: ['api', 'log', 'mover', 'restic', 'repository', 'blobstore'],
 };
 const MAY_USE_RPC = new Set(['agent', 'coordinator', 'cli']);
 const RPC = /^(@grpc\/|@kubernetes\/)/;

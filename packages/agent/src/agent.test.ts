@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from './agent.js';
-import { createLogger } from './log.js';
+import { createLogger } from '@ferry/log';
 import { doneMarkerPath } from './markers.js';
 import {
   FakeCoordinator,

@@ -13,7 +13,7 @@ import { createExecutor, type Executor } from './executor.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { HubClient, type BackoffOptions } from './hub-client.js';
 import { JobRunner } from './jobs.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type Logger } from '@ferry/log';
 import { AgentMetrics } from './metrics.js';
 import { moverFactory } from './movers.js';
 import { Outbox } from './outbox.js';

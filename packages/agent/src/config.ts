@@ -6,7 +6,7 @@
 import { isAbsolute } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from './duration.js';
-import { isLogLevel, type LogLevel } from './log.js';
+import { isLogLevel, type LogLevel } from '@ferry/log';
 
 export interface AgentConfig {
   readonly nodeName: string;

@@ -5,7 +5,7 @@
 import type { BackupResult, MoverProgress, RestoreResult } from '@ferry/mover';
 import { AgentError, JobAbort } from './errors.js';
 import { jobSecrets, redact, sourceIdentity, type JobSpec } from './job-spec.js';
-import type { Logger } from './log.js';
+import type { Logger } from '@ferry/log';
 import { clearMarkers, writeDoneMarker, writeFailedMarker } from './markers.js';
 import type { MoverFactory } from './movers.js';
 import { classifyError } from './status-codes.js';

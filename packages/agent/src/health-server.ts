@@ -1,7 +1,7 @@
 /** `/metrics`, `/healthz` (the process serves requests) and `/readyz` (connected to a coordinator). */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from './log.js';
+import type { Logger } from '@ferry/log';
 
 export interface HealthServerOptions {
   readonly host: string;

@@ -7,7 +7,7 @@
 import type { Clock } from '@ferry/blobstore';
 import type { ClientDuplexStream, ServiceError } from '@grpc/grpc-js';
 import type { AgentHubClient, AgentMessage, CoordinatorMessage__Output, Heartbeat, Hello } from '@ferry/api';
-import type { Logger } from './log.js';
+import type { Logger } from '@ferry/log';
 import { loadAgentProto } from './proto.js';
 import type { CredentialsSource } from './tls.js';
 

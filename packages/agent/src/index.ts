@@ -12,8 +12,6 @@ export { JobRunner, MAX_LISTED_FILE_ERRORS } from './jobs.js';
 export type { JobRunnerOptions } from './jobs.js';
 export { parseJob, sourceIdentity, describeJob, JOB_ID_PATTERN, RESTORE_UID_PATTERN } from './job-spec.js';
 export type { JobSpec, VolumeSpec, RepositorySpec, JobKindName, VolumeKindName } from './job-spec.js';
-export { createLogger, silentLogger } from './log.js';
-export type { Logger, LogLevel, LogFields, LoggerOptions } from './log.js';
 export { MARKER_DIR, doneMarkerPath, failedMarkerPath, writeDoneMarker, writeFailedMarker, clearMarkers } from './markers.js';
 export { AgentMetrics } from './metrics.js';
 export type { AgentMetricsOptions } from './metrics.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AgentError, JobAbort, type AgentErrorCode } from './errors.js';
 import type { Executor } from './executor.js';
 import { JobRunner } from './jobs.js';
-import { silentLogger } from './log.js';
+import { silentLogger } from '@ferry/log';
 import { AgentMetrics } from './metrics.js';
 import { ProgressThrottle } from './progress-throttle.js';
 import { classifyError, ERROR_CODES, grpcStatusOf } from './status-codes.js';

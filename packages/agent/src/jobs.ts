@@ -9,7 +9,7 @@ import type { MoverProgress } from '@ferry/mover';
 import { JobAbort } from './errors.js';
 import type { Executor, JobOutcome } from './executor.js';
 import { describeJob, jobSecrets, parseJob, redact, type JobKindName, type JobSpec } from './job-spec.js';
-import type { Logger } from './log.js';
+import type { Logger } from '@ferry/log';
 import type { AgentMetrics } from './metrics.js';
 import { ProgressThrottle } from './progress-throttle.js';
 import { classifyError, type OperationResult } from './status-codes.js';

@@ -6,7 +6,7 @@
 import { Agent } from './agent.js';
 import { isAgentError } from './errors.js';
 import { ConfigError, parseCommand } from './config.js';
-import { createLogger } from './log.js';
+import { createLogger } from '@ferry/log';
 import { AGENT_VERSION } from './version.js';
 
 async function main(): Promise<number> {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobKind__Output, JobResult, MoverKind__Output } from '@ferry/api';
-import type { Logger } from './log.js';
+import type { Logger } from '@ferry/log';
 
 export interface RunningRecord {
   readonly jobId: string;

@@ -7,7 +7,7 @@ import { parseDuration } from '@ferry/api';
 import type { ControllerSettings } from './context.js';
 import { AGENT_IDENTITY_MODES, isAgentIdentityMode, type AgentIdentity } from './agent-identity.js';
 import type { HubTls } from './hub.js';
-import { isLogLevel, type LogLevel } from './log.js';
+import { isLogLevel, type LogLevel } from '@ferry/log';
 
 export interface CoordinatorConfig {
   readonly namespace: string;

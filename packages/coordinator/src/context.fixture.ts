@@ -3,7 +3,7 @@ import { ManualClock } from './clock.js';
 import type { ControllerContext } from './context.js';
 import { AgentHub } from './hub.js';
 import { Kube } from './kube.js';
-import { silentLogger } from './log.js';
+import { silentLogger } from '@ferry/log';
 import { CoordinatorMetrics } from './metrics.js';
 import { defaultPurgeMovers, type PurgeMoverFactory } from './purge.js';
 import { Repositories } from './repositories.js';

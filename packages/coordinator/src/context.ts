@@ -2,7 +2,7 @@
 import type { Clock } from './clock.js';
 import type { AgentHub } from './hub.js';
 import type { Kube } from './kube.js';
-import type { Logger } from './log.js';
+import type { Logger } from '@ferry/log';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { PurgeMoverFactory } from './purge.js';
 import type { Repositories } from './repositories.js';

@@ -22,7 +22,7 @@ import { AgentHub } from './hub.js';
 import { Informers, type InformerEvent } from './informers.js';
 import { Kube, type FerryKind, type FerryObject } from './kube.js';
 import { LeaderElector } from './leader.js';
-import type { Logger } from './log.js';
+import type { Logger } from '@ferry/log';
 import { CoordinatorMetrics } from './metrics.js';
 import type { BackupObject, PvbObject, PvrObject, RestoreObject } from './objects.js';
 import { defaultPurgeMovers, type PurgeMoverFactory } from './purge.js';

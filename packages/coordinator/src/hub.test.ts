@@ -14,7 +14,7 @@ import { makeHubCerts, type HubCerts } from '../../../test/e2e/processes.fixture
 import type { AgentIdentity } from './agent-identity.js';
 import { ManualClock } from './clock.js';
 import { AgentHub } from './hub.js';
-import { createLogger } from './log.js';
+import { createLogger } from '@ferry/log';
 
 let dir: string;
 let certs: HubCerts;

@@ -24,7 +24,7 @@ import {
 import type { AgentIdentity } from './agent-identity.js';
 import type { Clock } from './clock.js';
 import { CoordinatorError, grpcStatusOf, messageOf } from './errors.js';
-import type { Logger } from './log.js';
+import type { Logger } from '@ferry/log';
 
 type Stream = ServerDuplexStream<AgentMessage__Output, CoordinatorMessage>;
 

@@ -9,4 +9,3 @@ export type { CoordinatorErrorCode } from './errors.js';
 export { LeaderElector } from './leader.js';
 export type { LeaderElectionOptions } from './leader.js';
 export { reviewPod, restoreWaitContainer } from './webhook.js';
-export { createLogger, silentLogger } from './log.js';

@@ -4,7 +4,7 @@ import { FakeApiServer } from '../../../test/fake-cluster/index.js';
 import { ManualClock } from './clock.js';
 import { Kube } from './kube.js';
 import { LeaderElector } from './leader.js';
-import { silentLogger } from './log.js';
+import { silentLogger } from '@ferry/log';
 
 let api: FakeApiServer;
 

@@ -9,7 +9,7 @@ import type { V1Lease } from '@kubernetes/client-node';
 import type { Clock } from './clock.js';
 import { httpStatusOf, isNotFound, messageOf } from './errors.js';
 import type { Kube } from './kube.js';
-import type { Logger } from './log.js';
+import type { Logger } from '@ferry/log';
 
 export interface LeaderElectionOptions {
   readonly kube: Kube;

@@ -8,7 +8,7 @@ import { systemClock } from './clock.js';
 import { ConfigError, parseCommand } from './config.js';
 import { Coordinator } from './coordinator.js';
 import { isCoordinatorError, messageOf } from './errors.js';
-import { createLogger } from './log.js';
+import { createLogger } from '@ferry/log';
 
 async function main(): Promise<number> {
   let command;

@@ -1,7 +1,7 @@
 /**
  * JSON-lines logging. One object per line with `time`, `level`, `msg` and the context
  * fields of the logger (job id, node...). Callers pass plain, non-secret fields only:
- * no job objects, no repository keys or S3 credentials (see describeJob in job-spec.ts).
+ * no job objects, no repository keys or S3 credentials. Shared by the agent and the coordinator.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
