@@ -109,3 +109,16 @@ export class BlobStoreError extends Error {
 export function isBlobStoreError(err: unknown, code?: BlobStoreErrorCode): err is BlobStoreError {
   return err instanceof BlobStoreError && (code === undefined || err.code === code);
 }
+
+/**
+ * `get`, but undefined when the key does not exist. For readers that list and then read:
+ * another writer may delete an object in between (prune, forget, a finished session).
+ */
+export async function getIfExists(store: BlobStore, key: string, options?: GetOptions): Promise<Buffer | undefined> {
+  try {
+    return await store.get(key, options);
+  } catch (err) {
+    if (isBlobStoreError(err, 'NotFound')) return undefined;
+    throw err;
+  }
+}

@@ -1,5 +1,6 @@
 export {
   BlobStoreError,
+  getIfExists,
   isBlobStoreError,
   type BlobListEntry,
   type BlobStat,

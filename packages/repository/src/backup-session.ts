@@ -4,6 +4,7 @@
  * anything is read, dedup that ignores packs condemned by prune marks, and adoption of
  * the orphan packs a dead writer left behind so their data is reused, not re-uploaded.
  */
+import { isBlobStoreError } from '@ferry/blobstore';
 import type { RepositoryCore } from './core.js';
 import type { BlobType } from './blob-codec.js';
 import { packIdFromKey, readPackHeader } from './pack.js';
@@ -37,8 +38,12 @@ async function adoptOrphans(repo: RepositoryCore, session: WriteSession, ownKey:
   for await (const entry of repo.store.list('data/', { signal })) {
     const id = Buffer.from(packIdFromKey(entry.key), 'hex');
     if (id.length !== 32 || repo.index.findPack(id) >= 0) continue;
-    const header = await readPackHeader(repo.store, repo.keys.object, entry.key, entry.size, signal);
-    if (!header.ok || header.entries.length === 0) continue;
+    // A prune may delete an orphan between the listing and the read: then it is not ours to adopt.
+    const header = await readPackHeader(repo.store, repo.keys.object, entry.key, entry.size, signal).catch((err: unknown) => {
+      if (isBlobStoreError(err, 'NotFound')) return undefined;
+      throw err;
+    });
+    if (!header?.ok || header.entries.length === 0) continue;
     session.adoptPack(id, header.entries[0]!.type as BlobType, header.entries);
   }
   for (const s of dead) await repo.store.delete(s.key, { signal });

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { LocalStore } from '@ferry/blobstore';
 import { cleanupScope, describeTree, newRepository, PASSWORD } from './roundtrip.fixture.js';
 import { Repository } from './repository.js';
+import { pruneRepository } from './prune.js';
 import { isRepositoryError } from './errors.js';
 import type { Progress } from './api.js';
 
@@ -210,11 +211,18 @@ describe('concurrent maintenance', () => {
         yield* store.list(prefix);
         if (prefix === 'index/') yield { key: `index/${'0'.repeat(64)}`, size: 100 };
         if (prefix === 'snapshots/') yield { key: `snapshots/${'1'.repeat(64)}`, size: 100 };
+        if (prefix === 'prune/mark-') yield { key: `prune/mark-${'2'.repeat(32)}`, size: 100 };
+        if (prefix === 'sessions/') yield { key: `sessions/${'3'.repeat(32)}`, size: 100 };
+        if (prefix === 'keys/') yield { key: `keys/${'4'.repeat(32)}`, size: 100 };
       },
     });
     const opened = await Repository.open({ store: racing, credential: PASSWORD });
     scope.defer(() => opened.close());
     expect(opened.index.blobCount).toBe(repo.index.blobCount);
     expect((await opened.listSnapshots()).map((x) => x.id)).toEqual([s.snapshot.id]);
+    await writeFile(join(src, 'g'), 'more');
+    const again = await opened.backup({ source: { kind: 'paths', paths: [src] }, identity });
+    expect(again.snapshot.parent).toBe(s.snapshot.id);
+    await expect(pruneRepository(opened, { graceMs: 0 })).resolves.toMatchObject({ marksSwept: 0 });
   });
 });

@@ -3,12 +3,11 @@
  * supersedes (docs/repository-format.md §6): prune writes the replacement before it
  * deletes the old ones, so a reader may see both for a while.
  */
-import type { BlobStore } from '@ferry/blobstore';
+import { getIfExists, type BlobStore } from '@ferry/blobstore';
 import { BlobIndex } from './blob-index.js';
 import { mapLimited } from './concurrency.js';
 import { AAD, open } from './crypto.js';
 import { RepositoryError } from './errors.js';
-import { isBlobStoreError } from '@ferry/blobstore';
 import { loadIndexSegmentInto, readSupersedes } from './index-segment.js';
 
 const LOAD_CONCURRENCY = 8;
@@ -71,10 +70,7 @@ async function fetchSegments(store: BlobStore, objectKey: Buffer, signal?: Abort
     for await (const entry of store.list(INDEX_PREFIX, { signal })) if (!loaded.has(entry.key)) listed.push(entry.key);
     let vanished = false;
     await mapLimited(listed, LOAD_CONCURRENCY, async (key) => {
-      const sealed = await store.get(key, { signal }).catch((err: unknown) => {
-        if (isBlobStoreError(err, 'NotFound')) return undefined;
-        throw err;
-      });
+      const sealed = await getIfExists(store, key, { signal });
       if (!sealed) {
         vanished = true;
         return;

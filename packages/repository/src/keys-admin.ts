@@ -4,7 +4,7 @@
  * wrapped for a password (or, only when forced, in the clear).
  */
 import { randomBytes } from 'node:crypto';
-import type { BlobStore } from '@ferry/blobstore';
+import { getIfExists, type BlobStore } from '@ferry/blobstore';
 import type { Credential } from './api.js';
 import { parseConfig, verifyConfig } from './config.js';
 import { deriveSubkeys } from './crypto.js';
@@ -34,7 +34,9 @@ export interface KeyInfo {
 export async function listKeys(repo: KeyAdminTarget): Promise<KeyInfo[]> {
   const out: KeyInfo[] = [];
   for await (const entry of repo.store.list(PREFIX)) {
-    const slot = parseKeySlot(await repo.store.get(entry.key), entry.key);
+    const text = await getIfExists(repo.store, entry.key);
+    if (!text) continue;
+    const slot = parseKeySlot(text, entry.key);
     const { kind, label, created, host, user } = slot;
     out.push({ id: entry.key.slice(PREFIX.length), kind, label, created, host, user, current: entry.key === repo.secrets.slotKey });
   }

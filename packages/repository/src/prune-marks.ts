@@ -1,6 +1,6 @@
 /** Prune marks (docs/repository-format.md §10): packs condemned by one prune run, deleted by a later one. */
 import { randomBytes } from 'node:crypto';
-import type { BlobStore } from '@ferry/blobstore';
+import { getIfExists, type BlobStore } from '@ferry/blobstore';
 import { open, seal } from './crypto.js';
 import { RepositoryError } from './errors.js';
 
@@ -23,7 +23,10 @@ export async function writeMark(store: BlobStore, objectKey: Buffer, created: nu
 export async function listMarks(store: BlobStore, objectKey: Buffer, signal?: AbortSignal): Promise<PruneMark[]> {
   const marks: PruneMark[] = [];
   for await (const entry of store.list(PREFIX, { signal })) {
-    const plain = open(objectKey, AAD, await store.get(entry.key, { signal }));
+    // A concurrent prune may sweep (delete) a mark between the listing and the read.
+    const sealed = await getIfExists(store, entry.key, { signal });
+    if (!sealed) continue;
+    const plain = open(objectKey, AAD, sealed);
     if (!plain) throw new RepositoryError('Corrupt', `prune mark ${entry.key} fails authentication`);
     const body = JSON.parse(plain.toString('utf8')) as { v: number; created: number; packs: string[] };
     if (body.v !== 1 || !Array.isArray(body.packs)) throw new RepositoryError('Corrupt', `prune mark ${entry.key} is not a version 1 mark`);

@@ -4,7 +4,7 @@
  * and restorer.ts; this class owns keys, the index, trees and snapshots.
  */
 import { randomBytes } from 'node:crypto';
-import { isBlobStoreError, type BlobStore } from '@ferry/blobstore';
+import { getIfExists, isBlobStoreError, type BlobStore } from '@ferry/blobstore';
 import type {
   BackupOptions,
   BackupSummary,
@@ -291,10 +291,7 @@ async function unlock(store: BlobStore, options: OpenOptions, repositoryId: Buff
   for (const key of slots.sort()) {
     // A slot can vanish between listing and reading: the loser of two concurrent inits
     // deletes the slot it wrote.
-    const text = await store.get(key, { signal: options.signal }).catch((err: unknown) => {
-      if (isBlobStoreError(err, 'NotFound')) return undefined;
-      throw err;
-    });
+    const text = await getIfExists(store, key, { signal: options.signal });
     if (!text) continue;
     const slot = parseKeySlot(text, key);
     const master = await unwrapKeySlot(slot, options.credential, repositoryId);

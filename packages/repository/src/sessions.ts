@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { currentHost } from './host.js';
-import { isBlobStoreError, type BlobStore } from '@ferry/blobstore';
+import { getIfExists, isBlobStoreError, type BlobStore } from '@ferry/blobstore';
 import { open, seal } from './crypto.js';
 
 export const SESSION_PREFIX = 'sessions/';
@@ -115,12 +115,8 @@ export class Marker {
 }
 
 async function readRecord(o: MarkerOptions, key: string, aad: Buffer): Promise<SessionRecord | undefined> {
-  try {
-    return decode(o.objectKey, aad, await o.store.get(key));
-  } catch (err) {
-    if (isBlobStoreError(err, 'NotFound')) return undefined;
-    throw err;
-  }
+  const sealed = await getIfExists(o.store, key);
+  return sealed && decode(o.objectKey, aad, sealed);
 }
 
 export interface ListedSession {
@@ -132,7 +128,9 @@ export interface ListedSession {
 export async function listSessions(o: MarkerOptions, signal?: AbortSignal): Promise<ListedSession[]> {
   const out: ListedSession[] = [];
   for await (const entry of o.store.list(SESSION_PREFIX, { signal })) {
-    out.push({ key: entry.key, record: await readRecord(o, entry.key, SESSION_AAD) });
+    const sealed = await getIfExists(o.store, entry.key, { signal });
+    // A marker deleted since the listing belongs to a writer that has finished.
+    if (sealed) out.push({ key: entry.key, record: decode(o.objectKey, SESSION_AAD, sealed) });
   }
   return out;
 }
