@@ -9,6 +9,7 @@ import { AAD, contentId, deriveSubkeys, open, seal } from './crypto.js';
 import { BlobCodec, BLOB_DATA } from './blob-codec.js';
 import { decodePackHeader, PackBuilder } from './pack.js';
 import { decodeTreeBlob, encodeTreeBlob } from './tree.js';
+import type { TreeNode } from './api.js';
 import { gearTable } from './chunker.js';
 
 const master = Buffer.from(Array.from({ length: 64 }, (_, i) => i));
@@ -107,5 +108,50 @@ describe('format v1 golden values', () => {
       expect(() => decodeTreeBlob(encodeTreeBlob([{ ...node, name: Buffer.from(bad) }]), 't')).toThrow(/unsafe entry name/);
     }
     expect(() => decodeTreeBlob(encodeTreeBlob([node, { ...node, type: 'symlink', target: Buffer.from('/etc') }]), 't')).toThrow(/unique and sorted/);
+  });
+});
+
+describe('tree encoding', () => {
+  /** The reference: JSON.stringify over the documented fields in their documented order. */
+  function reference(nodes: TreeNode[]): string {
+    const utf8 = (b: Buffer): string | undefined => {
+      try {
+        const s = new TextDecoder('utf-8', { fatal: true }).decode(b);
+        return Buffer.from(s).equals(b) ? s : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const stored = nodes.map((n) => {
+      const name = utf8(n.name);
+      const o: Record<string, unknown> = name !== undefined ? { name } : { nameRaw: n.name.toString('base64') };
+      Object.assign(o, { type: n.type, mode: n.mode, uid: n.uid, gid: n.gid, mtimeNs: `${n.mtimeNs}`, ctimeNs: `${n.ctimeNs}`, inode: `${n.inode}`, device: `${n.device}`, links: n.links });
+      if (n.size !== undefined) o['size'] = n.size;
+      if (n.content) o['content'] = n.content;
+      if (n.subtrees) o['subtrees'] = n.subtrees;
+      if (n.target) {
+        const t = utf8(n.target);
+        if (t !== undefined) o['target'] = t;
+        else o['targetRaw'] = n.target.toString('base64');
+      }
+      if (n.rdev !== undefined) o['rdev'] = `${n.rdev}`;
+      return o;
+    });
+    return JSON.stringify({ v: 1, nodes: stored });
+  }
+
+  it('writes exactly what JSON.stringify writes, for names and targets of every kind', () => {
+    const names = ['plain', 'with "quotes"', 'back\\slash', 'new\nline', 'tab\t', 'ünïcödé', '日本語', '\u0001ctl', 'emoji😀', '</script>'];
+    const raw = [Buffer.from([0xff, 0xfe]), Buffer.from([0x61, 0xc3]), Buffer.from([0xed, 0xa0, 0x80])];
+    const nodes: TreeNode[] = [];
+    const all = [...names.map((n) => Buffer.from(n)), ...raw];
+    all.forEach((name, i) => {
+      const base = { name, mode: 0o755, uid: i, gid: 2 * i, mtimeNs: 1_700_000_000_000_000_000n + BigInt(i), ctimeNs: 5n, inode: BigInt(i * 7), device: 64769n, links: 1 + (i % 3) };
+      nodes.push({ ...base, type: 'file', size: i * 10, content: i % 2 ? [] : ['ab'.repeat(32), 'cd'.repeat(32)] });
+      nodes.push({ ...base, name: Buffer.concat([name, Buffer.from('-d')]), type: 'dir', subtrees: ['ef'.repeat(32)] });
+      nodes.push({ ...base, name: Buffer.concat([name, Buffer.from('-l')]), type: 'symlink', target: all[(i + 3) % all.length]! });
+      nodes.push({ ...base, name: Buffer.concat([name, Buffer.from('-c')]), type: 'chardev', rdev: 1025n });
+    });
+    expect(encodeTreeBlob(nodes).toString('utf8')).toBe(reference(nodes));
   });
 });

@@ -32,6 +32,15 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Returns the string if the bytes are UTF-8 that round-trips exactly, else undefined. */
 function exactUtf8(bytes: Buffer): string | undefined {
+  // Most names are ASCII: no decoder, no round trip needed.
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i]! >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return bytes.toString('latin1');
   try {
     const s = utf8.decode(bytes);
     return Buffer.from(s, 'utf8').equals(bytes) ? s : undefined;
@@ -40,30 +49,27 @@ function exactUtf8(bytes: Buffer): string | undefined {
   }
 }
 
-function toStored(node: TreeNode): StoredNode {
+const idList = (ids: readonly string[]): string => (ids.length === 0 ? '[]' : `["${ids.join('","')}"]`);
+
+/**
+ * One node as JSON, written out field by field: this is the archiver's hottest path on
+ * trees of small files. The output is exactly what JSON.stringify gives for the fields
+ * of StoredNode in this order (pinned by the golden tests); ids are hex and need no escaping.
+ */
+function nodeJson(node: TreeNode): string {
   const name = exactUtf8(node.name);
-  const out: StoredNode = {
-    ...(name !== undefined ? { name } : { nameRaw: node.name.toString('base64') }),
-    type: node.type,
-    mode: node.mode,
-    uid: node.uid,
-    gid: node.gid,
-    mtimeNs: node.mtimeNs.toString(),
-    ctimeNs: node.ctimeNs.toString(),
-    inode: node.inode.toString(),
-    device: node.device.toString(),
-    links: node.links,
-  };
-  if (node.size !== undefined) out.size = node.size;
-  if (node.content) out.content = [...node.content];
-  if (node.subtrees) out.subtrees = [...node.subtrees];
+  let out = name !== undefined ? `{"name":${JSON.stringify(name)}` : `{"nameRaw":"${node.name.toString('base64')}"`;
+  out += `,"type":"${node.type}","mode":${node.mode},"uid":${node.uid},"gid":${node.gid}`;
+  out += `,"mtimeNs":"${node.mtimeNs}","ctimeNs":"${node.ctimeNs}","inode":"${node.inode}","device":"${node.device}","links":${node.links}`;
+  if (node.size !== undefined) out += `,"size":${node.size}`;
+  if (node.content) out += `,"content":${idList(node.content)}`;
+  if (node.subtrees) out += `,"subtrees":${idList(node.subtrees)}`;
   if (node.target) {
     const t = exactUtf8(node.target);
-    if (t !== undefined) out.target = t;
-    else out.targetRaw = node.target.toString('base64');
+    out += t !== undefined ? `,"target":${JSON.stringify(t)}` : `,"targetRaw":"${node.target.toString('base64')}"`;
   }
-  if (node.rdev !== undefined) out.rdev = node.rdev.toString();
-  return out;
+  if (node.rdev !== undefined) out += `,"rdev":"${node.rdev}"`;
+  return out + '}';
 }
 
 export function compareNames(a: Buffer, b: Buffer): number {
@@ -72,7 +78,7 @@ export function compareNames(a: Buffer, b: Buffer): number {
 
 /** Encodes one tree blob; `nodes` must already be sorted and at most TREE_CHUNK_NODES. */
 export function encodeTreeBlob(nodes: readonly TreeNode[]): Buffer {
-  return Buffer.from(JSON.stringify({ v: 1, nodes: nodes.map(toStored) }), 'utf8');
+  return Buffer.from(`{"v":1,"nodes":[${nodes.map(nodeJson).join(',')}]}`, 'utf8');
 }
 
 export function isSafeName(name: Buffer): boolean {
