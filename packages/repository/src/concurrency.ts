@@ -17,6 +17,14 @@ export class Semaphore {
     await new Promise<void>((resolve) => this.waiters.push({ n: want, resolve }));
   }
 
+  /** Takes `n` units only if they are free now (and nobody is waiting); never waits. */
+  tryAcquire(n = 1): boolean {
+    const want = Math.min(n, this.capacity);
+    if (this.waiters.length > 0 || this.available < want) return false;
+    this.available -= want;
+    return true;
+  }
+
   release(n = 1): void {
     this.available += Math.min(n, this.capacity);
     while (this.waiters.length > 0 && this.available >= this.waiters[0]!.n) {

@@ -22,7 +22,9 @@ const FILES_IN_FLIGHT = 128;
 const SMALL_FILE_BYTES = 1024 * 1024;
 const SMALL_FILE_BLOBS = 4;
 const SMALL_FILE_BATCH = 64;
-const BLOBS_AHEAD = 4;
+const BLOBS_AHEAD = 16;
+/** Bytes of blobs in flight across the whole restore (sealed and decoded). */
+const BLOB_BUDGET = 96 * 1024 * 1024;
 /** Zero runs of this granularity are left as holes (the file was truncated to its size). */
 const HOLE_BLOCK = 64 * 1024;
 const ZEROS = Buffer.alloc(HOLE_BLOCK);
@@ -69,6 +71,7 @@ class RestoreRun {
   private readonly hardlinks = new Map<string, Buffer>();
   private readonly signal: AbortSignal | undefined;
   private readonly fetcher: BlobFetcher;
+  private readonly budget = new Semaphore(BLOB_BUDGET);
   private readonly smallFiles: Batcher<SmallFileJob, SmallFileResult>;
 
   constructor(
@@ -198,20 +201,49 @@ class RestoreRun {
     for (const message of result.problems) this.problems.push({ path: rel, message });
   }
 
-  /** Yields a file's blobs in order while fetching up to BLOBS_AHEAD of them at once. */
+  /**
+   * Yields a file's blobs in order, fetching ahead: the next blob always (so every file
+   * makes progress), and up to BLOBS_AHEAD while the restore-wide byte budget allows,
+   * so memory stays bounded however many large files are being restored.
+   */
   private async *blobs(ids: readonly string[]): AsyncIterable<Buffer> {
-    const ahead: Promise<Buffer>[] = [];
+    const ahead: { raw: Promise<Buffer>; bytes: number }[] = [];
     let next = 0;
-    const fill = (): void => {
-      while (next < ids.length && ahead.length < BLOBS_AHEAD) ahead.push(observed(this.fetcher.fetch(ids[next++]!)));
+    const start = (bytes: number): void => {
+      ahead.push({ raw: observed(this.fetcher.fetch(ids[next++]!)), bytes });
     };
-    fill();
-    while (ahead.length > 0) {
-      const raw = await ahead.shift()!;
-      fill();
-      yield raw;
+    const fill = async (): Promise<void> => {
+      if (ahead.length === 0 && next < ids.length) {
+        const bytes = this.blobBytes(ids[next]!);
+        await this.budget.acquire(bytes);
+        start(bytes);
+      }
+      while (next < ids.length && ahead.length < BLOBS_AHEAD) {
+        const bytes = this.blobBytes(ids[next]!);
+        if (!this.budget.tryAcquire(bytes)) break;
+        start(bytes);
+      }
+    };
+    try {
+      await fill();
+      while (ahead.length > 0) {
+        const head = ahead.shift()!;
+        const raw = await head.raw;
+        await fill();
+        yield raw;
+        this.budget.release(head.bytes);
+      }
+    } finally {
+      // An abandoned file (an error, or a write that failed) returns what it still holds.
+      for (const a of ahead.splice(0)) this.budget.release(a.bytes);
     }
   }
+
+  /** Memory a blob takes while in flight (sealed + raw); a missing one fails later, in the fetch. */
+  private blobBytes(id: string): number {
+    return 2 * (this.repo.index.lookup(Buffer.from(id, 'hex'))?.rawLength ?? 0);
+  }
+
 
   private async applyMeta(
     node: TreeNode,
