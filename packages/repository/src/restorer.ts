@@ -22,9 +22,9 @@ const FILES_IN_FLIGHT = 128;
 const SMALL_FILE_BYTES = 1024 * 1024;
 const SMALL_FILE_BLOBS = 4;
 const SMALL_FILE_BATCH = 64;
-const BLOBS_AHEAD = 16;
+const BLOBS_AHEAD = 8;
 /** Bytes of blobs in flight across the whole restore (sealed and decoded). */
-const BLOB_BUDGET = 96 * 1024 * 1024;
+const BLOB_BUDGET = 48 * 1024 * 1024;
 /** Zero runs of this granularity are left as holes (the file was truncated to its size). */
 const HOLE_BLOCK = 64 * 1024;
 const ZEROS = Buffer.alloc(HOLE_BLOCK);
