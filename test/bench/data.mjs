@@ -3,6 +3,8 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+// The same seeded PRNG the tests use, for sizes and page choices.
+import { mulberry32 as prng } from '@ferry/blobstore';
 
 const MiB = 1024 * 1024;
 const PAGE = 4096;
@@ -14,17 +16,6 @@ export function keystream(seed, label) {
   return (length) => cipher.update(Buffer.alloc(length));
 }
 
-/** Small seeded PRNG (mulberry32) for sizes and page choices. */
-export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The three data sets of the benchmark at a scale (1 = full size). */
 export function plan(scale) {

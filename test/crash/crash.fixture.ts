@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
 import { LocalStore, S3Store, type BlobStore } from '../../packages/blobstore/src/index.js';
+export { mulberry32 } from '../../packages/blobstore/src/index.js';
 import { Repository } from '../../packages/repository/src/index.js';
 import { open as openSealed, seal } from '../../packages/repository/src/crypto.js';
 import { CLI, ferry, type FerryRun } from '../../packages/cli/src/cli.fixture.js';
@@ -24,16 +25,6 @@ export function crashSeed(): number {
   return given !== undefined && given !== '' ? Number(given) >>> 0 : Date.now() >>> 0;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Where repositories of one test live: fresh directories, or fresh prefixes in one RGW bucket. */
 export interface Place {
