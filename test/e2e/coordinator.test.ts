@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
-import { Kube } from '../../packages/coordinator/src/kube.js';
+import { KubeClusterState } from '../../packages/coordinator/src/cluster/kube-state.js';
 import { nativePurgeMover } from '../../packages/coordinator/src/purge.js';
 import { Repositories } from '../../packages/coordinator/src/repositories.js';
 import { createBoundPvc, createReplicaSetPods, createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls } from '../fake-cluster/index.js';
@@ -258,7 +258,7 @@ describe('coordinator end to end', () => {
   }, 90_000);
 
   it('forgets the snapshots of a Backup deleted with purgeOnDelete; other Backups keep theirs', async () => {
-    const repository = await new Repositories({ kube: new Kube(kc), namespace: SYS }).jobRepository('rgw-shop', { initialize: false });
+    const repository = await new Repositories({ cluster: new KubeClusterState(kc), namespace: SYS }).jobRepository('rgw-shop', { initialize: false });
     const mover = nativePurgeMover({ repository: 'rgw-shop', mover: 'native', access: repository }).mover;
     const ids = async (backup: string) => (await list('podvolumebackups', `ferry.dev/backup=${backup}`)).map((p) => p.status?.snapshotId as string);
     const [purged, kept] = [await ids('b2'), await ids('b1')];

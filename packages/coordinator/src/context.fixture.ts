@@ -2,28 +2,28 @@
 import { ManualClock } from './clock.js';
 import type { ControllerContext } from './context.js';
 import { AgentHub } from './hub.js';
-import { Kube } from './kube.js';
+import { KubeClusterState } from './cluster/kube-state.js';
 import { silentLogger } from '@ferry/log';
 import { CoordinatorMetrics } from './metrics.js';
 import { defaultPurgeMovers, type PurgeMoverFactory } from './purge.js';
 import { Repositories } from './repositories.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 
-export function testContext(kubeConfig: KubeConfig, clock = new ManualClock(), purgeMovers: PurgeMoverFactory = defaultPurgeMovers): { ctx: ControllerContext; clock: ManualClock; enqueued: string[] } {
-  const kube = new Kube(kubeConfig);
+export function testContext(kubeConfig: KubeConfig, clock = new ManualClock(), purgeMovers: PurgeMoverFactory = defaultPurgeMovers): { ctx: ControllerContext; clock: ManualClock; enqueued: string[]; kube: KubeClusterState } {
+  const cluster = new KubeClusterState(kubeConfig);
   const enqueued: string[] = [];
   const hub = new AgentHub({ clock, log: silentLogger, coordinatorId: 'test', handlers: { onResult: async () => undefined, onProgress: () => undefined, onConnect: () => undefined, onDisconnect: () => undefined } });
   const ctx: ControllerContext = {
-    kube,
+    cluster,
     hub,
     clock,
     log: silentLogger,
     metrics: new CoordinatorMetrics({ defaultMetrics: false }),
-    repositories: new Repositories({ kube, namespace: 'ferry-system' }),
+    repositories: new Repositories({ cluster, namespace: 'ferry-system' }),
     purgeMovers,
     settings: { namespace: 'ferry-system', agentWaitMs: 60_000, agentLostMs: 60_000, progressIntervalMs: 2_000, maxAttempts: 2, restoreWait: { image: 'ferry-agent:test', command: ['/usr/local/bin/ferry-restore-wait'] } },
     enqueue: (key) => void enqueued.push(key),
     startedAt: clock.now(),
   };
-  return { ctx, clock, enqueued };
+  return { ctx, clock, enqueued, kube: cluster };
 }

@@ -1,8 +1,9 @@
 /** What every controller needs, built once by the Coordinator and passed in. */
 import type { Clock } from './clock.js';
 import type { AgentHub } from './hub.js';
-import type { Kube } from './kube.js';
+import type { ClusterState } from './cluster/cluster-state.js';
 import type { Logger } from '@ferry/log';
+import { RESTORED_POD_LABEL } from './cluster/labels.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { PurgeMoverFactory } from './purge.js';
 import type { Repositories } from './repositories.js';
@@ -23,7 +24,7 @@ export interface ControllerSettings {
 }
 
 export interface ControllerContext {
-  readonly kube: Kube;
+  readonly cluster: ClusterState;
   readonly hub: AgentHub;
   readonly clock: Clock;
   readonly log: Logger;
@@ -43,7 +44,7 @@ export const LABELS = {
   restore: 'ferry.dev/restore',
   podUid: 'ferry.dev/pod-uid',
   /** On pods adopted by the webhook: the Restore they belong to. */
-  restoredBy: 'restore.ferry.dev/restore',
+  restoredBy: RESTORED_POD_LABEL,
 } as const;
 
 export const ANNOTATIONS_OUT = {

@@ -16,8 +16,8 @@ beforeAll(async () => {
   api = await FakeApiServer.start();
   core = api.kubeConfig().makeApiClient(CoreV1Api);
   for (const name of ['ferry-system', 'shop']) await core.createNamespace({ body: { metadata: { name } } });
-  const { ctx } = testContext(api.kubeConfig());
-  await ctx.kube.custom.createClusterCustomObject({ group: 'ferry.dev', version: 'v1alpha1', plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'nfs' }, spec: { default: true, filesystem: { path: '/backups' } } } });
+  const { kube } = testContext(api.kubeConfig());
+  await kube.custom.createClusterCustomObject({ group: 'ferry.dev', version: 'v1alpha1', plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'nfs' }, spec: { default: true, filesystem: { path: '/backups' } } } });
   await core.createNamespacedPod({ namespace: 'shop', body: { metadata: { name: 'app', annotations: { 'backup.ferry.dev/backup-volumes': 'data,typo' } }, spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 'data', emptyDir: {} }, { name: 'host', hostPath: { path: '/etc' } }] } } });
   await core.patchNamespacedPodStatus({ namespace: 'shop', name: 'app', body: [{ op: 'replace', path: '/status', value: { phase: 'Running' } }] });
 });
@@ -28,9 +28,9 @@ afterAll(async () => {
 
 /** Runs the reconciler once and writes its status, as the controller loop does. */
 async function step(ctx: ReturnType<typeof testContext>['ctx'], name: string): Promise<BackupObject> {
-  const b = (await ctx.kube.get<BackupObject>('Backup', 'shop', name))!;
+  const b = (await ctx.cluster.get<BackupObject>('Backup', 'shop', name))!;
   await commit(ctx, 'Backup', b, await reconcileBackup(ctx, b));
-  return (await ctx.kube.get<BackupObject>('Backup', 'shop', name))!;
+  return (await ctx.cluster.get<BackupObject>('Backup', 'shop', name))!;
 }
 
 describe('state machines on the fake API server', () => {
@@ -40,25 +40,25 @@ describe('state machines on the fake API server', () => {
 
   it('Backup: finalizer, then one PodVolumeBackup per selected volume with skip reasons, annotation problems and a repository with a cluster key', async () => {
     const { ctx } = testContext(api.kubeConfig());
-    await ctx.kube.createOrGet<BackupObject>('Backup', { metadata: { name: 'b1', namespace: 'shop' }, spec: { includeVolumes: ['host'] } });
+    await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'b1', namespace: 'shop' }, spec: { includeVolumes: ['host'] } });
     expect((await step(ctx, 'b1')).metadata.finalizers).toEqual(['ferry.dev/backup-cleanup']);
     const b = await step(ctx, 'b1');
     expect(b.status?.phase).toBe('InProgress');
     expect(b.status?.counts).toMatchObject({ total: 1, skipped: 1 });
     expect(b.status?.skippedVolumes).toEqual([expect.objectContaining({ volume: 'host', reason: 'HostPath' })]);
     expect(b.status?.conditions?.find((c) => c.type === 'AnnotationsValid')).toMatchObject({ status: 'False', reason: 'MalformedAnnotation' });
-    const pvbs = await ctx.kube.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=b1');
+    const pvbs = await ctx.cluster.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=b1');
     expect(pvbs.map((p) => [p.spec.volume.name, p.spec.node, p.spec.repository])).toEqual([['data', 'node-a', 'nfs-shop']]);
-    expect(await ctx.kube.getSecret('ferry-system', 'ferry-cluster-key')).toBeDefined();
+    expect(await ctx.cluster.getSecret('ferry-system', 'ferry-cluster-key')).toBeDefined();
     // Idempotent: running New again (as after a crash before the status write) creates nothing new.
     const again = await reconcileBackup(ctx, { ...b, status: {} });
     expect(again.status?.counts?.total).toBe(1);
-    expect(await ctx.kube.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=b1')).toHaveLength(1);
+    expect(await ctx.cluster.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=b1')).toHaveLength(1);
   });
 
   it('PodVolumeBackup: waits for its agent, then fails with AgentUnavailable after the configured wait; the Backup aggregates to Failed', async () => {
     const { ctx, clock } = testContext(api.kubeConfig());
-    const [pvb] = await ctx.kube.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=b1');
+    const [pvb] = await ctx.cluster.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=b1');
     const first = await reconcilePodVolumeBackup(ctx, pvb!);
     expect(first.status?.phase).toBe('WaitingForAgent');
     const stored = (await commit(ctx, 'PodVolumeBackup', pvb!, first)) as PvbObject;
@@ -76,7 +76,7 @@ describe('state machines on the fake API server', () => {
 
   it('applies a result once: a re-delivered or stale result changes nothing', async () => {
     const { ctx } = testContext(api.kubeConfig());
-    const [pvb] = await ctx.kube.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=b1');
+    const [pvb] = await ctx.cluster.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=b1');
     const running: PvbObject = { ...pvb!, status: { phase: 'InProgress', attempt: 2 } };
     const result = { jobId: `${pvb!.metadata.uid}.2`, kind: 'JOB_KIND_BACKUP', outcome: 'backup', backup: { snapshotId: 'a'.repeat(64), parentSnapshotId: '', stats: null }, fileErrors: [], fileErrorsTotal: 0, startedAtUnixMs: 0, finishedAtUnixMs: 0, mover: 'MOVER_KIND_NATIVE' } as unknown as JobResult__Output;
     const done = statusFromBackupResult(ctx, running, result);

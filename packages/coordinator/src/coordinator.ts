@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isTerminalPhase } from '@ferry/api';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Clock } from './clock.js';
 import type { CoordinatorConfig } from './config.js';
 import { objectKey, type ControllerContext } from './context.js';
@@ -16,11 +15,11 @@ import { reconcileRestoredPod } from './controllers/pod-restore.js';
 import { reconcilePodVolumeBackup } from './controllers/pod-volume-backup.js';
 import { reconcilePodVolumeRestore } from './controllers/pod-volume-restore.js';
 import { reconcileRestore } from './controllers/restore.js';
-import { messageOf } from './errors.js';
+import { CoordinatorError, messageOf } from './errors.js';
 import { HealthServer } from './health-server.js';
 import { AgentHub } from './hub.js';
-import { Informers, type InformerEvent } from './informers.js';
-import { Kube, type FerryKind, type FerryObject } from './kube.js';
+import type { ClusterEvent, ClusterState, ClusterWatch, FerryKind, FerryObject } from './cluster/cluster-state.js';
+import { KubeClusterState } from './cluster/kube-state.js';
 import { LeaderElector } from './leader.js';
 import type { Logger } from '@ferry/log';
 import { CoordinatorMetrics } from './metrics.js';
@@ -30,11 +29,12 @@ import { Repositories } from './repositories.js';
 import { JobTraffic, type ObjectRef } from './results.js';
 import { WorkQueue } from './queue.js';
 import type { Decision } from './state-machine.js';
-import { pendingRestoresFrom, WebhookServer } from './webhook.js';
+import { admitPod, pendingRestoresFrom, WebhookServer } from './webhook.js';
 
 export interface CoordinatorOptions {
   readonly config: CoordinatorConfig;
-  readonly kubeConfig: KubeConfig;
+  /** Kubernetes (KubeClusterState) or standalone (LocalClusterState); leader election needs Kubernetes. */
+  readonly cluster: ClusterState;
   readonly clock: Clock;
   readonly log: Logger;
   /** Called when leadership is lost (main exits so a fresh process campaigns again). */
@@ -51,7 +51,6 @@ export interface CoordinatorPorts {
 
 export class Coordinator {
   readonly metrics = new CoordinatorMetrics();
-  readonly kube: Kube;
   readonly ports: CoordinatorPorts = { health: 0, hub: 0, webhook: 0 };
   private readonly identity: string;
   private readonly health: HealthServer;
@@ -60,7 +59,6 @@ export class Coordinator {
   private leading = false;
 
   constructor(private readonly o: CoordinatorOptions) {
-    this.kube = new Kube(o.kubeConfig);
     this.identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
     this.health = new HealthServer({ registry: this.metrics.registry, ready: () => this.readiness(), beforeScrape: () => this.updateGauges() });
   }
@@ -69,8 +67,9 @@ export class Coordinator {
     const c = this.o.config;
     this.ports.health = await this.health.listen(c.listen.host, c.listen.port);
     if (!c.leaderElection.enabled) return this.startLeading();
+    if (!(this.o.cluster instanceof KubeClusterState)) throw new CoordinatorError('InvalidConfig', 'leader election needs the Kubernetes API; run standalone mode with --leader-elect=false');
     this.elector = new LeaderElector({
-      kube: this.kube,
+      kube: this.o.cluster,
       clock: this.o.clock,
       log: this.o.log,
       namespace: c.namespace,
@@ -105,14 +104,14 @@ export class Coordinator {
     this.metrics.queueDepth.set(r.queue.depth);
     this.metrics.operations.reset();
     for (const kind of ['Backup', 'PodVolumeBackup', 'Restore', 'PodVolumeRestore'] as const) {
-      for (const o of r.informers.list<FerryObject<unknown, { phase?: string }>>(kind)) this.metrics.operations.inc({ kind, phase: o.status?.phase ?? 'New' });
+      for (const o of r.watch.list<FerryObject<unknown, { phase?: string }>>(kind)) this.metrics.operations.inc({ kind, phase: o.status?.phase ?? 'New' });
     }
   }
 
   private async startLeading(): Promise<void> {
     this.leading = true;
     this.metrics.leader.set(1);
-    const running = await Running.start(this.o, this.kube, this.metrics, this.identity);
+    const running = await Running.start(this.o, this.metrics, this.identity);
     if (!this.leading) return running.stop();
     this.running = running;
     Object.assign(this.ports, running.ports);
@@ -145,12 +144,13 @@ class Running {
     readonly ctx: ControllerContext,
     readonly hub: AgentHub,
     readonly queue: WorkQueue,
-    readonly informers: Informers,
+    readonly watch: ClusterWatch,
     private readonly webhook: WebhookServer | undefined,
   ) {}
 
-  static async start(o: CoordinatorOptions, kube: Kube, metrics: CoordinatorMetrics, identity: string): Promise<Running> {
+  static async start(o: CoordinatorOptions, metrics: CoordinatorMetrics, identity: string): Promise<Running> {
     const cfg = o.config;
+    const cluster = o.cluster;
     let self!: Running;
     const queue = new WorkQueue({
       clock: o.clock,
@@ -178,22 +178,24 @@ class Running {
       },
     });
     const ctx: ControllerContext = {
-      kube,
+      cluster,
       hub,
       clock: o.clock,
       log: o.log,
       metrics,
-      repositories: new Repositories({ kube, namespace: cfg.namespace }),
+      repositories: new Repositories({ cluster, namespace: cfg.namespace }),
       purgeMovers: o.purgeMovers ?? defaultPurgeMovers,
       settings: cfg.controllers,
       enqueue,
       startedAt: o.clock.now(),
     };
-    const informers = new Informers(kube, (e) => self.onEvent(e));
-    const webhook = cfg.webhook ? new WebhookServer({ deps: { ctx, pendingRestores: pendingRestoresFrom(() => informers.list<RestoreObject>('Restore'), cfg.namespace) }, certFile: cfg.webhook.certFile, keyFile: cfg.webhook.keyFile }) : undefined;
-    self = new Running(ctx, hub, queue, informers, webhook);
+    const watch = cluster.watch((e) => self.onEvent(e));
+    const deps = { ctx, pendingRestores: pendingRestoresFrom(() => watch.list<RestoreObject>('Restore'), cfg.namespace) };
+    const inProcess = cluster.registerPodAdmission((pod, namespace) => admitPod(deps, pod, namespace));
+    const webhook = cfg.webhook && !inProcess ? new WebhookServer({ deps, certFile: cfg.webhook.certFile, keyFile: cfg.webhook.keyFile }) : undefined;
+    self = new Running(ctx, hub, queue, watch, webhook);
     traffic = new JobTraffic({ ctx, lookup: async (uid) => (await self.ready, self.uids.get(uid)) });
-    await informers.start();
+    await watch.start();
     self.synced();
     self.ports.hub = await hub.listen(cfg.hubAddress);
     if (webhook && cfg.webhook) self.ports.webhook = await webhook.listen(cfg.webhook.host, cfg.webhook.port);
@@ -201,7 +203,7 @@ class Running {
     return self;
   }
 
-  private onEvent(e: InformerEvent): void {
+  private onEvent(e: ClusterEvent): void {
     const m = e.object.metadata ?? {};
     const ns = m.namespace ?? '';
     const name = m.name ?? '';
@@ -220,7 +222,7 @@ class Running {
   /** An agent came or went: look again at every unfinished volume on its node. */
   nudgeNode(node: string): void {
     for (const kind of ['PodVolumeBackup', 'PodVolumeRestore'] as const) {
-      for (const o of this.informers.list<PvbObject | PvrObject>(kind)) {
+      for (const o of this.watch.list<PvbObject | PvrObject>(kind)) {
         if (o.spec.node === node && !isTerminalPhase(o.status?.phase)) this.ctx.enqueue(objectKey(kind, o.metadata.namespace ?? '', o.metadata.name ?? ''));
       }
     }
@@ -246,7 +248,7 @@ class Running {
   }
 
   private async run<O extends FerryObject<unknown, { phase?: string }>>(kind: FerryKind, namespace: string, name: string, reconcile: (o: O) => Promise<Decision<NonNullable<O['status']>>>): Promise<{ requeueAfterMs?: number }> {
-    const obj = await this.ctx.kube.get<O>(kind, namespace, name);
+    const obj = await this.ctx.cluster.get<O>(kind, namespace, name);
     if (!obj) return {};
     const decision = await reconcile(obj);
     await commit(this.ctx, kind, obj, decision);
@@ -255,7 +257,7 @@ class Running {
 
   async stop(): Promise<void> {
     this.queue.stop();
-    await this.informers.stop();
+    await this.watch.stop();
     await this.webhook?.close();
     await this.hub.stop();
   }

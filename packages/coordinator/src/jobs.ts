@@ -4,7 +4,7 @@
  * retry, so a late result of an old attempt is recognised and only acknowledged.
  */
 import { parseDuration, type Job, type V1alpha1VolumeRef, type VolumeKind__Output } from '@ferry/api';
-import type { Kube } from './kube.js';
+import type { ClusterState } from './cluster/cluster-state.js';
 import type { PvbObject, PvrObject } from './objects.js';
 
 export function jobIdOf(uid: string, attempt: number): string {
@@ -23,11 +23,11 @@ export function timeoutSeconds(timeout: string | undefined): number {
 }
 
 /** The kubelet directory layout the agent must look for: CSI PVs live under `<pv>/mount`. */
-export async function agentVolumeKind(kube: Kube, volume: V1alpha1VolumeRef): Promise<VolumeKind__Output> {
+export async function agentVolumeKind(cluster: ClusterState, volume: V1alpha1VolumeRef): Promise<VolumeKind__Output> {
   if (volume.kind === 'emptyDir') return 'VOLUME_KIND_EMPTY_DIR';
   if (volume.pvName) {
-    const pv = await kube.core.readPersistentVolume({ name: volume.pvName });
-    return pv.spec?.csi ? 'VOLUME_KIND_CSI_PERSISTENT' : 'VOLUME_KIND_PERSISTENT';
+    const pv = await cluster.getPersistentVolume(volume.pvName);
+    return pv?.spec?.csi ? 'VOLUME_KIND_CSI_PERSISTENT' : 'VOLUME_KIND_PERSISTENT';
   }
   if (volume.kind === 'csi') return 'VOLUME_KIND_CSI_EPHEMERAL';
   return 'VOLUME_KIND_IN_POD';

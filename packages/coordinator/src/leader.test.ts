@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { FakeApiServer } from '../../../test/fake-cluster/index.js';
 import { ManualClock } from './clock.js';
-import { Kube } from './kube.js';
+import { KubeClusterState } from './cluster/kube-state.js';
 import { LeaderElector } from './leader.js';
 import { silentLogger } from '@ferry/log';
 
@@ -19,7 +19,7 @@ afterAll(async () => {
 
 function elector(identity: string, clock: ManualClock, events: string[]): LeaderElector {
   return new LeaderElector({
-    kube: new Kube(api.kubeConfig()), clock, log: silentLogger, namespace: 'ferry-system', name: 'lease-test', identity,
+    kube: new KubeClusterState(api.kubeConfig()), clock, log: silentLogger, namespace: 'ferry-system', name: 'lease-test', identity,
     leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000,
     onStartedLeading: () => events.push(`${identity} leads`), onStoppedLeading: () => events.push(`${identity} stops`),
   });
@@ -40,14 +40,14 @@ describe('leader election on a Lease', () => {
     clock.advance(2_000);
     expect(await b.tryAcquireOrRenew()).toBe(true);
     expect(await a.tryAcquireOrRenew()).toBe(false);
-    const lease = await new Kube(api.kubeConfig()).coordination.readNamespacedLease({ namespace: 'ferry-system', name: 'lease-test' });
+    const lease = await new KubeClusterState(api.kubeConfig()).coordination.readNamespacedLease({ namespace: 'ferry-system', name: 'lease-test' });
     expect(lease.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1, leaseDurationSeconds: 15 });
   });
 
   it('a running elector reports leadership and releases the lease on stop so a standby takes over at once', async () => {
     const clock = new ManualClock();
     const events: string[] = [];
-    const kube = new Kube(api.kubeConfig());
+    const kube = new KubeClusterState(api.kubeConfig());
     await kube.coordination.deleteNamespacedLease({ namespace: 'ferry-system', name: 'lease-test' });
     const a = elector('a', clock, events);
     a.start();

@@ -8,11 +8,11 @@
 import type { V1Lease } from '@kubernetes/client-node';
 import type { Clock } from './clock.js';
 import { httpStatusOf, isNotFound, messageOf } from './errors.js';
-import type { Kube } from './kube.js';
+import type { KubeClusterState } from './cluster/kube-state.js';
 import type { Logger } from '@ferry/log';
 
 export interface LeaderElectionOptions {
-  readonly kube: Kube;
+  readonly kube: KubeClusterState;
   readonly clock: Clock;
   readonly log: Logger;
   readonly namespace: string;

@@ -7,6 +7,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from './clock.js';
 import { ConfigError, parseCommand } from './config.js';
 import { Coordinator } from './coordinator.js';
+import { KubeClusterState } from './cluster/kube-state.js';
 import { isCoordinatorError, messageOf } from './errors.js';
 import { createLogger } from '@ferry/log';
 
@@ -33,7 +34,7 @@ async function main(): Promise<number> {
   else kubeConfig.loadFromCluster();
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
-  const coordinator = new Coordinator({ config, kubeConfig, clock: systemClock, log, onLostLeadership: () => finish(1) });
+  const coordinator = new Coordinator({ config, cluster: new KubeClusterState(kubeConfig), clock: systemClock, log, onLostLeadership: () => finish(1) });
   const stop = (signal: string): void => {
     log.info('signal received', { signal });
     void coordinator.stop().then(() => finish(0), () => finish(0));

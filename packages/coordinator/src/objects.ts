@@ -5,7 +5,7 @@ import type {
   V1alpha1PodVolumeRestore,
   V1alpha1Restore,
 } from '@ferry/api';
-import type { FerryObject } from './kube.js';
+import type { FerryObject } from './cluster/cluster-state.js';
 
 export type BackupObject = FerryObject<V1alpha1Backup['spec'], NonNullable<V1alpha1Backup['status']>>;
 export type PvbObject = FerryObject<V1alpha1PodVolumeBackup['spec'], NonNullable<V1alpha1PodVolumeBackup['status']>>;

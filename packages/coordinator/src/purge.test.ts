@@ -15,6 +15,7 @@ import type { Mover } from '@ferry/mover';
 import { ResticMover } from '@ferry/restic';
 import { FakeApiServer } from '../../../test/fake-cluster/index.js';
 import { testContext } from './context.fixture.js';
+import type { KubeClusterState } from './cluster/kube-state.js';
 import { reconcileBackup } from './controllers/backup.js';
 import { commit } from './controllers/commit.js';
 import type { BackupObject, PvbObject } from './objects.js';
@@ -37,8 +38,8 @@ beforeAll(async () => {
   api = await FakeApiServer.start();
   core = api.kubeConfig().makeApiClient(CoreV1Api);
   for (const name of ['ferry-system', 'shop']) await core.createNamespace({ body: { metadata: { name } } });
-  const { ctx } = testContext(api.kubeConfig());
-  await ctx.kube.custom.createClusterCustomObject({ ...group, plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'local' }, spec: { default: true, filesystem: { path: join(root, 'repos') } } } });
+  const { kube } = testContext(api.kubeConfig());
+  await kube.custom.createClusterCustomObject({ ...group, plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'local' }, spec: { default: true, filesystem: { path: join(root, 'repos') } } } });
   await mkdir(join(root, 'src'), { recursive: true });
 });
 
@@ -58,34 +59,34 @@ async function backupOnce(mover: Mover, volume: string): Promise<string> {
 
 /** A finished Backup with one Completed PodVolumeBackup per snapshot, carrying the finalizer. */
 async function finishedBackup(ctx: ReturnType<typeof testContext>['ctx'], name: string, repository: string, snapshotIds: readonly string[], purgeOnDelete: boolean): Promise<void> {
-  const b = await ctx.kube.createOrGet<BackupObject>('Backup', { metadata: { name, namespace: 'shop', finalizers: ['ferry.dev/backup-cleanup'] }, spec: { purgeOnDelete } });
-  await ctx.kube.replaceStatus('Backup', b, { phase: 'Completed' });
+  const b = await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name, namespace: 'shop', finalizers: ['ferry.dev/backup-cleanup'] }, spec: { purgeOnDelete } });
+  await ctx.cluster.replaceStatus('Backup', b, { phase: 'Completed' });
   for (const [i, id] of snapshotIds.entries()) {
-    const p = await ctx.kube.createOrGet<PvbObject>('PodVolumeBackup', {
+    const p = await ctx.cluster.createOrGet<PvbObject>('PodVolumeBackup', {
       metadata: { name: `${name}-${i}`, namespace: 'shop', labels: { 'ferry.dev/backup': name } },
       spec: { backup: name, pod: { namespace: 'shop', name: 'app', uid: 'u1' }, node: 'node-a', volume: { name: `v${i}`, kind: 'emptyDir' }, repository, mover: 'native' },
     });
-    await ctx.kube.replaceStatus('PodVolumeBackup', p, { phase: 'Completed', snapshotId: id });
+    await ctx.cluster.replaceStatus('PodVolumeBackup', p, { phase: 'Completed', snapshotId: id });
   }
 }
 
 /** One reconcile plus its status write, as the controller loop does; undefined once the Backup is gone. */
 async function step(ctx: ReturnType<typeof testContext>['ctx'], name: string): Promise<{ backup?: BackupObject; requeueAfterMs?: number }> {
-  const b = await ctx.kube.get<BackupObject>('Backup', 'shop', name);
+  const b = await ctx.cluster.get<BackupObject>('Backup', 'shop', name);
   if (!b) return {};
   const decision = await reconcileBackup(ctx, b);
   await commit(ctx, 'Backup', b, decision);
-  return { backup: await ctx.kube.get<BackupObject>('Backup', 'shop', name), ...(decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {}) };
+  return { backup: await ctx.cluster.get<BackupObject>('Backup', 'shop', name), ...(decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {}) };
 }
 
-const deleteBackup = (ctx: ReturnType<typeof testContext>['ctx'], name: string) => ctx.kube.custom.deleteNamespacedCustomObject({ ...group, plural: 'backups', namespace: 'shop', name });
+const deleteBackup = (ctx: ReturnType<typeof testContext>['ctx'], name: string) => (ctx.cluster as KubeClusterState).custom.deleteNamespacedCustomObject({ ...group, plural: 'backups', namespace: 'shop', name });
 const events = async (name: string, reason: string) => (await core.listNamespacedEvent({ namespace: 'shop' })).items.filter((e) => e.involvedObject.name === name && e.reason === reason);
-const setLocationPath = (ctx: ReturnType<typeof testContext>['ctx'], path: string) => ctx.kube.custom.patchClusterCustomObject({ ...group, plural: 'backuplocations', name: 'local', body: [{ op: 'replace', path: '/spec/filesystem/path', value: path }] });
+const setLocationPath = (ctx: ReturnType<typeof testContext>['ctx'], path: string) => (ctx.cluster as KubeClusterState).custom.patchClusterCustomObject({ ...group, plural: 'backuplocations', name: 'local', body: [{ op: 'replace', path: '/spec/filesystem/path', value: path }] });
 
 describe('purgeOnDelete', () => {
   it('forgets the deleted Backup snapshots in a native repository (others stay); a failing repository keeps the finalizer with PurgeFailed and backoff until it works', async () => {
     const { ctx, clock } = testContext(api.kubeConfig());
-    const location = (await ctx.kube.get<LocationObject>('BackupLocation', '', 'local'))!;
+    const location = (await ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
     const repo = await ctx.repositories.ensure(location, 'shop', 'native');
     const repoName = repo.metadata.name!;
     const native = nativePurgeMover({ repository: repoName, mover: 'native', access: await ctx.repositories.jobRepository(repoName, { initialize: true }) }).mover;
@@ -107,16 +108,16 @@ describe('purgeOnDelete', () => {
     expect(first.requeueAfterMs).toBe(5_000);
     clock.advance(20_000);
     expect((await step(ctx, 'gone')).requeueAfterMs).toBe(20_000);
-    expect(await ctx.kube.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=gone')).toHaveLength(2);
+    expect(await ctx.cluster.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=gone')).toHaveLength(2);
     expect(await snapshotsIn(native)).toEqual([a, b, kept].sort());
-    const key = (await ctx.kube.getSecret('ferry-system', 'ferry-cluster-key'))!.data!['cluster-key']!;
-    expect(JSON.stringify((await ctx.kube.get<BackupObject>('Backup', 'shop', 'gone'))?.status)).not.toContain(key);
+    const key = (await ctx.cluster.getSecret('ferry-system', 'ferry-cluster-key'))!.data!['cluster-key']!;
+    expect(JSON.stringify((await ctx.cluster.get<BackupObject>('Backup', 'shop', 'gone'))?.status)).not.toContain(key);
 
     // Fixed: the snapshots go, the PodVolumeBackups and the Backup follow; the other Backup's snapshot stays.
     await setLocationPath(ctx, join(root, 'repos'));
     expect((await step(ctx, 'gone')).backup).toBeUndefined();
     expect(await snapshotsIn(native)).toEqual([kept]);
-    expect(await ctx.kube.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=gone')).toHaveLength(0);
+    expect(await ctx.cluster.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=gone')).toHaveLength(0);
     expect((await events('gone', 'Purged'))[0]?.message).toMatch(new RegExp(`forgot 2 snapshot\\(s\\) in BackupRepository ${repoName}.*next prune`));
 
     // Without purgeOnDelete, deleting only removes the objects.
@@ -126,11 +127,11 @@ describe('purgeOnDelete', () => {
   });
 
   it('restic: the default refuses (PurgeFailed, Unsupported) until spec.purgeOnDelete is removed; an injected ResticMover forgets them', async () => {
-    const { ctx } = testContext(api.kubeConfig());
+    const { ctx, kube } = testContext(api.kubeConfig());
     const resticDir = join(root, 'restic-repo');
     await core.createNamespacedSecret({ namespace: 'ferry-system', body: { metadata: { name: 'restic-pass' }, stringData: { password: 'correct horse battery' } } });
-    await ctx.kube.custom.createClusterCustomObject({ ...group, plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'restic-local' }, spec: { filesystem: { path: root } } } });
-    await ctx.kube.createOrGet('BackupRepository', { metadata: { name: 'restic-shop', namespace: 'ferry-system' }, spec: { location: 'restic-local', namespace: 'shop', mover: 'restic', path: 'restic-repo', keySecretRef: { name: 'restic-pass' } } });
+    await kube.custom.createClusterCustomObject({ ...group, plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'restic-local' }, spec: { filesystem: { path: root } } } });
+    await ctx.cluster.createOrGet('BackupRepository', { metadata: { name: 'restic-shop', namespace: 'ferry-system' }, spec: { location: 'restic-local', namespace: 'shop', mover: 'restic', path: 'restic-repo', keySecretRef: { name: 'restic-pass' } } });
     const restic = new ResticMover({ repository: resticDir, password: 'correct horse battery', cacheDir: join(root, 'restic-cache') });
     await restic.init({});
     const [x, y] = [await backupOnce(restic, 'x'), await backupOnce(restic, 'y')];
@@ -139,7 +140,7 @@ describe('purgeOnDelete', () => {
     await deleteBackup(ctx, 'r1');
     const refused = await step(ctx, 'r1');
     expect(refused.backup?.status?.conditions?.find((c) => c.type === 'Failed')?.message).toMatch(/BackupRepository restic-shop failed \(Unsupported\): .*uses the restic mover/);
-    await ctx.kube.mergePatch('Backup', 'shop', 'r1', { spec: { purgeOnDelete: false } });
+    await ctx.cluster.mergePatch('Backup', 'shop', 'r1', { spec: { purgeOnDelete: false } });
     expect((await step(ctx, 'r1')).backup).toBeUndefined();
     expect(await snapshotsIn(restic)).toEqual([x, y].sort());
 

@@ -14,7 +14,7 @@ import type {
   V1alpha1SecretKeySelector,
 } from '@ferry/api';
 import { CoordinatorError } from './errors.js';
-import type { FerryObject, Kube } from './kube.js';
+import type { FerryObject, ClusterState } from './cluster/cluster-state.js';
 
 export const CLUSTER_KEY_SECRET = 'ferry-cluster-key';
 export const CLUSTER_KEY_FIELD = 'cluster-key';
@@ -23,7 +23,7 @@ export type LocationObject = FerryObject<V1alpha1BackupLocation['spec'], V1alpha
 export type RepositoryObject = FerryObject<V1alpha1BackupRepository['spec'], V1alpha1BackupRepository['status']>;
 
 export interface RepositoriesOptions {
-  readonly kube: Kube;
+  readonly cluster: ClusterState;
   /** The coordinator's namespace: BackupRepositories and the cluster key live here. */
   readonly namespace: string;
 }
@@ -34,11 +34,11 @@ export class Repositories {
   /** The named location, or the one default location. */
   async resolveLocation(name: string | undefined): Promise<LocationObject> {
     if (name) {
-      const found = await this.o.kube.get<LocationObject>('BackupLocation', '', name);
+      const found = await this.o.cluster.get<LocationObject>('BackupLocation', '', name);
       if (!found) throw new CoordinatorError('LocationNotFound', `BackupLocation ${name} does not exist; create it or name an existing one in spec.location`);
       return found;
     }
-    const defaults = (await this.o.kube.list<LocationObject>('BackupLocation')).filter((l) => l.spec.default === true);
+    const defaults = (await this.o.cluster.list<LocationObject>('BackupLocation')).filter((l) => l.spec.default === true);
     if (defaults.length !== 1) {
       throw new CoordinatorError('LocationNotFound', defaults.length === 0 ? 'no BackupLocation has spec.default: true; set one or name a location in spec.location' : `${defaults.length} BackupLocations have spec.default: true (${defaults.map((d) => d.metadata.name).join(', ')}); keep exactly one`);
     }
@@ -55,17 +55,17 @@ export class Repositories {
   async ensure(location: LocationObject, namespace: string, mover: V1alpha1Mover): Promise<RepositoryObject> {
     await this.ensureClusterKey();
     const name = Repositories.repositoryName(location.metadata.name ?? '', namespace);
-    return this.o.kube.createOrGet<RepositoryObject>('BackupRepository', {
+    return this.o.cluster.createOrGet<RepositoryObject>('BackupRepository', {
       metadata: { name, namespace: this.o.namespace, labels: { 'ferry.dev/location': location.metadata.name ?? '', 'ferry.dev/namespace': namespace } },
       spec: { location: location.metadata.name ?? '', namespace, mover, path: namespace, keySecretRef: { name: CLUSTER_KEY_SECRET, key: CLUSTER_KEY_FIELD } },
     });
   }
 
   private async ensureClusterKey(): Promise<void> {
-    const existing = await this.o.kube.getSecret(this.o.namespace, CLUSTER_KEY_SECRET);
+    const existing = await this.o.cluster.getSecret(this.o.namespace, CLUSTER_KEY_SECRET);
     if (existing) return;
     // Two coordinators racing both try; the API server keeps the first and we read it back.
-    await this.o.kube.createSecretOrGet({
+    await this.o.cluster.createSecretOrGet({
       metadata: { name: CLUSTER_KEY_SECRET, namespace: this.o.namespace, labels: { 'app.kubernetes.io/part-of': 'ferry' } },
       type: 'Opaque',
       data: { [CLUSTER_KEY_FIELD]: randomBytes(32).toString('base64') },
@@ -73,7 +73,7 @@ export class Repositories {
   }
 
   async get(name: string): Promise<RepositoryObject> {
-    const repo = await this.o.kube.get<RepositoryObject>('BackupRepository', this.o.namespace, name);
+    const repo = await this.o.cluster.get<RepositoryObject>('BackupRepository', this.o.namespace, name);
     if (!repo) throw new CoordinatorError('NotFound', `BackupRepository ${this.o.namespace}/${name} does not exist; it is created by the first backup of its namespace`);
     return repo;
   }
@@ -108,7 +108,7 @@ export class Repositories {
 
   private async secretData(ref: V1alpha1SecretKeySelector): Promise<Record<string, Buffer>> {
     const namespace = ref.namespace ?? this.o.namespace;
-    const secret = await this.o.kube.getSecret(namespace, ref.name);
+    const secret = await this.o.cluster.getSecret(namespace, ref.name);
     if (!secret) throw new CoordinatorError('CredentialsNotFound', `Secret ${namespace}/${ref.name} does not exist; create it or fix the reference`);
     return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
   }

@@ -11,7 +11,7 @@ import { statusFromRestoreResult } from './controllers/pod-volume-restore.js';
 import { commit, retryOnConflict } from './controllers/commit.js';
 import { isConflict, messageOf } from './errors.js';
 import { jobIdOf, parseJobId } from './jobs.js';
-import type { FerryKind } from './kube.js';
+import type { FerryKind } from './cluster/cluster-state.js';
 import type { PvbObject, PvrObject } from './objects.js';
 
 export interface ObjectRef {
@@ -41,7 +41,7 @@ export class JobTraffic {
     const kind = result.kind === 'JOB_KIND_RESTORE' ? 'restore' : 'backup';
     c.metrics.resultsStored.inc({ kind });
     await retryOnConflict(async () => {
-      const obj = await c.kube.get<PvbObject | PvrObject>(ref.kind, ref.namespace, ref.name);
+      const obj = await c.cluster.get<PvbObject | PvrObject>(ref.kind, ref.namespace, ref.name);
       if (!obj) return;
       const status = ref.kind === 'PodVolumeBackup' ? statusFromBackupResult(c, obj as PvbObject, result) : statusFromRestoreResult(c, obj as PvrObject, result);
       if (status) await commit(c, ref.kind as FerryKind, obj as PvbObject, { status: status as PvbObject['status'] & object });
@@ -76,7 +76,7 @@ export class JobTraffic {
     const c = this.o.ctx;
     const ref = await this.find(jobId);
     if (!ref) return;
-    const obj = await c.kube.get<PvbObject | PvrObject>(ref.kind, ref.namespace, ref.name);
+    const obj = await c.cluster.get<PvbObject | PvrObject>(ref.kind, ref.namespace, ref.name);
     const status = obj?.status;
     if (!obj || !status || status.phase !== 'InProgress' || jobIdOf(obj.metadata.uid ?? '', status.attempt ?? 1) !== jobId) return;
     await commit(c, ref.kind, obj as PvbObject, { status: statusFromProgress(c, status as PvbObject['status'] & object, progress) });

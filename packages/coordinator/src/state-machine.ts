@@ -5,7 +5,7 @@
  * (a newer coordinator may have written one).
  */
 import { CoordinatorError } from './errors.js';
-import type { EventOptions } from './kube.js';
+import type { EventOptions } from './cluster/cluster-state.js';
 
 /** What a handler decides: the next status (written by the controller, in one place), Events, when to look again. */
 export interface Decision<S> {

@@ -13,19 +13,19 @@ beforeAll(async () => {
   const core = api.kubeConfig().makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: 'shop' } } });
   const { ctx } = testContext(api.kubeConfig());
-  await ctx.kube.createOrGet<PvbObject>('PodVolumeBackup', {
+  await ctx.cluster.createOrGet<PvbObject>('PodVolumeBackup', {
     metadata: { name: 'b1-x', namespace: 'shop', labels: { 'ferry.dev/backup': 'b1' } },
     spec: { backup: 'b1', pod: { namespace: 'shop', name: 'db-0', uid: 'u1', controller: { kind: 'StatefulSet', name: 'db' } }, node: 'n', volume: { name: 'data', kind: 'persistentVolumeClaim', pvc: { name: 'data-db-0', uid: 'c1' }, pvName: 'pv1' }, repository: 'r', mover: 'native' },
   });
-  await ctx.kube.createOrGet<PvbObject>('PodVolumeBackup', {
+  await ctx.cluster.createOrGet<PvbObject>('PodVolumeBackup', {
     metadata: { name: 'b1-y', namespace: 'shop', labels: { 'ferry.dev/backup': 'b1' } },
     spec: { backup: 'b1', pod: { namespace: 'shop', name: 'db-0', uid: 'u1', controller: { kind: 'StatefulSet', name: 'db' } }, node: 'n', volume: { name: 'cache', kind: 'emptyDir' }, repository: 'r', mover: 'native' },
   });
   for (const [name, snap] of [['b1-x', 'a'], ['b1-y', 'b']] as const) {
-    const p = (await ctx.kube.get<PvbObject>('PodVolumeBackup', 'shop', name))!;
-    await ctx.kube.replaceStatus('PodVolumeBackup', p, { phase: 'Completed', snapshotId: snap.repeat(64) });
+    const p = (await ctx.cluster.get<PvbObject>('PodVolumeBackup', 'shop', name))!;
+    await ctx.cluster.replaceStatus('PodVolumeBackup', p, { phase: 'Completed', snapshotId: snap.repeat(64) });
   }
-  restore = await ctx.kube.createOrGet<RestoreObject>('Restore', { metadata: { name: 'r1', namespace: 'shop' }, spec: { backupName: 'b1' } });
+  restore = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'r1', namespace: 'shop' }, spec: { backupName: 'b1' } });
   restore = { ...restore, status: { phase: 'InProgress' } };
 });
 

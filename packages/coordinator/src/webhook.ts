@@ -46,18 +46,51 @@ export async function reviewPod(deps: WebhookDeps, review: AdmissionReview): Pro
   const unchanged = { response: { uid: req?.uid ?? '', allowed: true }, result: 'unchanged' as const };
   const pod = req?.object;
   if (!req || req.operation !== 'CREATE' || req.kind?.kind !== 'Pod' || !pod) return unchanged;
-  const namespace = req.namespace ?? pod.metadata?.namespace ?? '';
+  const mutation = await mutationFor(deps, pod, req.namespace ?? pod.metadata?.namespace ?? '');
+  if (!mutation) return unchanged;
+  const ops = patchFor(pod, mutation);
+  return { response: { uid: req.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') }, result: 'patched' };
+}
+
+/** The same decision for a cluster without a webhook (standalone mode): the pod as admitted. */
+export async function admitPod(deps: WebhookDeps, pod: V1Pod, namespace: string): Promise<V1Pod> {
+  const m = await mutationFor(deps, pod, namespace);
+  if (!m) return pod;
+  return {
+    ...pod,
+    metadata: { ...pod.metadata, labels: { ...pod.metadata?.labels, ...m.labels }, annotations: { ...pod.metadata?.annotations, ...m.annotations } },
+    spec: { containers: [], ...pod.spec, initContainers: [m.container, ...(pod.spec?.initContainers ?? [])] },
+  };
+}
+
+interface PodMutation {
+  readonly container: V1Container;
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+}
+
+async function mutationFor(deps: WebhookDeps, pod: V1Pod, namespace: string): Promise<PodMutation | undefined> {
   const restores = deps.pendingRestores(namespace);
-  if (restores.length === 0) return unchanged;
-  if (pod.metadata?.labels?.[LABELS.restoredBy] || (pod.spec?.initContainers ?? []).some((c) => c.name === RESTORE_WAIT_CONTAINER)) return unchanged;
+  if (restores.length === 0) return undefined;
+  if (pod.metadata?.labels?.[LABELS.restoredBy] || (pod.spec?.initContainers ?? []).some((c) => c.name === RESTORE_WAIT_CONTAINER)) return undefined;
   for (const restore of restores) {
     if (!selectorMatches(restore.spec.selection?.labelSelector, pod.metadata?.labels ?? {})) continue;
     const matched = await matchAgainst(deps.ctx, restore, pod, namespace);
-    if (matched.size === 0) continue;
-    const ops = patchFor(deps.ctx, restore, pod, matched);
-    return { response: { uid: req.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') }, result: 'patched' };
+    if (matched.size > 0) return mutation(deps.ctx, restore, matched);
   }
-  return unchanged;
+  return undefined;
+}
+
+function mutation(c: ControllerContext, restore: RestoreObject, matched: Map<string, RestoreItem>): PodMutation {
+  return {
+    container: restoreWaitContainer(c, restore, [...matched.keys()]),
+    labels: { [LABELS.restoredBy]: restore.metadata.name ?? '' },
+    annotations: {
+      [ANNOTATIONS_OUT.restoreUid]: restore.metadata.uid ?? '',
+      [ANNOTATIONS_OUT.restoreNamespace]: restore.metadata.namespace ?? '',
+      [ANNOTATIONS_OUT.restoreVolumes]: JSON.stringify(Object.fromEntries([...matched].map(([v, i]) => [v, i.key]))),
+    },
+  };
 }
 
 async function matchAgainst(c: ControllerContext, restore: RestoreObject, pod: V1Pod, namespace: string): Promise<Map<string, RestoreItem>> {
@@ -72,12 +105,12 @@ async function matchAgainst(c: ControllerContext, restore: RestoreObject, pod: V
 /** Items already given to a live pod (its annotation) or to a PodVolumeRestore. */
 async function takenItems(c: ControllerContext, restore: RestoreObject, namespace: string): Promise<Set<string>> {
   const taken = new Set<string>();
-  const pods = await c.kube.listPods(namespace, `${LABELS.restoredBy}=${restore.metadata.name}`);
+  const pods = await c.cluster.listPods(namespace, `${LABELS.restoredBy}=${restore.metadata.name}`);
   for (const p of pods) {
     if (p.metadata?.deletionTimestamp || p.metadata?.annotations?.[ANNOTATIONS_OUT.restoreUid] !== restore.metadata.uid) continue;
     for (const key of Object.values(JSON.parse(p.metadata?.annotations?.[ANNOTATIONS_OUT.restoreVolumes] ?? "{}") as Record<string, string>)) taken.add(key);
   }
-  const pvrs = await c.kube.list<PvrObject>('PodVolumeRestore', restore.metadata.namespace, `${LABELS.restore}=${restore.metadata.name}`);
+  const pvrs = await c.cluster.list<PvrObject>('PodVolumeRestore', restore.metadata.namespace, `${LABELS.restore}=${restore.metadata.name}`);
   for (const p of pvrs) if (p.status?.phase !== 'Failed' || p.status.error?.code !== 'PodNotFound') taken.add(p.metadata.annotations?.['restore.ferry.dev/item'] ?? '');
   return taken;
 }
@@ -103,20 +136,13 @@ export function restoreWaitContainer(c: ControllerContext, restore: RestoreObjec
   };
 }
 
-function patchFor(c: ControllerContext, restore: RestoreObject, pod: V1Pod, matched: Map<string, RestoreItem>): unknown[] {
-  const volumes = [...matched.keys()];
-  const container = restoreWaitContainer(c, restore, volumes);
+function patchFor(pod: V1Pod, m: PodMutation): unknown[] {
   const ops: unknown[] = [];
-  ops.push(pod.spec?.initContainers && pod.spec.initContainers.length > 0 ? { op: 'add', path: '/spec/initContainers/0', value: container } : { op: 'add', path: '/spec/initContainers', value: [container] });
+  ops.push(pod.spec?.initContainers && pod.spec.initContainers.length > 0 ? { op: 'add', path: '/spec/initContainers/0', value: m.container } : { op: 'add', path: '/spec/initContainers', value: [m.container] });
   if (!pod.metadata?.labels) ops.push({ op: 'add', path: '/metadata/labels', value: {} });
-  ops.push({ op: 'add', path: `/metadata/labels/${escape(LABELS.restoredBy)}`, value: restore.metadata.name });
+  for (const [k, v] of Object.entries(m.labels)) ops.push({ op: 'add', path: `/metadata/labels/${escape(k)}`, value: v });
   if (!pod.metadata?.annotations) ops.push({ op: 'add', path: '/metadata/annotations', value: {} });
-  const annotations: Record<string, string> = {
-    [ANNOTATIONS_OUT.restoreUid]: restore.metadata.uid ?? '',
-    [ANNOTATIONS_OUT.restoreNamespace]: restore.metadata.namespace ?? '',
-    [ANNOTATIONS_OUT.restoreVolumes]: JSON.stringify(Object.fromEntries([...matched].map(([v, i]) => [v, i.key]))),
-  };
-  for (const [k, v] of Object.entries(annotations)) ops.push({ op: 'add', path: `/metadata/annotations/${escape(k)}`, value: v });
+  for (const [k, v] of Object.entries(m.annotations)) ops.push({ op: 'add', path: `/metadata/annotations/${escape(k)}`, value: v });
   return ops;
 }
 

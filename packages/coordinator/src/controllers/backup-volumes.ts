@@ -8,7 +8,7 @@ import { BACKUP_DEFAULTS, formatAnnotationProblem, selectPodVolumes, type PvcLik
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ControllerContext } from '../context.js';
 import { LABELS } from '../context.js';
-import type { EventOptions } from '../kube.js';
+import type { EventOptions } from '../cluster/cluster-state.js';
 import type { BackupObject, PvbObject } from '../objects.js';
 import type { LocationObject, RepositoryObject } from '../repositories.js';
 import { selectorString } from './selectors.js';
@@ -29,9 +29,9 @@ export async function createPodVolumeBackups(c: ControllerContext, backup: Backu
   const out: VolumeSelectionResult = { created: [], skipped: [], problems: [], events: [] };
   for (const namespace of namespaces) {
     const repository = await c.repositories.ensure(location, namespace, backup.spec.mover ?? BACKUP_DEFAULTS.mover);
-    const pods = await c.kube.listPods(namespace, selectorString(backup.spec.labelSelector));
-    const claims = new Map<string, PvcLike>((await c.kube.listClaims(namespace)).map((p) => [p.metadata?.name ?? '', p as PvcLike]));
-    const history = await c.kube.list<PvbObject>('PodVolumeBackup', backup.metadata.namespace);
+    const pods = await c.cluster.listPods(namespace, selectorString(backup.spec.labelSelector));
+    const claims = new Map<string, PvcLike>((await c.cluster.listClaims(namespace)).map((p) => [p.metadata?.name ?? '', p as PvcLike]));
+    const history = await c.cluster.list<PvbObject>('PodVolumeBackup', backup.metadata.namespace);
     for (const pod of pods) await selectForPod(c, { backup, pod, claims, repository, history, out });
   }
   return out;
@@ -89,7 +89,7 @@ async function createOne(c: ControllerContext, input: PodInput, v: ReturnType<ty
       timeout: backup.spec.volumeTimeout ?? BACKUP_DEFAULTS.volumeTimeout,
     },
   };
-  return c.kube.createOrGet<PvbObject>('PodVolumeBackup', body);
+  return c.cluster.createOrGet<PvbObject>('PodVolumeBackup', body);
 }
 
 /** Latest snapshot of the same claim (by uid), else of the same pod name and volume, in the same repository. */

@@ -15,7 +15,7 @@ import type { V1alpha1OperationPhase } from '@ferry/api';
 import { aggregate } from './aggregate.js';
 import { createPodVolumeBackups } from './backup-volumes.js';
 import { involved } from './commit.js';
-import type { EventOptions } from '../kube.js';
+import type { EventOptions } from '../cluster/cluster-state.js';
 import { forgetSnapshots } from '../purge.js';
 
 interface Ctx {
@@ -84,7 +84,7 @@ function acceptedStatus(c: ControllerContext, backup: BackupObject, status: Back
 }
 
 async function running({ c, backup, status }: Ctx): Promise<Decision<BackupStatus>> {
-  const pvbs = await c.kube.list<PvbObject>('PodVolumeBackup', backup.metadata.namespace, `${LABELS.backup}=${backup.metadata.name}`);
+  const pvbs = await c.cluster.list<PvbObject>('PodVolumeBackup', backup.metadata.namespace, `${LABELS.backup}=${backup.metadata.name}`);
   if (backup.spec.cancel) await cancelVolumes(c, pvbs);
   const now = isoTime(c.clock);
   const agg = aggregate(pvbs.map((p) => ({ phase: p.status?.phase, progress: p.status?.progress, fileErrorsTotal: p.status?.fileErrorsTotal })), status.counts?.skipped ?? 0, backup.spec.cancel === true, now);
@@ -115,7 +115,7 @@ function finish(c: ControllerContext, backup: BackupObject, status: BackupStatus
 async function cancelVolumes(c: ControllerContext, pvbs: readonly PvbObject[]): Promise<void> {
   for (const p of pvbs) {
     if (isTerminalPhase(p.status?.phase) || p.spec.cancel) continue;
-    await c.kube.mergePatch('PodVolumeBackup', p.metadata.namespace ?? '', p.metadata.name ?? '', { spec: { cancel: true } });
+    await c.cluster.mergePatch('PodVolumeBackup', p.metadata.namespace ?? '', p.metadata.name ?? '', { spec: { cancel: true } });
   }
 }
 
@@ -133,7 +133,7 @@ const HANDLERS: PhaseHandlers<V1alpha1OperationPhase, Ctx, BackupStatus> = {
 export async function reconcileBackup(c: ControllerContext, backup: BackupObject): Promise<Decision<BackupStatus>> {
   if (backup.metadata.deletionTimestamp) return finalize(c, backup);
   if (!(backup.metadata.finalizers ?? []).includes(BACKUP_FINALIZER)) {
-    await c.kube.mergePatch('Backup', backup.metadata.namespace ?? '', backup.metadata.name ?? '', { metadata: { finalizers: [...(backup.metadata.finalizers ?? []), BACKUP_FINALIZER] } });
+    await c.cluster.mergePatch('Backup', backup.metadata.namespace ?? '', backup.metadata.name ?? '', { metadata: { finalizers: [...(backup.metadata.finalizers ?? []), BACKUP_FINALIZER] } });
     return { requeueAfterMs: 0 };
   }
   const status = backup.status ?? {};
@@ -150,7 +150,7 @@ async function finalize(c: ControllerContext, backup: BackupObject): Promise<Dec
   if (!(backup.metadata.finalizers ?? []).includes(BACKUP_FINALIZER)) return {};
   const ns = backup.metadata.namespace ?? '';
   const name = backup.metadata.name ?? '';
-  const pvbs = await c.kube.list<PvbObject>('PodVolumeBackup', ns, `${LABELS.backup}=${name}`);
+  const pvbs = await c.cluster.list<PvbObject>('PodVolumeBackup', ns, `${LABELS.backup}=${name}`);
   const events: EventOptions[] = [];
   if (backup.spec.purgeOnDelete) {
     if (pvbs.some((p) => !isTerminalPhase(p.status?.phase))) {
@@ -163,10 +163,10 @@ async function finalize(c: ControllerContext, backup: BackupObject): Promise<Dec
   } else {
     for (const p of pvbs) if (!isTerminalPhase(p.status?.phase) && p.status?.attempt) c.hub.cancel(p.spec.node, `${p.metadata.uid}.${p.status.attempt}`, `Backup ${ns}/${name} was deleted`);
   }
-  for (const p of pvbs) await c.kube.delete('PodVolumeBackup', ns, p.metadata.name ?? '');
-  for (const e of events) await c.kube.event(e, c.clock);
+  for (const p of pvbs) await c.cluster.delete('PodVolumeBackup', ns, p.metadata.name ?? '');
+  for (const e of events) await c.cluster.event(e, c.clock);
   const finalizers = (backup.metadata.finalizers ?? []).filter((f) => f !== BACKUP_FINALIZER);
-  await c.kube.mergePatch('Backup', ns, name, { metadata: { finalizers, resourceVersion: undefined } });
+  await c.cluster.mergePatch('Backup', ns, name, { metadata: { finalizers, resourceVersion: undefined } });
   return {};
 }
 

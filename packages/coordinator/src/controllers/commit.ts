@@ -5,19 +5,19 @@
  */
 import { isTerminalPhase } from '@ferry/api';
 import type { ControllerContext } from '../context.js';
-import type { FerryKind, FerryObject } from '../kube.js';
+import type { FerryKind, FerryObject } from '../cluster/cluster-state.js';
 import type { Decision } from '../state-machine.js';
 
 export async function commit<S extends { phase?: string }>(ctx: ControllerContext, kind: FerryKind, obj: FerryObject<unknown, S>, decision: Decision<S>): Promise<FerryObject<unknown, S>> {
   let stored = obj;
   if (decision.status !== undefined && JSON.stringify(decision.status) !== JSON.stringify(obj.status ?? {})) {
-    stored = await ctx.kube.replaceStatus(kind, obj, decision.status);
+    stored = await ctx.cluster.replaceStatus(kind, obj, decision.status);
     const before = obj.status?.phase;
     const after = decision.status.phase;
     if (after !== before && isTerminalPhase(after)) ctx.metrics.operationsFinished.inc({ kind, result: after });
     if (after !== before) ctx.log.info('phase changed', { kind, namespace: obj.metadata.namespace, name: obj.metadata.name, from: before ?? 'New', to: after ?? 'New' });
   }
-  for (const e of decision.events ?? []) await ctx.kube.event(e, ctx.clock);
+  for (const e of decision.events ?? []) await ctx.cluster.event(e, ctx.clock);
   return stored;
 }
 

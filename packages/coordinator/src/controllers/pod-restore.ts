@@ -10,24 +10,25 @@ import type { PvrObject, RestoreObject } from '../objects.js';
 import { childName } from './backup-volumes.js';
 import { ITEM_ANNOTATION } from './restore.js';
 import { restoreItems, type RestoreItem } from './restore-items.js';
+import { CoordinatorError } from '../errors.js';
 
 export async function reconcileRestoredPod(c: ControllerContext, namespace: string, name: string): Promise<void> {
-  const pod = await c.kube.getPod(namespace, name);
+  const pod = await c.cluster.getPod(namespace, name);
   const restoreName = pod?.metadata?.labels?.[LABELS.restoredBy];
   if (!pod || !restoreName || pod.metadata?.deletionTimestamp) return;
   const restoreNs = pod.metadata?.annotations?.[ANNOTATIONS_OUT.restoreNamespace] ?? namespace;
   c.enqueue(objectKey('Restore', restoreNs, restoreName));
-  const existing = await c.kube.list<PvrObject>('PodVolumeRestore', restoreNs, `${LABELS.podUid}=${pod.metadata?.uid}`);
+  const existing = await c.cluster.list<PvrObject>('PodVolumeRestore', restoreNs, `${LABELS.podUid}=${pod.metadata?.uid}`);
   for (const p of existing) c.enqueue(objectKey('PodVolumeRestore', restoreNs, p.metadata.name ?? ''));
   if (!pod.spec?.nodeName) return;
-  const restore = await c.kube.get<RestoreObject>('Restore', restoreNs, restoreName);
+  const restore = await c.cluster.get<RestoreObject>('Restore', restoreNs, restoreName);
   if (!restore || isTerminalPhase(restore.status?.phase) || restore.metadata.uid !== pod.metadata?.annotations?.[ANNOTATIONS_OUT.restoreUid]) return;
   const wanted = JSON.parse(pod.metadata?.annotations?.[ANNOTATIONS_OUT.restoreVolumes] ?? '{}') as Record<string, string>;
   const items = new Map((await restoreItems(c, restore)).map((i) => [i.key, i]));
   for (const [volume, key] of Object.entries(wanted)) {
     const item = items.get(key);
     if (!item || existing.some((p) => p.spec.target.name === volume)) continue;
-    const created = await c.kube.createOrGet<PvrObject>('PodVolumeRestore', await pvrBody(c, restore, pod, volume, item));
+    const created = await c.cluster.createOrGet<PvrObject>('PodVolumeRestore', await pvrBody(c, restore, pod, volume, item));
     c.enqueue(objectKey('PodVolumeRestore', restoreNs, created.metadata.name ?? ''));
   }
 }
@@ -36,7 +37,9 @@ async function pvrBody(c: ControllerContext, restore: RestoreObject, pod: V1Pod,
   const ns = pod.metadata?.namespace ?? '';
   const podVolume = pod.spec?.volumes?.find((v) => v.name === volume);
   const claimName = podVolume?.persistentVolumeClaim?.claimName;
-  const claim = claimName ? await c.kube.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: claimName }) : undefined;
+  const claim = claimName ? await c.cluster.getClaim(ns, claimName) : undefined;
+  // The pod was admitted with this claim; until the claim shows up (caches, GitOps order) retry.
+  if (claimName && !claim) throw new CoordinatorError('NotFound', `PersistentVolumeClaim ${ns}/${claimName} of restored pod ${ns}/${pod.metadata?.name ?? ''} not found yet`);
   const controller = pod.metadata?.ownerReferences?.find((o) => o.controller);
   return {
     metadata: {

@@ -24,7 +24,7 @@ const describe = (pvb: PvbObject): string => `the backup of volume ${pvb.spec.vo
 
 async function start({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
   if (pvb.spec.cancel) return { status: canceled(c, status, 'spec.cancel was set before the volume started') };
-  const pod = await c.kube.getPod(pvb.spec.pod.namespace, pvb.spec.pod.name);
+  const pod = await c.cluster.getPod(pvb.spec.pod.namespace, pvb.spec.pod.name);
   if (!pod || pod.metadata?.uid !== pvb.spec.pod.uid) {
     return { status: failed(c, status, 'PodNotFound', `pod ${pvb.spec.pod.namespace}/${pvb.spec.pod.name} (uid ${pvb.spec.pod.uid}) is gone; nothing to back up`, false, 'PodNotFound') };
   }
@@ -35,7 +35,7 @@ async function start({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
   }
   const attempt = (status.attempt ?? 0) + 1;
   const repository = await c.repositories.jobRepository(pvb.spec.repository, { initialize: true });
-  const job = backupJob(pvb, attempt, repository, await agentVolumeKind(c.kube, pvb.spec.volume));
+  const job = backupJob(pvb, attempt, repository, await agentVolumeKind(c.cluster, pvb.spec.volume));
   c.hub.assign(pvb.spec.node, job);
   const now = isoTime(c.clock);
   const conditions = setCondition(status.conditions, { type: 'AgentAssigned', status: 'True', reason: 'Assigned', message: `assigned to the agent on node ${pvb.spec.node} (attempt ${attempt})` }, now);
@@ -70,7 +70,7 @@ async function running({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
 async function reassign(c: ControllerContext, pvb: PvbObject, status: PvbStatus, restarted: boolean): Promise<Decision<PvbStatus>> {
   if (!restarted) {
     const repository = await c.repositories.jobRepository(pvb.spec.repository, { initialize: true });
-    c.hub.assign(pvb.spec.node, backupJob(pvb, status.attempt ?? 1, repository, await agentVolumeKind(c.kube, pvb.spec.volume)));
+    c.hub.assign(pvb.spec.node, backupJob(pvb, status.attempt ?? 1, repository, await agentVolumeKind(c.cluster, pvb.spec.volume)));
     return { requeueAfterMs: 10_000 };
   }
   return { status: retryOrFail(c, status, `the agent on node ${pvb.spec.node} restarted and no longer knows the job`) };

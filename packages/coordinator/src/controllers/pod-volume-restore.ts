@@ -24,7 +24,7 @@ interface Ctx {
 const describe = (pvr: PvrObject): string => `the restore of volume ${pvr.spec.target.name} of pod ${pvr.spec.pod.namespace}/${pvr.spec.pod.name}`;
 
 async function currentPod(c: ControllerContext, pvr: PvrObject): Promise<V1Pod | undefined> {
-  const pod = await c.kube.getPod(pvr.spec.pod.namespace, pvr.spec.pod.name);
+  const pod = await c.cluster.getPod(pvr.spec.pod.namespace, pvr.spec.pod.name);
   return pod && pod.metadata?.uid === pvr.spec.pod.uid && !pod.metadata.deletionTimestamp ? pod : undefined;
 }
 
@@ -37,9 +37,9 @@ export function runsRestoreWait(pod: V1Pod): boolean {
 }
 
 async function sendAssign(c: ControllerContext, pvr: PvrObject, attempt: number): Promise<void> {
-  const restore = await c.kube.get<RestoreObject>('Restore', pvr.metadata.namespace ?? '', pvr.spec.restore);
+  const restore = await c.cluster.get<RestoreObject>('Restore', pvr.metadata.namespace ?? '', pvr.spec.restore);
   const repository = await c.repositories.jobRepository(pvr.spec.repository, { initialize: false });
-  c.hub.assign(pvr.spec.node, restoreJob(pvr, attempt, repository, await agentVolumeKind(c.kube, pvr.spec.target), restore?.metadata.uid ?? pvr.spec.restore));
+  c.hub.assign(pvr.spec.node, restoreJob(pvr, attempt, repository, await agentVolumeKind(c.cluster, pvr.spec.target), restore?.metadata.uid ?? pvr.spec.restore));
 }
 
 async function start({ c, pvr, status }: Ctx): Promise<Decision<PvrStatus>> {

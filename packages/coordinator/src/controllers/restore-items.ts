@@ -43,7 +43,7 @@ export async function restoreItems(c: ControllerContext, restore: RestoreObject)
       }))
       .filter(keep);
   }
-  const pvbs = await c.kube.list<PvbObject>('PodVolumeBackup', restore.metadata.namespace, `${LABELS.backup}=${restore.spec.backupName}`);
+  const pvbs = await c.cluster.list<PvbObject>('PodVolumeBackup', restore.metadata.namespace, `${LABELS.backup}=${restore.spec.backupName}`);
   return pvbs
     .filter((p) => p.status?.snapshotId && (p.status.phase === 'Completed' || p.status.phase === 'PartiallyFailed'))
     .map((p): RestoreItem => ({

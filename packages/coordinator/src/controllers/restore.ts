@@ -36,7 +36,7 @@ async function start({ c, restore, status }: Ctx): Promise<Decision<RestoreStatu
   const foreign = Object.values(restore.spec.namespaceMapping ?? {}).filter((t) => t !== own);
   if (own !== c.settings.namespace && foreign.length > 0) return reject(c, restore, status, 'NamespaceNotAllowed', `Restore ${own}/${restore.metadata.name} maps into ${foreign.join(', ')}; only Restores in ${c.settings.namespace} may restore into other namespaces`);
   if (restore.spec.backupName) {
-    const backup = await c.kube.get<BackupObject>('Backup', own, restore.spec.backupName);
+    const backup = await c.cluster.get<BackupObject>('Backup', own, restore.spec.backupName);
     if (!backup) return reject(c, restore, status, 'BackupNotFound', `Backup ${own}/${restore.spec.backupName} does not exist`);
     const phase = backup.status?.phase;
     if (phase !== 'Completed' && phase !== 'PartiallyFailed') return reject(c, restore, status, 'BackupNotRestorable', `Backup ${own}/${restore.spec.backupName} is ${phase ?? 'New'}; only Completed or PartiallyFailed backups can be restored`);
@@ -53,9 +53,9 @@ async function start({ c, restore, status }: Ctx): Promise<Decision<RestoreStatu
 
 async function running({ c, restore, status }: Ctx): Promise<Decision<RestoreStatus>> {
   const ns = restore.metadata.namespace ?? '';
-  const pvrs = await c.kube.list<PvrObject>('PodVolumeRestore', ns, `${LABELS.restore}=${restore.metadata.name}`);
+  const pvrs = await c.cluster.list<PvrObject>('PodVolumeRestore', ns, `${LABELS.restore}=${restore.metadata.name}`);
   if (restore.spec.cancel) {
-    for (const p of pvrs) if (!isTerminalPhase(p.status?.phase) && !p.spec.cancel) await c.kube.mergePatch('PodVolumeRestore', ns, p.metadata.name ?? '', { spec: { cancel: true } });
+    for (const p of pvrs) if (!isTerminalPhase(p.status?.phase) && !p.spec.cancel) await c.cluster.mergePatch('PodVolumeRestore', ns, p.metadata.name ?? '', { spec: { cancel: true } });
   }
   const items = await restoreItems(c, restore);
   const waitMs = durationMs(restore.spec.podWaitTimeout ?? RESTORE_DEFAULTS.podWaitTimeout);

@@ -3,26 +3,27 @@
  * controllers react to. They only trigger reconciles and index objects by uid; handlers
  * read the objects fresh from the API before deciding anything.
  */
-import { ListWatch, Watch, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { ListWatch, Watch, type CoreV1Api, type CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION } from '@ferry/api';
-import { LABELS } from './context.js';
-import { FERRY_KINDS, type FerryKind, type Kube } from './kube.js';
+import { RESTORED_POD_LABEL } from './labels.js';
+import { FERRY_KINDS, type ClusterEvent, type ClusterWatch, type FerryKind, type WatchedKind } from './cluster-state.js';
 
-export type WatchedKind = 'Backup' | 'PodVolumeBackup' | 'Restore' | 'PodVolumeRestore' | 'Pod';
-
-export interface InformerEvent {
-  readonly kind: WatchedKind;
-  readonly type: 'add' | 'update' | 'delete';
-  readonly object: KubernetesObject & { spec?: unknown; status?: unknown };
+/** The clients a watch reads through (KubeClusterState has them). */
+export interface KubeClients {
+  readonly core: CoreV1Api;
+  readonly custom: CustomObjectsApi;
+  readonly kubeConfig: KubeConfig;
 }
 
-export class Informers {
+const WATCHED_FERRY_KINDS = ['Backup', 'PodVolumeBackup', 'Restore', 'PodVolumeRestore', 'BackupSchedule', 'BackupRepository'] as const;
+
+export class KubeWatch implements ClusterWatch {
   private readonly watches = new Map<WatchedKind, ListWatch<KubernetesObject>>();
   private readonly stoppedFlag = { value: false };
 
-  constructor(private readonly kube: Kube, private readonly onEvent: (e: InformerEvent) => void) {
-    for (const kind of ['Backup', 'PodVolumeBackup', 'Restore', 'PodVolumeRestore'] as const) this.watches.set(kind, this.ferryWatch(kind));
-    const selector = LABELS.restoredBy;
+  constructor(private readonly kube: KubeClients, private readonly onEvent: (e: ClusterEvent) => void) {
+    for (const kind of WATCHED_FERRY_KINDS) this.watches.set(kind, this.ferryWatch(kind));
+    const selector = RESTORED_POD_LABEL;
     const list = () => kube.core.listPodForAllNamespaces({ labelSelector: selector });
     this.watches.set('Pod', this.wire('Pod', new ListWatch<V1Pod>('/api/v1/pods', new Watch(kube.kubeConfig), list, false, selector) as unknown as ListWatch<KubernetesObject>));
   }
@@ -34,9 +35,9 @@ export class Informers {
   }
 
   private wire(kind: WatchedKind, lw: ListWatch<KubernetesObject>): ListWatch<KubernetesObject> {
-    lw.on('add', (o) => this.onEvent({ kind, type: 'add', object: o }));
-    lw.on('update', (o) => this.onEvent({ kind, type: 'update', object: o }));
-    lw.on('delete', (o) => this.onEvent({ kind, type: 'delete', object: o }));
+    lw.on('add', (o) => this.onEvent({ kind, type: 'add', object: o as ClusterEvent['object'] }));
+    lw.on('update', (o) => this.onEvent({ kind, type: 'update', object: o as ClusterEvent['object'] }));
+    lw.on('delete', (o) => this.onEvent({ kind, type: 'delete', object: o as ClusterEvent['object'] }));
     // A ListWatch stops for good on an error; keep it alive as the real controllers do.
     lw.on('error', () => setTimeout(() => {
       if (!this.stoppedFlag.value) void lw.start().catch(() => undefined);

@@ -1,60 +1,36 @@
 /**
- * The coordinator's only door to the Kubernetes API: typed helpers over client-node for
- * Ferry's custom resources, pods, claims, Secrets and Events. Status is written through
- * `replaceStatus` alone (a JSON patch guarded by the resourceVersion the caller read), so
- * two writers never overwrite each other silently: the loser gets a conflict and retries.
+ * ClusterState over the Kubernetes API (client-node): Ferry's custom resources, pods,
+ * claims, Secrets, Events, exec, TokenReview and SubjectAccessReview. Status is written
+ * through `replaceStatus` alone (a JSON patch guarded by the resourceVersion the caller
+ * read), so two writers never overwrite each other silently: the loser gets a conflict.
  */
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1PersistentVolumeClaim, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import { AuthenticationV1Api, AuthorizationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1PersistentVolume, type V1PersistentVolumeClaim, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION } from '@ferry/api';
-import type { Clock } from './clock.js';
-import { isAlreadyExists, isNotFound } from './errors.js';
-
-export const FERRY_KINDS = {
-  BackupLocation: { plural: 'backuplocations', namespaced: false },
-  BackupRepository: { plural: 'backuprepositories', namespaced: true },
-  Backup: { plural: 'backups', namespaced: true },
-  PodVolumeBackup: { plural: 'podvolumebackups', namespaced: true },
-  Restore: { plural: 'restores', namespaced: true },
-  PodVolumeRestore: { plural: 'podvolumerestores', namespaced: true },
-} as const;
-export type FerryKind = keyof typeof FERRY_KINDS;
-
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string | Date;
-  deletionTimestamp?: string | Date;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }[];
-}
-
-/** A Ferry object as it comes from the API (spec and status typed by the caller). */
-export interface FerryObject<S = unknown, T = unknown> {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta;
-  spec: S;
-  status?: T;
-}
+import type { Clock } from '../clock.js';
+import { isAlreadyExists, isNotFound } from '../errors.js';
+import { FERRY_KINDS, type AccessRequest, type ClusterEvent, type ClusterState, type ClusterWatch, type EventOptions, type ExecOptions, type ExecResult, type FerryKind, type FerryObject, type UserIdentity } from './cluster-state.js';
+import { KubeWatch } from './kube-watch.js';
+import { execInPod } from './kube-exec.js';
 
 interface ListResult<T> {
   items: T[];
 }
 
-export class Kube {
+export class KubeClusterState implements ClusterState {
+  readonly mode = 'kubernetes' as const;
   readonly core: CoreV1Api;
   readonly custom: CustomObjectsApi;
+  /** Leases for leader election (Kubernetes mode only; standalone runs one process). */
   readonly coordination: CoordinationV1Api;
+  private readonly authn: AuthenticationV1Api;
+  private readonly authz: AuthorizationV1Api;
 
   constructor(readonly kubeConfig: KubeConfig) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+    this.authn = kubeConfig.makeApiClient(AuthenticationV1Api);
+    this.authz = kubeConfig.makeApiClient(AuthorizationV1Api);
   }
 
   private ref(kind: FerryKind) {
@@ -136,6 +112,24 @@ export class Kube {
     return (await this.core.listNamespacedPersistentVolumeClaim({ namespace })).items;
   }
 
+  async getClaim(namespace: string, name: string): Promise<V1PersistentVolumeClaim | undefined> {
+    try {
+      return await this.core.readNamespacedPersistentVolumeClaim({ namespace, name });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async getPersistentVolume(name: string): Promise<V1PersistentVolume | undefined> {
+    try {
+      return await this.core.readPersistentVolume({ name });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   async getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
     try {
       return await this.core.readNamespacedSecret({ namespace, name });
@@ -181,11 +175,37 @@ export class Kube {
       })
       .catch(() => undefined);
   }
-}
 
-export interface EventOptions {
-  readonly involved: { apiVersion: string; kind: string; name: string; namespace: string; uid?: string };
-  readonly type: 'Normal' | 'Warning';
-  readonly reason: string;
-  readonly message: string;
+  registerPodAdmission(): boolean {
+    return false;
+  }
+
+  watch(onEvent: (e: ClusterEvent) => void): ClusterWatch {
+    return new KubeWatch(this, onEvent);
+  }
+
+  exec(options: ExecOptions): Promise<ExecResult> {
+    return execInPod(this.kubeConfig, options);
+  }
+
+  async authenticate(token: string): Promise<UserIdentity | undefined> {
+    const review = await this.authn.createTokenReview({ body: { spec: { token } } });
+    const s = review.status;
+    if (!s?.authenticated || !s.user?.username) return undefined;
+    return { username: s.user.username, groups: s.user.groups ?? [], ...(s.user.uid ? { uid: s.user.uid } : {}) };
+  }
+
+  async authorize(r: AccessRequest): Promise<{ allowed: boolean; reason?: string }> {
+    const review = await this.authz.createSubjectAccessReview({
+      body: {
+        spec: {
+          user: r.user.username,
+          groups: [...r.user.groups],
+          ...(r.user.uid ? { uid: r.user.uid } : {}),
+          resourceAttributes: { group: API_GROUP, version: API_VERSION, resource: r.resource, verb: r.verb, ...(r.namespace ? { namespace: r.namespace } : {}), ...(r.name ? { name: r.name } : {}) },
+        },
+      },
+    });
+    return { allowed: review.status?.allowed === true, ...(review.status?.reason ? { reason: review.status.reason } : {}) };
+  }
 }
