@@ -10,6 +10,12 @@ export const PROTO_ROOT: string = fileURLToPath(new URL('../../../proto/', impor
 /** The AgentHub service definition, relative to PROTO_ROOT. */
 export const AGENT_PROTO_FILE = 'ferry/v1/agent.proto';
 
+/** The public API (Backups, Restores, Schedules, Repositories, Transfer), relative to PROTO_ROOT. */
+export const API_PROTO_FILE = 'ferry/v1/api.proto';
+
+/** The standard gRPC health service served beside the public API, relative to PROTO_ROOT. */
+export const HEALTH_PROTO_FILE = 'grpc/health/v1/health.proto';
+
 /**
  * Options for `@grpc/proto-loader`'s `loadSync`. They must match the generator flags in
  * test/checks/gen-proto.mjs: the generated `__Output` types describe what the loader
