@@ -10,7 +10,9 @@ export const COORDINATOR_ERROR_CODES = [
   'InvalidConfig',
   'InvalidArgument',
   'NotFound',
+  'AlreadyExists',
   'Conflict',
+  'FailedPrecondition',
   'PermissionDenied',
   'Unauthenticated',
   'Unavailable',
@@ -40,7 +42,9 @@ const GRPC_STATUS: Record<CoordinatorErrorCode, GrpcStatus> = {
   InvalidConfig: GrpcStatus.FAILED_PRECONDITION,
   InvalidArgument: GrpcStatus.INVALID_ARGUMENT,
   NotFound: GrpcStatus.NOT_FOUND,
+  AlreadyExists: GrpcStatus.ALREADY_EXISTS,
   Conflict: GrpcStatus.ABORTED,
+  FailedPrecondition: GrpcStatus.FAILED_PRECONDITION,
   PermissionDenied: GrpcStatus.PERMISSION_DENIED,
   Unauthenticated: GrpcStatus.UNAUTHENTICATED,
   Unavailable: GrpcStatus.UNAVAILABLE,
@@ -54,6 +58,23 @@ const GRPC_STATUS: Record<CoordinatorErrorCode, GrpcStatus> = {
 export function grpcStatusOf(err: unknown): { code: GrpcStatus; details: string } {
   if (err instanceof CoordinatorError) return { code: GRPC_STATUS[err.code], details: err.message };
   return { code: GrpcStatus.INTERNAL, details: 'internal error in the coordinator; see its log' };
+}
+
+/**
+ * A ClusterState failure as the public API reports it: 404 names the resource, 409 on create
+ * is ALREADY_EXISTS and a stale write ABORTED (retry with fresh data), 403 from the API server
+ * is the coordinator's own RBAC. Coordinator errors pass through; anything else stays uncoded
+ * (INTERNAL, details only in the log).
+ */
+export function clusterFailure(err: unknown, resource: { kind: string; namespace?: string; name?: string; action: 'create' | 'read' | 'write' }): unknown {
+  if (err instanceof CoordinatorError) return err;
+  const what = `${resource.kind} ${resource.namespace ? `${resource.namespace}/` : ''}${resource.name ?? ''}`.trim();
+  const status = httpStatusOf(err);
+  if (status === 404) return new CoordinatorError('NotFound', `${what} not found`, { cause: err });
+  if (status === 409 && resource.action === 'create') return new CoordinatorError('AlreadyExists', `${what} already exists; choose another name`, { cause: err });
+  if (status === 409 || status === 422) return new CoordinatorError('Conflict', `${what} was changed by someone else meanwhile; retry`, { cause: err });
+  if (status === 403) return new CoordinatorError('Unavailable', `the coordinator's service account may not access ${what}; check its RBAC (deploy/)`, { cause: err });
+  return err;
 }
 
 /** How an agent's failure is written on the resource: error.code and the Failed condition's reason. */
