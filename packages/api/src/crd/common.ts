@@ -161,9 +161,18 @@ export const VOLUME_SOURCE_KINDS = [
 ] as const;
 export type VolumeSourceKind = (typeof VOLUME_SOURCE_KINDS)[number];
 
+/** Not a volume source: a backup command's output (annotation backup.ferry.dev/backup-command), run by the coordinator. */
+export const COMMAND_VOLUME_KIND = 'command';
+
 export const VolumeRefSchema = obj('A volume of the pod.', {
-  name: dnsLabel('Name of the volume in the pod spec.'),
-  kind: oneOf('The volume source set in the pod spec.', VOLUME_SOURCE_KINDS),
+  name: dnsLabel('Name of the volume in the pod spec; for kind command, the container the command runs in.'),
+  kind: oneOf('The volume source set in the pod spec, or command: the stdout of the pod\'s backup command.', [...VOLUME_SOURCE_KINDS, COMMAND_VOLUME_KIND]),
+  command: opt(
+    obj('For kind command: where the backup command runs and the file its stdout is stored as.', {
+      container: dnsLabel('Container the command runs in.'),
+      fileName: str('File name in the snapshot: <pod>-<container>[.<extension>].', { pattern: '^[^/]+$', maxLength: 255 }),
+    }),
+  ),
   pvc: opt(
     obj('For persistentVolumeClaim and ephemeral volumes: the claim.', {
       name: objectName('Name of the PersistentVolumeClaim.'),
