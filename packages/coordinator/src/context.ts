@@ -42,6 +42,8 @@ export interface ControllerContext {
 export const LABELS = {
   backup: 'ferry.dev/backup',
   restore: 'ferry.dev/restore',
+  /** On Backups a BackupSchedule created: the schedule's name (ListBackups filters by it). */
+  schedule: 'ferry.dev/schedule',
   podUid: 'ferry.dev/pod-uid',
   /** On pods adopted by the webhook: the Restore they belong to. */
   restoredBy: RESTORED_POD_LABEL,
