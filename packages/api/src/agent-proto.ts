@@ -28,8 +28,11 @@ export type { S3Credentials as S3CredentialsMessage, S3Credentials__Output as S3
 export type { RepositoryKey, RepositoryKey__Output } from './generated/ferry/v1/RepositoryKey.js';
 export type { BackupSpec, BackupSpec__Output } from './generated/ferry/v1/BackupSpec.js';
 export type { RestoreSpec, RestoreSpec__Output } from './generated/ferry/v1/RestoreSpec.js';
+export type { MaintenanceSpec, MaintenanceSpec__Output } from './generated/ferry/v1/MaintenanceSpec.js';
+export type { MaintenanceOutcome, MaintenanceOutcome__Output } from './generated/ferry/v1/MaintenanceOutcome.js';
 export { JobKind, type JobKind__Output } from './generated/ferry/v1/JobKind.js';
 export { JobPhase, type JobPhase__Output } from './generated/ferry/v1/JobPhase.js';
 export { MoverKind as MoverKindEnum, type MoverKind__Output } from './generated/ferry/v1/MoverKind.js';
 export { VolumeKind, type VolumeKind__Output } from './generated/ferry/v1/VolumeKind.js';
 export { ErrorCode, type ErrorCode__Output } from './generated/ferry/v1/ErrorCode.js';
+export { MaintenanceOperation, type MaintenanceOperation__Output } from './generated/ferry/v1/MaintenanceOperation.js';

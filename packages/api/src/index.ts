@@ -55,13 +55,18 @@ export type {
   BackupSpec__Output,
   RestoreSpec,
   RestoreSpec__Output,
+  MaintenanceSpec,
+  MaintenanceSpec__Output,
+  MaintenanceOutcome,
+  MaintenanceOutcome__Output,
+  MaintenanceOperation__Output,
   JobKind__Output,
   JobPhase__Output,
   MoverKind__Output,
   VolumeKind__Output,
   ErrorCode__Output,
 } from './agent-proto.js';
-export { JobKind, JobPhase, MoverKindEnum, VolumeKind, ErrorCode } from './agent-proto.js';
+export { JobKind, JobPhase, MoverKindEnum, VolumeKind, ErrorCode, MaintenanceOperation } from './agent-proto.js';
 
 // Public API (proto/ferry/v1/api.proto) and the standard health service: generated types.
 export type {
@@ -229,7 +234,7 @@ export type {
   BackupLocationStatus as V1alpha1BackupLocationStatus,
   BackupLocationPhase as V1alpha1BackupLocationPhase,
 } from './crd/location.js';
-export { BACKUP_REPOSITORY_CRD, BACKUP_REPOSITORY_PHASES, BackupRepositorySpecSchema, BackupRepositoryStatusSchema } from './crd/repository.js';
+export { BACKUP_REPOSITORY_CRD, BACKUP_REPOSITORY_PHASES, BackupRepositorySpecSchema, BackupRepositoryStatusSchema, MAINTENANCE_ANNOTATIONS, MAINTENANCE_OPERATIONS } from './crd/repository.js';
 export type {
   BackupRepository as V1alpha1BackupRepository,
   BackupRepositorySpec as V1alpha1BackupRepositorySpec,

@@ -15,6 +15,7 @@ export const CONDITION_TYPES = {
   HooksSucceeded: 'The pre and post hooks of the pods in this backup ran and exited 0.',
   Ready: 'BackupLocation: reachable with its credentials. BackupRepository: initialised, its key opens it, and its id matches.',
   Checked: 'BackupRepository: the last repository check passed.',
+  Maintenance: 'BackupRepository: a check or prune is assigned to an agent (True), or is due and waits for one (False, WaitingForAgent).',
   Scheduled: 'BackupSchedule: the cron expression and time zone are valid and the next run is computed.',
 } as const;
 export type ConditionType = keyof typeof CONDITION_TYPES;
@@ -58,6 +59,8 @@ export const CONDITION_REASONS = {
   RepositoryIdMismatch: 'The repository at the location has another id than the one recorded: it was replaced or the prefix is wrong.',
   CheckPassed: 'The last repository check found no problem.',
   CheckFailed: 'The last repository check found damage; the message names the damaged pack or index.',
+  CheckError: 'The last repository check could not run (store unreachable, wrong key...); the message says why.',
+  Idle: 'No check or prune is running.',
   // Scheduled
   ScheduleValid: 'Cron expression and time zone are valid.',
   InvalidSchedule: 'The cron expression does not parse.',

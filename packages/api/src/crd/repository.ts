@@ -34,10 +34,34 @@ export type BackupRepositorySpec = Infer<typeof BackupRepositorySpecSchema>;
 export const BACKUP_REPOSITORY_PHASES = ['New', 'Ready', 'NotReady'] as const;
 export type BackupRepositoryPhase = (typeof BACKUP_REPOSITORY_PHASES)[number];
 
-const MaintenanceRunSchema = obj('The outcome of a maintenance run.', {
+/**
+ * Annotations on a BackupRepository that ask for maintenance now (the public API sets
+ * them). A request is served once a run starts at or after its time (docs/maintenance.md).
+ */
+export const MAINTENANCE_ANNOTATIONS = {
+  /** RFC 3339 time of a check request. */
+  checkRequested: 'maintenance.ferry.dev/check-requested',
+  /** Integer 0..100: share of pack data the requested check reads (default: spec.maintenance.readDataPercent). */
+  checkReadDataPercent: 'maintenance.ferry.dev/check-read-data-percent',
+  /** RFC 3339 time of a prune request. */
+  pruneRequested: 'maintenance.ferry.dev/prune-requested',
+} as const;
+
+export const MAINTENANCE_OPERATIONS = ['check', 'prune'] as const;
+
+const runFields = {
+  startedAt: opt(time('When the run was assigned to an agent.')),
   time: time('When the run finished.'),
   result: oneOf('How it ended.', ['Succeeded', 'Failed']),
+  node: opt(str('Node of the agent that ran it.', { maxLength: 253 })),
+  requestedAt: opt(time('The request (annotation) this run served; absent for a scheduled run.')),
+};
+
+const MaintenanceRunSchema = obj('The outcome of a maintenance run.', {
+  ...runFields,
   message: opt(str('What was found or what failed (names a damaged pack or index).', { maxLength: 32768 })),
+  errors: opt(int64('Problems the check found (0: sound).', { minimum: 0 })),
+  readDataPercent: opt(int32('Share of pack data the check read back and verified.', { minimum: 0, maximum: 100 })),
 });
 
 export const BackupRepositoryStatusSchema = obj('Observed state of the repository.', {
@@ -47,14 +71,28 @@ export const BackupRepositoryStatusSchema = obj('Observed state of the repositor
   lastCheck: opt(describe(MaintenanceRunSchema, 'The last repository check.')),
   lastPrune: opt(
     obj('The last prune.', {
-      time: time('When the prune finished.'),
-      result: oneOf('How it ended.', ['Succeeded', 'Failed']),
+      ...runFields,
       message: opt(str('What failed.', { maxLength: 32768 })),
       bytesFreed: opt(int64('Bytes deleted from the location.', { minimum: 0 })),
+      packsDeleted: opt(int64('Pack files deleted.', { minimum: 0 })),
     }),
   ),
-  sizeBytes: opt(int64('Bytes the repository occupies at the location.', { minimum: 0 })),
-  snapshotCount: opt(int64('Snapshots in the repository.', { minimum: 0 })),
+  maintenanceJob: opt(
+    obj('The check or prune running now (at most one per repository).', {
+      operation: oneOf('What runs.', MAINTENANCE_OPERATIONS),
+      jobId: str('AgentHub job id; stable across coordinator restarts.', { maxLength: 128 }),
+      node: str('Node of the agent it is assigned to.', { maxLength: 253 }),
+      agentInstance: opt(str('Instance id of that agent process (a new one means it restarted).', { maxLength: 128 })),
+      attempt: int32('Assignment number (1 first).', { minimum: 1 }),
+      startedAt: time('When it was assigned.'),
+      readDataPercent: opt(int32('Check: share of pack data to read back.', { minimum: 0, maximum: 100 })),
+      requestedAt: opt(time('The request (annotation) it serves; absent for a scheduled run.')),
+    }),
+  ),
+  nextCheckTime: opt(time('When the next scheduled check is due (absent: checks are disabled).')),
+  nextPruneTime: opt(time('When the next scheduled prune is due (absent: prunes are disabled).')),
+  sizeBytes: opt(int64('Bytes the repository occupies at the location (measured after each check and prune).', { minimum: 0 })),
+  snapshotCount: opt(int64('Snapshots in the repository (counted after each check and prune).', { minimum: 0 })),
   observedGeneration: opt(int64('metadata.generation the status was computed from.', { minimum: 0 })),
 });
 export type BackupRepositoryStatus = Infer<typeof BackupRepositoryStatusSchema>;

@@ -18,6 +18,8 @@ import type { JobError as _ferry_v1_JobError, JobError__Output as _ferry_v1_JobE
 import type { JobProgress as _ferry_v1_JobProgress, JobProgress__Output as _ferry_v1_JobProgress__Output } from './ferry/v1/JobProgress.js';
 import type { JobResult as _ferry_v1_JobResult, JobResult__Output as _ferry_v1_JobResult__Output } from './ferry/v1/JobResult.js';
 import type { JobStatus as _ferry_v1_JobStatus, JobStatus__Output as _ferry_v1_JobStatus__Output } from './ferry/v1/JobStatus.js';
+import type { MaintenanceOutcome as _ferry_v1_MaintenanceOutcome, MaintenanceOutcome__Output as _ferry_v1_MaintenanceOutcome__Output } from './ferry/v1/MaintenanceOutcome.js';
+import type { MaintenanceSpec as _ferry_v1_MaintenanceSpec, MaintenanceSpec__Output as _ferry_v1_MaintenanceSpec__Output } from './ferry/v1/MaintenanceSpec.js';
 import type { Repository as _ferry_v1_Repository, Repository__Output as _ferry_v1_Repository__Output } from './ferry/v1/Repository.js';
 import type { RepositoryKey as _ferry_v1_RepositoryKey, RepositoryKey__Output as _ferry_v1_RepositoryKey__Output } from './ferry/v1/RepositoryKey.js';
 import type { RestoreMayStart as _ferry_v1_RestoreMayStart, RestoreMayStart__Output as _ferry_v1_RestoreMayStart__Output } from './ferry/v1/RestoreMayStart.js';
@@ -55,6 +57,9 @@ export interface ProtoGrpcType {
       JobProgress: MessageTypeDefinition<_ferry_v1_JobProgress, _ferry_v1_JobProgress__Output>
       JobResult: MessageTypeDefinition<_ferry_v1_JobResult, _ferry_v1_JobResult__Output>
       JobStatus: MessageTypeDefinition<_ferry_v1_JobStatus, _ferry_v1_JobStatus__Output>
+      MaintenanceOperation: EnumTypeDefinition
+      MaintenanceOutcome: MessageTypeDefinition<_ferry_v1_MaintenanceOutcome, _ferry_v1_MaintenanceOutcome__Output>
+      MaintenanceSpec: MessageTypeDefinition<_ferry_v1_MaintenanceSpec, _ferry_v1_MaintenanceSpec__Output>
       MoverKind: EnumTypeDefinition
       Repository: MessageTypeDefinition<_ferry_v1_Repository, _ferry_v1_Repository__Output>
       RepositoryKey: MessageTypeDefinition<_ferry_v1_RepositoryKey, _ferry_v1_RepositoryKey__Output>

@@ -7,6 +7,7 @@ import type { Repository as _ferry_v1_Repository, Repository__Output as _ferry_v
 import type { MoverKind as _ferry_v1_MoverKind, MoverKind__Output as _ferry_v1_MoverKind__Output } from '../../ferry/v1/MoverKind.js';
 import type { BackupSpec as _ferry_v1_BackupSpec, BackupSpec__Output as _ferry_v1_BackupSpec__Output } from '../../ferry/v1/BackupSpec.js';
 import type { RestoreSpec as _ferry_v1_RestoreSpec, RestoreSpec__Output as _ferry_v1_RestoreSpec__Output } from '../../ferry/v1/RestoreSpec.js';
+import type { MaintenanceSpec as _ferry_v1_MaintenanceSpec, MaintenanceSpec__Output as _ferry_v1_MaintenanceSpec__Output } from '../../ferry/v1/MaintenanceSpec.js';
 
 export interface Job {
   /**
@@ -22,10 +23,11 @@ export interface Job {
    */
   'timeoutSeconds'?: (number);
   /**
-   * Exactly the one matching kind is set.
+   * Exactly the one matching kind is set. A maintenance job has no volume.
    */
   'backup'?: (_ferry_v1_BackupSpec | null);
   'restore'?: (_ferry_v1_RestoreSpec | null);
+  'maintenance'?: (_ferry_v1_MaintenanceSpec | null);
 }
 
 export interface Job__Output {
@@ -42,8 +44,9 @@ export interface Job__Output {
    */
   'timeoutSeconds': (number);
   /**
-   * Exactly the one matching kind is set.
+   * Exactly the one matching kind is set. A maintenance job has no volume.
    */
   'backup': (_ferry_v1_BackupSpec__Output | null);
   'restore': (_ferry_v1_RestoreSpec__Output | null);
+  'maintenance': (_ferry_v1_MaintenanceSpec__Output | null);
 }

@@ -5,6 +5,10 @@ export const JobKind = {
   JOB_KIND_UNSPECIFIED: 'JOB_KIND_UNSPECIFIED',
   JOB_KIND_BACKUP: 'JOB_KIND_BACKUP',
   JOB_KIND_RESTORE: 'JOB_KIND_RESTORE',
+  /**
+   * Repository maintenance (check or prune); no volume.
+   */
+  JOB_KIND_MAINTENANCE: 'JOB_KIND_MAINTENANCE',
 } as const;
 
 export type JobKind =
@@ -14,5 +18,10 @@ export type JobKind =
   | 1
   | 'JOB_KIND_RESTORE'
   | 2
+  /**
+   * Repository maintenance (check or prune); no volume.
+   */
+  | 'JOB_KIND_MAINTENANCE'
+  | 3
 
 export type JobKind__Output = typeof JobKind[keyof typeof JobKind]

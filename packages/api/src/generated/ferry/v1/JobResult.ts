@@ -7,6 +7,7 @@ import type { RestoreOutcome as _ferry_v1_RestoreOutcome, RestoreOutcome__Output
 import type { JobError as _ferry_v1_JobError, JobError__Output as _ferry_v1_JobError__Output } from '../../ferry/v1/JobError.js';
 import type { FileError as _ferry_v1_FileError, FileError__Output as _ferry_v1_FileError__Output } from '../../ferry/v1/FileError.js';
 import type { MoverKind as _ferry_v1_MoverKind, MoverKind__Output as _ferry_v1_MoverKind__Output } from '../../ferry/v1/MoverKind.js';
+import type { MaintenanceOutcome as _ferry_v1_MaintenanceOutcome, MaintenanceOutcome__Output as _ferry_v1_MaintenanceOutcome__Output } from '../../ferry/v1/MaintenanceOutcome.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface JobResult {
@@ -26,7 +27,8 @@ export interface JobResult {
   'startedAtUnixMs'?: (number | string | Long);
   'finishedAtUnixMs'?: (number | string | Long);
   'mover'?: (_ferry_v1_MoverKind);
-  'outcome'?: "backup"|"restore"|"error";
+  'maintenance'?: (_ferry_v1_MaintenanceOutcome | null);
+  'outcome'?: "backup"|"restore"|"error"|"maintenance";
 }
 
 export interface JobResult__Output {
@@ -46,5 +48,6 @@ export interface JobResult__Output {
   'startedAtUnixMs': (number);
   'finishedAtUnixMs': (number);
   'mover': (_ferry_v1_MoverKind__Output);
-  'outcome'?: "backup"|"restore"|"error";
+  'maintenance'?: (_ferry_v1_MaintenanceOutcome__Output | null);
+  'outcome'?: "backup"|"restore"|"error"|"maintenance";
 }
