@@ -52,12 +52,14 @@ export class Repositories {
   }
 
   /** The BackupRepository for location × namespace, created (with the cluster key) on first use. */
-  async ensure(location: LocationObject, namespace: string, mover: V1alpha1Mover): Promise<RepositoryObject> {
+  async ensure(location: LocationObject, namespace: string, mover: V1alpha1Mover, imported?: { path: string; repositoryId: string }): Promise<RepositoryObject> {
     await this.ensureClusterKey();
     const name = Repositories.repositoryName(location.metadata.name ?? '', namespace);
+    const spec = { location: location.metadata.name ?? '', namespace, mover, path: imported?.path ?? namespace, keySecretRef: { name: CLUSTER_KEY_SECRET, key: CLUSTER_KEY_FIELD } };
     return this.o.cluster.createOrGet<RepositoryObject>('BackupRepository', {
       metadata: { name, namespace: this.o.namespace, labels: { 'ferry.dev/location': location.metadata.name ?? '', 'ferry.dev/namespace': namespace } },
-      spec: { location: location.metadata.name ?? '', namespace, mover, path: namespace, keySecretRef: { name: CLUSTER_KEY_SECRET, key: CLUSTER_KEY_FIELD } },
+      // An imported repository (transfer/import.ts) lives at the exporter's path and pins the id it was checked against.
+      spec: imported ? { ...spec, repositoryId: imported.repositoryId } : spec,
     });
   }
 
@@ -72,6 +74,18 @@ export class Repositories {
     });
   }
 
+  /** This cluster's key (created on first use), for opening native repositories here. Secret: never log it. */
+  async clusterKey(): Promise<Buffer> {
+    await this.ensureClusterKey();
+    return this.secretValue({ name: CLUSTER_KEY_SECRET, key: CLUSTER_KEY_FIELD }, CLUSTER_KEY_FIELD);
+  }
+
+  /** Where a repository at `path` under `location` is and the S3 credentials to reach it (no key). Holds secrets. */
+  async storeAccess(location: LocationObject, path: string): Promise<Pick<RepositoryMessage, 'location' | 's3'>> {
+    const s3 = location.spec.s3 ? await this.s3Credentials(location) : undefined;
+    return { location: locationUrl(location, path), ...(s3 ? { s3 } : {}) };
+  }
+
   async get(name: string): Promise<RepositoryObject> {
     const repo = await this.o.cluster.get<RepositoryObject>('BackupRepository', this.o.namespace, name);
     if (!repo) throw new CoordinatorError('NotFound', `BackupRepository ${this.o.namespace}/${name} does not exist; it is created by the first backup of its namespace`);
@@ -83,10 +97,8 @@ export class Repositories {
     const repo = await this.get(repositoryName);
     const location = await this.resolveLocation(repo.spec.location);
     const key = await this.secretValue(repo.spec.keySecretRef, repo.spec.mover === 'native' ? CLUSTER_KEY_FIELD : 'password');
-    const s3 = location.spec.s3 ? await this.s3Credentials(location) : undefined;
     return {
-      location: locationUrl(location, repo.spec.path ?? repo.spec.namespace),
-      ...(s3 ? { s3 } : {}),
+      ...(await this.storeAccess(location, repo.spec.path ?? repo.spec.namespace)),
       key: repo.spec.mover === 'native' ? { clusterKey: key } : { password: key.toString('utf8') },
       initializeIfMissing: options.initialize,
     };
