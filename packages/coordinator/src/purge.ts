@@ -5,7 +5,7 @@
  * those snapshots. Their data goes at the repository's next prune.
  */
 import type { RepositoryMessage, V1alpha1Mover } from '@ferry/api';
-import { openStore } from '@ferry/blobstore';
+import { openStore, type BlobStore } from '@ferry/blobstore';
 import { NativeMover, type Mover } from '@ferry/mover';
 import { CoordinatorError } from './errors.js';
 import type { Repositories } from './repositories.js';
@@ -27,19 +27,24 @@ export interface PurgeTarget {
 /** Builds the Mover for one repository; the coordinator's default is `defaultPurgeMovers`. */
 export type PurgeMoverFactory = (target: PurgeTarget) => Promise<PurgeMover>;
 
-/** Ferry's native engine, opened with the cluster key, on the repository's store. */
-export function nativePurgeMover(target: PurgeTarget): PurgeMover {
-  const { access } = target;
-  const key = access.key?.clusterKey;
-  if (!key) throw new CoordinatorError('InvalidArgument', `BackupRepository ${target.repository} is native but has no cluster key; check its spec.keySecretRef`);
+/** The blob store a job's repository access points at (location URL, S3 credentials, CA). */
+export function storeOf(access: Pick<RepositoryMessage, 'location' | 's3'>): BlobStore {
   const s3 = access.s3;
-  const store = openStore(access.location ?? '', {
+  return openStore(access.location ?? '', {
     s3: {
       ...(s3?.accessKeyId ? { credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey ?? '', ...(s3.sessionToken ? { sessionToken: s3.sessionToken } : {}) } } : {}),
       ...(s3?.region ? { region: s3.region } : {}),
       ...(s3?.caBundlePem ? { caBundle: s3.caBundlePem } : {}),
     },
   });
+}
+
+/** Ferry's native engine, opened with the cluster key, on the repository's store. */
+export function nativePurgeMover(target: PurgeTarget): PurgeMover {
+  const { access } = target;
+  const key = access.key?.clusterKey;
+  if (!key) throw new CoordinatorError('InvalidArgument', `BackupRepository ${target.repository} is native but has no cluster key; check its spec.keySecretRef`);
+  const store = storeOf(access);
   const clusterKey = typeof key === 'string' ? Buffer.from(key, 'base64') : new Uint8Array(key);
   // One worker: forgetting rewrites small metadata only, and the coordinator's CPU is shared.
   return { mover: new NativeMover({ store, credential: { kind: 'cluster', key: clusterKey }, workers: 1 }), dispose: async () => undefined };
