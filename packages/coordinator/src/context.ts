@@ -45,6 +45,8 @@ export const LABELS = {
   /** On Backups a BackupSchedule created: the schedule's name (ListBackups filters by it). */
   schedule: 'ferry.dev/schedule',
   podUid: 'ferry.dev/pod-uid',
+  /** `true` on Backups and PodVolumeBackups made by ImportBackup: already complete, never run here. */
+  imported: 'ferry.dev/imported',
   /** On pods adopted by the webhook: the Restore they belong to. */
   restoredBy: RESTORED_POD_LABEL,
 } as const;
