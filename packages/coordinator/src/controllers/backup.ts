@@ -42,6 +42,8 @@ function namespacesOf(c: ControllerContext, backup: BackupObject): { namespaces:
 }
 
 async function start({ c, backup, status }: Ctx): Promise<Decision<BackupStatus>> {
+  // ImportBackup writes an imported Backup's status itself: running it would back up this cluster's pods.
+  if (backup.metadata.labels?.[LABELS.imported] === 'true') return {};
   if (backup.spec.cancel) return { status: { ...status, phase: 'Canceled', completionTimestamp: isoTime(c.clock) } };
   const { namespaces, foreign } = namespacesOf(c, backup);
   if (foreign.length > 0) return reject(c, backup, status, 'NamespaceNotAllowed', `Backup ${backup.metadata.namespace}/${backup.metadata.name} names namespace(s) ${foreign.join(', ')}; only Backups in ${c.settings.namespace} may back up other namespaces`);

@@ -6,7 +6,7 @@
 import { isTerminalPhase, type JobProgress__Output, type JobResult__Output } from '@ferry/api';
 import { isoTime } from '../clock.js';
 import { setCondition } from '../conditions.js';
-import type { ControllerContext } from '../context.js';
+import { LABELS, type ControllerContext } from '../context.js';
 import { resourceErrorOf } from '../errors.js';
 import { agentVolumeKind, backupJob, jobIdOf } from '../jobs.js';
 import type { PvbObject, PvbStatus } from '../objects.js';
@@ -23,6 +23,8 @@ interface Ctx {
 const describe = (pvb: PvbObject): string => `the backup of volume ${pvb.spec.volume.name} of pod ${pvb.spec.pod.namespace}/${pvb.spec.pod.name}`;
 
 async function start({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
+  // An imported volume's snapshot exists already (ImportBackup writes its status); its pod is on another cluster.
+  if (pvb.metadata.labels?.[LABELS.imported] === 'true') return {};
   if (pvb.spec.cancel) return { status: canceled(c, status, 'spec.cancel was set before the volume started') };
   const pod = await c.cluster.getPod(pvb.spec.pod.namespace, pvb.spec.pod.name);
   if (!pod || pod.metadata?.uid !== pvb.spec.pod.uid) {
