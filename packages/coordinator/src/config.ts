@@ -2,6 +2,7 @@
  * Coordinator configuration from flags and environment variables (a flag wins over its
  * variable, a variable over the default). Every bad value is reported at once.
  */
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '@ferry/api';
 import type { ControllerSettings } from './context.js';
@@ -24,6 +25,15 @@ export interface CoordinatorConfig {
   readonly controllers: ControllerSettings;
   readonly workers: number;
   readonly logLevel: LogLevel;
+  /** Standalone mode: no Kubernetes; state, pods and volumes on this machine (docs/standalone.md). */
+  readonly standalone?: StandaloneConfig;
+}
+
+export interface StandaloneConfig {
+  readonly stateDir: string;
+  readonly manifestsDir: string;
+  readonly podsDir: string;
+  readonly nodeName: string;
 }
 
 interface OptionSpec {
@@ -62,6 +72,11 @@ export const OPTIONS = {
   restoreWaitCommand: { flag: 'restore-wait-command', env: 'FERRY_RESTORE_WAIT_COMMAND', default: '/usr/local/bin/ferry-restore-wait', help: 'Command of the restore-wait init container (comma-separated argv).' },
   workers: { flag: 'workers', env: 'FERRY_WORKERS', default: '4', help: 'Reconciles running at once.' },
   logLevel: { flag: 'log-level', env: 'FERRY_LOG_LEVEL', default: 'info', help: 'debug, info, warn or error.' },
+  standalone: { flag: 'standalone', env: 'FERRY_STANDALONE', boolean: true, default: 'false', help: 'Run without Kubernetes on one machine: state in --state-dir, pods from --manifests-dir, volumes under --pods-dir. Implies no leader election and no webhook server (restores are admitted in process).' },
+  stateDir: { flag: 'state-dir', env: 'FERRY_STATE_DIR', default: '/var/lib/ferry/state', help: 'Standalone: where resources, Secrets (the cluster key) and Events are kept (created 0700).' },
+  manifestsDir: { flag: 'manifests-dir', env: 'FERRY_MANIFESTS_DIR', default: '/etc/ferry/manifests', help: 'Standalone: Pod, Secret and Ferry resource manifests (YAML/JSON), re-read every second.' },
+  podsDir: { flag: 'pods-dir', env: 'FERRY_PODS_DIR', default: '/var/lib/kubelet/pods', help: "Standalone: where pod volumes are laid out like the kubelet's; give the agent the same --pods-dir." },
+  nodeName: { flag: 'node-name', env: 'FERRY_NODE_NAME', help: "Standalone: the node pods run on (the agent's --node-name). Default: the host name." },
 } as const satisfies Record<string, OptionSpec>;
 
 type Name = keyof typeof OPTIONS;
@@ -148,7 +163,15 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     workers: int('workers', 1, 64),
     logLevel: isLogLevel(logLevel) ? logLevel : 'info',
   };
+  if (bool('standalone')) return withStandalone(config, { stateDir: str('stateDir'), manifestsDir: str('manifestsDir'), podsDir: str('podsDir'), nodeName: raw('nodeName') ?? hostname() }, problems);
   if (config.leaderElection.renewDeadlineMs >= config.leaderElection.leaseDurationMs) problems.push('--renew-deadline must be shorter than --lease-duration');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** One process, no API server: no Lease to campaign for and nobody to call a webhook. */
+function withStandalone(config: CoordinatorConfig, standalone: StandaloneConfig, problems: string[]): CoordinatorConfig {
+  if (problems.length > 0) throw new ConfigError(problems);
+  const { webhook: _unused, ...rest } = config;
+  return { ...rest, standalone, leaderElection: { ...config.leaderElection, enabled: false } };
 }

@@ -5,11 +5,13 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from './clock.js';
-import { ConfigError, parseCommand } from './config.js';
+import { ConfigError, parseCommand, type CoordinatorConfig } from './config.js';
+import type { ClusterState } from './cluster/cluster-state.js';
+import { LocalClusterState } from './cluster/local-state.js';
 import { Coordinator } from './coordinator.js';
 import { KubeClusterState } from './cluster/kube-state.js';
 import { isCoordinatorError, messageOf } from './errors.js';
-import { createLogger } from '@ferry/log';
+import { createLogger, type Logger } from '@ferry/log';
 
 async function main(): Promise<number> {
   let command;
@@ -29,15 +31,13 @@ async function main(): Promise<number> {
   const config = command.config;
   const log = createLogger({ level: config.logLevel });
   if (config.insecure) log.warn('AgentHub runs without TLS (--insecure): any process that reaches it can act as an agent');
-  const kubeConfig = new KubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromCluster();
+  const cluster = await openClusterState(config, log);
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
-  const coordinator = new Coordinator({ config, cluster: new KubeClusterState(kubeConfig), clock: systemClock, log, onLostLeadership: () => finish(1) });
+  const coordinator = new Coordinator({ config, cluster, clock: systemClock, log, onLostLeadership: () => finish(1) });
   const stop = (signal: string): void => {
     log.info('signal received', { signal });
-    void coordinator.stop().then(() => finish(0), () => finish(0));
+    void coordinator.stop().then(() => closeCluster(cluster)).then(() => finish(0), () => finish(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -49,6 +49,24 @@ async function main(): Promise<number> {
   }
   log.info('coordinator started', { namespace: config.namespace, healthPort: coordinator.ports.health });
   return done;
+}
+
+/** Kubernetes (in-cluster or --kubeconfig) or, with --standalone, the local directories. */
+async function openClusterState(config: CoordinatorConfig, log: Logger): Promise<ClusterState> {
+  if (config.standalone) {
+    const local = new LocalClusterState({ ...config.standalone, clock: systemClock, log: log.child({ component: 'local-cluster' }) });
+    await local.open();
+    log.info('standalone mode', { stateDir: config.standalone.stateDir, manifestsDir: config.standalone.manifestsDir, podsDir: config.standalone.podsDir, node: config.standalone.nodeName });
+    return local;
+  }
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromCluster();
+  return new KubeClusterState(kubeConfig);
+}
+
+async function closeCluster(cluster: ClusterState): Promise<void> {
+  if (cluster instanceof LocalClusterState) await cluster.close();
 }
 
 main().then(

@@ -17,7 +17,7 @@ const USAGE = `Usage: ferry-restore-wait --restore-uid <uid> [--timeout <duratio
 Waits until every volume path holds .ferry/<uid> (written by the Ferry agent after it
 restored the volume), removes the markers and exits 0. Exits 1 if a .ferry/<uid>.failed
 marker appears (its reason is printed and written to the termination log), 3 on timeout.
-Environment: FERRY_RESTORE_UID, FERRY_RESTORE_TIMEOUT, FERRY_RESTORE_VOLUMES (comma-separated).
+Environment: FERRY_RESTORE_UID, FERRY_RESTORE_TIMEOUT, FERRY_RESTORE_VOLUMES (comma-separated), FERRY_TERMINATION_LOG.
 `;
 
 const EXIT_OK = 0;
@@ -71,7 +71,7 @@ async function main(): Promise<number> {
   const timeoutText = values.timeout ?? env['FERRY_RESTORE_TIMEOUT'];
   const timeoutMs = timeoutText === undefined || timeoutText === '' || timeoutText === '0' ? undefined : parseDuration(timeoutText);
   const pollIntervalMs = parseDuration(values['poll-interval'] ?? '500ms');
-  const terminationLog = values['termination-log'] ?? '/dev/termination-log';
+  const terminationLog = values['termination-log'] ?? env['FERRY_TERMINATION_LOG'] ?? '/dev/termination-log';
   const problems: string[] = [];
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(restoreUid)) problems.push(`--restore-uid ${JSON.stringify(restoreUid)} must be 1-128 characters of A-Z a-z 0-9 . _ -`);
   if (volumes.length === 0) problems.push('give at least one volume path');
