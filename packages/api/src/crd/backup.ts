@@ -36,6 +36,16 @@ export const BackupSpecSchema = obj('What to back up and how.', {
     ),
   ),
   labelSelector: opt(LabelSelectorSchema),
+  pods: opt(
+    arr(
+      "Back up only these pods of the Backup's own namespace, chosen by name (labelSelector still applies). A pod's listed volumes are backed up instead of what its annotations select; excludeVolumes and exclusion annotations still win. A listed pod that does not exist is reported in skippedVolumes (PodNotFound).",
+      obj('A pod and, optionally, which of its volumes to back up.', {
+        name: objectName('Name of the pod.'),
+        volumes: opt(arr('Volumes of the pod to back up. Absent: every volume that can be backed up.', dnsLabel('A volume name.'), { maxItems: 256, listType: 'set' })),
+      }),
+      { maxItems: 1000 },
+    ),
+  ),
   includeVolumes: opt(
     arr(
       'Volume names to back up in every selected pod, in addition to each pod\'s backup.ferry.dev/backup-volumes annotation. "*" selects every volume that can be backed up (opt-out mode).',
@@ -58,7 +68,7 @@ export const SkippedVolumeSchema = obj('A pod volume that was not backed up, and
   namespace: dnsLabel('Namespace of the pod.'),
   pod: objectName('Name of the pod.'),
   volume: str('Volume name (as written in the annotation, which may be invalid).', { maxLength: 253 }),
-  reason: str('Machine-readable reason: HostPath, Secret, ConfigMap, Projected, DownwardAPI, Image, BlockVolume, ExcludedByAnnotation, ExcludedByPVC, ExcludedByBackup, NotOptedIn, PodNotRunning, PVCNotFound, PVCNotBound, UnknownSource.', { pattern: REASON_PATTERN, maxLength: 128 }),
+  reason: str('Machine-readable reason: PodNotFound, HostPath, Secret, ConfigMap, Projected, DownwardAPI, Image, BlockVolume, ExcludedByAnnotation, ExcludedByPVC, ExcludedByBackup, NotOptedIn, PodNotRunning, PVCNotFound, PVCNotBound, UnknownSource.', { pattern: REASON_PATTERN, maxLength: 128 }),
   message: opt(str('Detail.', { maxLength: 1024 })),
 });
 export type SkippedVolume = Infer<typeof SkippedVolumeSchema>;

@@ -87,6 +87,7 @@ export const backupSample: Backup = {
   spec: {
     namespaces: ['shop'],
     labelSelector,
+    pods: [{ name: 'db-0', volumes: ['data'] }, { name: 'db-1' }],
     includeVolumes: ['*'],
     excludeVolumes: ['cache'],
     location: 'rgw',
