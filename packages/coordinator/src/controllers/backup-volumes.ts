@@ -4,13 +4,14 @@
  * volume with a deterministic name, so a retry after a crash creates nothing twice.
  */
 import { createHash } from 'node:crypto';
-import { BACKUP_DEFAULTS, formatAnnotationProblem, selectPodVolumes, type PvcLike, type V1alpha1AnnotationProblem, type V1alpha1SkippedVolume } from '@ferry/api';
+import { BACKUP_DEFAULTS, COMMAND_VOLUME_KIND, formatAnnotationProblem, type BackupCommandAnnotation, selectPodVolumes, type PvcLike, type V1alpha1AnnotationProblem, type V1alpha1SkippedVolume } from '@ferry/api';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ControllerContext } from '../context.js';
 import { LABELS } from '../context.js';
 import type { EventOptions } from '../cluster/cluster-state.js';
 import type { BackupObject, PvbObject } from '../objects.js';
 import type { LocationObject, RepositoryObject } from '../repositories.js';
+import { pendingHookAnnotations } from './hooks.js';
 import { selectorString } from './selectors.js';
 
 export interface VolumeSelectionResult {
@@ -56,32 +57,55 @@ async function selectForPod(c: ControllerContext, input: PodInput): Promise<void
     out.problems.push({ namespace: ns, objectKind: 'Pod', name: podName, key: p.key, value: p.value, expected: p.expected });
     out.events.push({ involved: { apiVersion: 'v1', kind: 'Pod', name: podName, namespace: ns, uid: pod.metadata?.uid ?? '' }, type: 'Warning', reason: 'MalformedAnnotation', message: `Ferry backup ${backup.metadata.name}: ${formatAnnotationProblem(p)}` });
   }
-  for (const v of selection.backup) out.created.push(await createOne(c, input, v));
+  const { backupCommand } = selection.annotations;
+  const running = pod.status?.phase === 'Running';
+  if (backupCommand && !running) out.skipped.push({ namespace: ns, pod: podName, volume: COMMAND_VOLUME_KIND, reason: 'PodNotRunning', message: `the backup command runs only in a Running pod (phase ${pod.status?.phase ?? 'unknown'})` });
+  if (selection.backup.length === 0 && !(backupCommand && running)) return;
+  // Hooks run only around pods that have something to back up; their state starts as Pending on every volume of the pod.
+  const hooks = pendingHookAnnotations(selection.annotations);
+  for (const v of selection.backup) out.created.push(await createOne(c, input, volumeRefOf(v), hooks));
+  if (backupCommand && running) out.created.push(await createOne(c, input, commandVolumeRef(pod, backupCommand), hooks));
 }
 
-async function createOne(c: ControllerContext, input: PodInput, v: ReturnType<typeof selectPodVolumes>['backup'][number]): Promise<PvbObject> {
+type SelectedVolume = ReturnType<typeof selectPodVolumes>['backup'][number];
+
+function volumeRefOf(v: SelectedVolume): PvbObject['spec']['volume'] {
+  return {
+    name: v.name,
+    kind: v.kind,
+    ...(v.claim ? { pvc: { name: v.claim.name, uid: v.claim.uid ?? '' } } : {}),
+    ...(v.claim?.pvName ? { pvName: v.claim.pvName } : {}),
+  };
+}
+
+/** The backup command's output as a volume of kind command, stored as `<pod>-<container>[.<ext>]`. */
+function commandVolumeRef(pod: V1Pod, command: BackupCommandAnnotation): PvbObject['spec']['volume'] {
+  const container = command.container ?? pod.spec?.containers[0]?.name ?? '';
+  const fileName = `${pod.metadata?.name ?? ''}-${container}${command.fileExtension ? `.${command.fileExtension}` : ''}`;
+  return { name: container, kind: COMMAND_VOLUME_KIND, command: { container, fileName } };
+}
+
+async function createOne(c: ControllerContext, input: PodInput, volume: PvbObject['spec']['volume'], annotations: Record<string, string>): Promise<PvbObject> {
   const { backup, pod, repository } = input;
   const ns = pod.metadata?.namespace ?? '';
   const podName = pod.metadata?.name ?? '';
   const controller = pod.metadata?.ownerReferences?.find((o) => o.controller);
-  const parent = parentSnapshot(input.history, repository.metadata.name ?? '', podName, v.name, v.claim?.uid);
+  const parent = parentSnapshot(input.history, repository.metadata.name ?? '', podName, volume.name, volume.pvc?.uid, volume.kind);
+  // A command volume's name is its container, which may equal a volume name: keep their object names apart.
+  const nameParts = volume.kind === COMMAND_VOLUME_KIND ? [ns, podName, COMMAND_VOLUME_KIND, volume.name] : [ns, podName, volume.name];
   const body: PvbObject = {
     metadata: {
-      name: childName(backup.metadata.name ?? '', ns, podName, v.name),
+      name: childName(backup.metadata.name ?? '', ...nameParts),
       namespace: backup.metadata.namespace ?? '',
       labels: { [LABELS.backup]: backup.metadata.name ?? '' },
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
       ownerReferences: [{ apiVersion: 'ferry.dev/v1alpha1', kind: 'Backup', name: backup.metadata.name ?? '', uid: backup.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }],
     },
     spec: {
       backup: backup.metadata.name ?? '',
       pod: { namespace: ns, name: podName, uid: pod.metadata?.uid ?? '', ...(controller ? { controller: { kind: controller.kind, name: controller.name } } : {}) },
       node: pod.spec?.nodeName ?? '',
-      volume: {
-        name: v.name,
-        kind: v.kind,
-        ...(v.claim ? { pvc: { name: v.claim.name, uid: v.claim.uid ?? '' } } : {}),
-        ...(v.claim?.pvName ? { pvName: v.claim.pvName } : {}),
-      },
+      volume,
       repository: repository.metadata.name ?? '',
       mover: repository.spec.mover,
       ...(parent ? { parentSnapshotId: parent } : {}),
@@ -93,8 +117,8 @@ async function createOne(c: ControllerContext, input: PodInput, v: ReturnType<ty
 }
 
 /** Latest snapshot of the same claim (by uid), else of the same pod name and volume, in the same repository. */
-export function parentSnapshot(history: readonly PvbObject[], repository: string, pod: string, volume: string, pvcUid: string | undefined): string | undefined {
-  const usable = history.filter((h) => h.spec.repository === repository && h.status?.snapshotId && (h.status.phase === 'Completed' || h.status.phase === 'PartiallyFailed'));
+export function parentSnapshot(history: readonly PvbObject[], repository: string, pod: string, volume: string, pvcUid: string | undefined, kind?: string): string | undefined {
+  const usable = history.filter((h) => h.spec.repository === repository && (h.spec.volume.kind === COMMAND_VOLUME_KIND) === (kind === COMMAND_VOLUME_KIND) && h.status?.snapshotId && (h.status.phase === 'Completed' || h.status.phase === 'PartiallyFailed'));
   const latest = (list: PvbObject[]) => list.sort((a, b) => String(b.status?.completionTimestamp ?? '').localeCompare(String(a.status?.completionTimestamp ?? '')))[0]?.status?.snapshotId;
   if (pvcUid) {
     const same = latest(usable.filter((h) => h.spec.volume.pvc?.uid === pvcUid));

@@ -17,6 +17,7 @@ import { createPodVolumeBackups } from './backup-volumes.js';
 import { involved } from './commit.js';
 import type { EventOptions } from '../cluster/cluster-state.js';
 import { forgetSnapshots } from '../purge.js';
+import { driveHooks, forgetHookTasks, hookSummary } from './hooks.js';
 
 interface Ctx {
   readonly c: ControllerContext;
@@ -92,7 +93,10 @@ async function running({ c, backup, status }: Ctx): Promise<Decision<BackupStatu
   const agg = aggregate(pvbs.map((p) => ({ phase: p.status?.phase, progress: p.status?.progress, fileErrorsTotal: p.status?.fileErrorsTotal })), status.counts?.skipped ?? 0, backup.spec.cancel === true, now);
   const progress = JSON.stringify({ ...agg.progress, updatedAt: '' }) === JSON.stringify({ ...status.progress, updatedAt: '' }) && status.progress ? status.progress : agg.progress;
   const next: BackupStatus = { ...status, counts: agg.counts, progress, ...(agg.fileErrorsTotal > 0 ? { fileErrorsTotal: agg.fileErrorsTotal } : {}) };
-  if (!agg.allTerminal) return { status: next, requeueAfterMs: c.settings.progressIntervalMs };
+  // Post hooks run after a pod's volumes ended, so the Backup finishes only once they are recorded.
+  const hooks = await driveHooks(c, backup, pvbs);
+  if (!agg.allTerminal || hooks.postPending) return { status: next, requeueAfterMs: c.settings.progressIntervalMs };
+  forgetHookTasks(c, backup, pvbs);
   return { status: finish(c, backup, next, agg.finalPhase, pvbs), events: [{ involved: involved('Backup', backup), type: agg.finalPhase === 'Completed' ? 'Normal' : 'Warning', reason: agg.finalPhase, message: summary(next) }] };
 }
 
@@ -110,8 +114,17 @@ function finish(c: ControllerContext, backup: BackupObject, status: BackupStatus
     const detail = bad.slice(0, 5).map((p) => `${p.spec.pod.name}/${p.spec.volume.name}: ${p.status?.error?.code ?? '?'}: ${p.status?.error?.message ?? ''}`).join('; ');
     conditions = setCondition(conditions, { type: 'Failed', status: 'True', reason: bad[0]?.status?.error?.code ?? 'MoverFailed', message: detail }, now);
   }
+  conditions = hooksCondition(conditions, pvbs, now);
   const error = phase === 'Failed' && bad[0]?.status?.error ? { error: bad[0].status.error } : {};
   return { ...status, phase, conditions, completionTimestamp: now, observedGeneration: backup.metadata.generation, ...error };
+}
+
+/** Condition HooksSucceeded: True when every hook that ran succeeded, False naming the failed ones (pod, container, exit code). */
+function hooksCondition(conditions: V1alpha1Condition[], pvbs: readonly PvbObject[], now: string): V1alpha1Condition[] {
+  const { ran, failed } = hookSummary(pvbs);
+  if (ran === 0) return conditions;
+  if (failed.length === 0) return setCondition(conditions, { type: 'HooksSucceeded', status: 'True', reason: 'HooksSucceeded', message: `${ran} hook(s) ran and succeeded` }, now);
+  return setCondition(conditions, { type: 'HooksSucceeded', status: 'False', reason: 'HookFailed', message: `${failed.length} of ${ran} hook(s) failed: ${failed.slice(0, 5).join('; ')}` }, now);
 }
 
 async function cancelVolumes(c: ControllerContext, pvbs: readonly PvbObject[]): Promise<void> {

@@ -3,7 +3,7 @@
  * Failed | Canceled. The agent on the pod's node does the work; its results arrive through
  * `applyResult` (idempotent by job id) and its progress through `applyProgress`.
  */
-import { isTerminalPhase, type JobProgress__Output, type JobResult__Output } from '@ferry/api';
+import { COMMAND_VOLUME_KIND, isTerminalPhase, type JobProgress__Output, type JobResult__Output } from '@ferry/api';
 import { isoTime } from '../clock.js';
 import { setCondition } from '../conditions.js';
 import { LABELS, type ControllerContext } from '../context.js';
@@ -13,6 +13,8 @@ import type { PvbObject, PvbStatus } from '../objects.js';
 import { dispatch, type Decision, type PhaseHandlers } from '../state-machine.js';
 import type { V1alpha1PodVolumeBackupPhase } from '@ferry/api';
 import { canceled, failed, waitForAgent, waitForLostAgent } from './agent-wait.js';
+import { runningCommand, startCommand } from './backup-command.js';
+import { preHookGate } from './hooks.js';
 
 interface Ctx {
   readonly c: ControllerContext;
@@ -30,6 +32,11 @@ async function start({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
   if (!pod || pod.metadata?.uid !== pvb.spec.pod.uid) {
     return { status: failed(c, status, 'PodNotFound', `pod ${pvb.spec.pod.namespace}/${pvb.spec.pod.name} (uid ${pvb.spec.pod.uid}) is gone; nothing to back up`, false, 'PodNotFound') };
   }
+  const gate = preHookGate(pvb);
+  if (gate.kind === 'fail') return { status: failed(c, status, 'HookFailed', gate.message, false, 'HookFailed') };
+  // The pre hook runs in a Backup task; its outcome lands on this object (annotation), which wakes this reconcile.
+  if (gate.kind === 'wait') return { status: waitingForHook(c, status), requeueAfterMs: 30_000 };
+  if (pvb.spec.volume.kind === COMMAND_VOLUME_KIND) return startCommand(c, pvb, status);
   const session = c.hub.session(pvb.spec.node);
   if (!session) {
     const w = waitForAgent(c, status, pvb.spec.node, describe(pvb));
@@ -47,7 +54,13 @@ async function start({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
   };
 }
 
+function waitingForHook(c: ControllerContext, status: PvbStatus): PvbStatus {
+  if (status.conditions?.some((x) => x.type === 'Progressing' && x.reason === 'WaitingForPreHook')) return status;
+  return { ...status, conditions: setCondition(status.conditions, { type: 'Progressing', status: 'False', reason: 'WaitingForPreHook', message: "waiting for the pod's pre hook to finish" }, isoTime(c.clock)) };
+}
+
 async function running({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
+  if (pvb.spec.volume.kind === COMMAND_VOLUME_KIND) return runningCommand(c, pvb, status);
   const node = pvb.spec.node;
   const jobId = jobIdOf(pvb.metadata.uid ?? '', status.attempt ?? 1);
   const session = c.hub.session(node);

@@ -1,0 +1,173 @@
+/**
+ * Pre and post backup hooks (pod annotations `pre.hook.backup.ferry.dev/*` and
+ * `post.hook.backup.ferry.dev/*`), run by the coordinator through `ClusterState.exec`
+ * because agents have no Kubernetes rights. Per pod of a Backup:
+ * - the pre hook runs before any of the pod's PodVolumeBackups is started (they wait in New);
+ * - the post hook runs once all of them ended, whatever the outcome.
+ *
+ * State lives on the pod's PodVolumeBackups as annotations (`ferry.dev/pre-hook`,
+ * `ferry.dev/post-hook`): `Pending` when created, then the outcome. A hook whose outcome is
+ * recorded never runs again (also not after a coordinator restart); one interrupted by a
+ * restart before its outcome was recorded runs again (at least once, at most once done).
+ * Hooks run as background tasks (`tasks.ts`) so a slow hook never holds a reconcile.
+ */
+import { parsePodAnnotations, type HookAnnotation } from '@ferry/api';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { ControllerContext } from '../context.js';
+import { objectKey } from '../context.js';
+import { isTerminalPhase } from '@ferry/api';
+import type { BackupObject, PvbObject } from '../objects.js';
+import { involved } from './commit.js';
+import { discard, OutputTail, tailSuffix } from './exec-output.js';
+import { tasksOf } from './tasks.js';
+
+export type HookWhich = 'pre' | 'post';
+
+export const HOOK_STATE_ANNOTATIONS: Readonly<Record<HookWhich, string>> = { pre: 'ferry.dev/pre-hook', post: 'ferry.dev/post-hook' };
+
+export interface HookRecord {
+  readonly outcome: 'Pending' | 'Succeeded' | 'Failed' | 'Skipped';
+  readonly container?: string;
+  readonly onError?: HookAnnotation['onError'];
+  /** -1: unknown (timed out, stream cut, exec refused). */
+  readonly exitCode?: number;
+  readonly message?: string;
+}
+
+const PENDING = JSON.stringify({ outcome: 'Pending' } satisfies HookRecord);
+
+/** The annotations a new PodVolumeBackup of this pod carries: one `Pending` per hook the pod declares. */
+export function pendingHookAnnotations(hooks: { preHook?: HookAnnotation; postHook?: HookAnnotation }): Record<string, string> {
+  return {
+    ...(hooks.preHook ? { [HOOK_STATE_ANNOTATIONS.pre]: PENDING } : {}),
+    ...(hooks.postHook ? { [HOOK_STATE_ANNOTATIONS.post]: PENDING } : {}),
+  };
+}
+
+export function hookRecord(pvb: PvbObject, which: HookWhich): HookRecord | undefined {
+  const raw = pvb.metadata.annotations?.[HOOK_STATE_ANNOTATIONS[which]];
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw) as HookRecord;
+  } catch {
+    return { outcome: 'Failed', message: `unreadable ${HOOK_STATE_ANNOTATIONS[which]} annotation`, onError: 'Fail' };
+  }
+}
+
+export type PreHookGate = { readonly kind: 'go' } | { readonly kind: 'wait' } | { readonly kind: 'fail'; readonly message: string };
+
+/** May this volume start? Waits for a pending pre hook; a failed one with on-error Fail fails the volume. */
+export function preHookGate(pvb: PvbObject): PreHookGate {
+  const r = hookRecord(pvb, 'pre');
+  if (!r || r.outcome === 'Succeeded' || r.outcome === 'Skipped') return { kind: 'go' };
+  if (r.outcome === 'Pending') return { kind: 'wait' };
+  return r.onError === 'Continue' ? { kind: 'go' } : { kind: 'fail', message: `${r.message ?? 'the pre hook failed'}; the pod's volumes were not backed up (on-error Fail)` };
+}
+
+const done = (r: HookRecord | undefined) => r !== undefined && r.outcome !== 'Pending';
+
+/**
+ * Starts the hooks that are due for each pod of the Backup and copies a recorded outcome to
+ * sibling volumes an interrupted write missed. Returns whether a post hook is still to come
+ * (the Backup stays InProgress until every post hook is recorded).
+ */
+export async function driveHooks(c: ControllerContext, backup: BackupObject, pvbs: readonly PvbObject[]): Promise<{ postPending: boolean }> {
+  let postPending = false;
+  for (const group of byPod(pvbs).values()) {
+    const pre = await settle(c, group, 'pre');
+    const post = await settle(c, group, 'post');
+    if (pre === 'pending') startHook(c, backup, group, 'pre');
+    else if (post === 'pending' && group.every((p) => isTerminalPhase(p.status?.phase))) startHook(c, backup, group, 'post');
+    if (post === 'pending') postPending = true;
+  }
+  return { postPending };
+}
+
+function byPod(pvbs: readonly PvbObject[]): Map<string, PvbObject[]> {
+  const groups = new Map<string, PvbObject[]>();
+  for (const p of pvbs) groups.set(p.spec.pod.uid, [...(groups.get(p.spec.pod.uid) ?? []), p]);
+  return groups;
+}
+
+/** `none` (no such hook), `pending`, or `done` after making every volume of the pod carry the outcome. */
+async function settle(c: ControllerContext, group: readonly PvbObject[], which: HookWhich): Promise<'none' | 'pending' | 'done'> {
+  const records = group.map((p) => hookRecord(p, which));
+  if (records.every((r) => r === undefined)) return 'none';
+  const outcome = records.find(done);
+  if (!outcome) return 'pending';
+  const missed = group.filter((_, i) => records[i]?.outcome === 'Pending');
+  if (missed.length > 0) await record(c, missed, which, outcome);
+  return 'done';
+}
+
+async function record(c: ControllerContext, pvbs: readonly PvbObject[], which: HookWhich, r: HookRecord): Promise<void> {
+  for (const p of pvbs) {
+    await c.cluster.mergePatch('PodVolumeBackup', p.metadata.namespace ?? '', p.metadata.name ?? '', { metadata: { annotations: { [HOOK_STATE_ANNOTATIONS[which]]: JSON.stringify(r) } } });
+  }
+}
+
+function startHook(c: ControllerContext, backup: BackupObject, group: readonly PvbObject[], which: HookWhich): void {
+  const first = group[0];
+  if (!first) return;
+  const key = `hook/${backup.metadata.uid}/${first.spec.pod.uid}/${which}`;
+  tasksOf(c).start(key, {}, objectKey('Backup', backup.metadata.namespace ?? '', backup.metadata.name ?? ''), async () => {
+    const r = await runHook(c, first.spec.pod, which);
+    await record(c, group, which, r);
+    await announce(c, backup, first.spec.pod, which, r);
+    return r;
+  });
+}
+
+/** Drops the finished hook tasks of a Backup (their outcomes are recorded on its volumes). */
+export function forgetHookTasks(c: ControllerContext, backup: BackupObject, pvbs: readonly PvbObject[]): void {
+  for (const uid of byPod(pvbs).keys()) for (const which of ['pre', 'post'] as const) tasksOf(c).forget(`hook/${backup.metadata.uid}/${uid}/${which}`);
+}
+
+/** Runs the hook the pod declares now; the outcome never carries the command's output beyond a short stderr tail. */
+export async function runHook(c: ControllerContext, podRef: { namespace: string; name: string; uid: string }, which: HookWhich): Promise<HookRecord> {
+  const label = `${which} hook of pod ${podRef.namespace}/${podRef.name}`;
+  const pod = await c.cluster.getPod(podRef.namespace, podRef.name);
+  if (!pod || pod.metadata?.uid !== podRef.uid) return { outcome: 'Failed', exitCode: -1, onError: 'Fail', message: `${label}: the pod is gone` };
+  const hook = hookOf(pod, which);
+  if (!hook) return { outcome: 'Skipped', message: `${label}: the pod no longer declares it` };
+  const container = hook.container ?? pod.spec?.containers[0]?.name ?? '';
+  const where = `${label} in container ${container}`;
+  const stderr = new OutputTail();
+  const signal = AbortSignal.timeout(hook.timeoutMilliseconds);
+  const r = await c.cluster.exec({ namespace: podRef.namespace, pod: podRef.name, container, command: hook.command.argv, stdout: discard(), stderr, signal });
+  const base = { container, onError: hook.onError, exitCode: r.exitCode };
+  if (r.exitCode === 0) return { ...base, outcome: 'Succeeded', message: `${where} succeeded` };
+  if (signal.aborted) return { ...base, outcome: 'Failed', message: `${where} timed out after ${hook.timeoutMilliseconds / 1000} s and was stopped${tailSuffix(stderr)}` };
+  const why = r.exitCode > 0 ? `exited with code ${r.exitCode}` : `failed: ${r.message ?? 'no exit status'}`;
+  return { ...base, outcome: 'Failed', message: `${where} ${why}${tailSuffix(stderr)}` };
+}
+
+function hookOf(pod: V1Pod, which: HookWhich): HookAnnotation | undefined {
+  const parsed = parsePodAnnotations({ annotations: pod.metadata?.annotations, containers: (pod.spec?.containers ?? []).map((x) => x.name) }).annotations;
+  return which === 'pre' ? parsed.preHook : parsed.postHook;
+}
+
+async function announce(c: ControllerContext, backup: BackupObject, pod: { namespace: string; name: string; uid: string }, which: HookWhich, r: HookRecord): Promise<void> {
+  const ok = r.outcome !== 'Failed';
+  const reason = `${which === 'pre' ? 'Pre' : 'Post'}Hook${ok ? (r.outcome === 'Skipped' ? 'Skipped' : 'Succeeded') : 'Failed'}`;
+  const message = `Ferry backup ${backup.metadata.name}: ${r.message ?? ''}${!ok ? ` (on-error ${r.onError ?? 'Fail'})` : ''}`;
+  c.log[ok ? 'info' : 'warn']('hook finished', { namespace: pod.namespace, pod: pod.name, backup: backup.metadata.name, hook: which, container: r.container, exitCode: r.exitCode, outcome: r.outcome });
+  const type = ok ? 'Normal' : 'Warning';
+  await c.cluster.event({ involved: { apiVersion: 'v1', kind: 'Pod', name: pod.name, namespace: pod.namespace, uid: pod.uid }, type, reason, message }, c.clock);
+  await c.cluster.event({ involved: involved('Backup', backup), type, reason, message }, c.clock);
+}
+
+/** For the Backup's `Hooks` condition: the failed hooks' messages, and how many hooks ended. */
+export function hookSummary(pvbs: readonly PvbObject[]): { ran: number; failed: string[] } {
+  let ran = 0;
+  const failed: string[] = [];
+  for (const group of byPod(pvbs).values()) {
+    for (const which of ['pre', 'post'] as const) {
+      const r = group.map((p) => hookRecord(p, which)).find(done);
+      if (!r) continue;
+      ran++;
+      if (r.outcome === 'Failed') failed.push(`${r.message ?? `${which} hook failed`} (exit code ${r.exitCode ?? -1}, on-error ${r.onError ?? 'Fail'})`);
+    }
+  }
+  return { ran, failed };
+}
