@@ -26,6 +26,7 @@ export type {
   CheckRequest,
   CheckProblem,
   CheckResult,
+  RepositoryStats,
   InitResult,
 } from './mover.js';
 export { MoverError, isMoverError } from './errors.js';

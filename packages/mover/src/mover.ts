@@ -30,6 +30,8 @@ export interface Mover {
   removeSnapshots(request: RemoveSnapshotsRequest): Promise<RemoveSnapshotsResult>;
   prune(request: PruneRequest): Promise<PruneResult>;
   check(request: CheckRequest): Promise<CheckResult>;
+  /** How big the repository is and how many snapshots it holds; reads no pack data. */
+  stats(options: CallOptions): Promise<RepositoryStats>;
 }
 
 export type MoverKind = 'native' | 'restic';
@@ -187,6 +189,16 @@ export interface CheckProblem {
 export interface CheckResult {
   readonly ok: boolean;
   readonly problems: readonly CheckProblem[];
+}
+
+export interface RepositoryStats {
+  /**
+   * Native: bytes of every object at the location. restic: the stored (compressed,
+   * encrypted) size of the blobs the snapshots reference (`restic stats --mode raw-data`),
+   * so data waiting for a prune and metadata are not counted.
+   */
+  readonly sizeBytes: number;
+  readonly snapshotCount: number;
 }
 
 export interface InitResult {

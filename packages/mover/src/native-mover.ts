@@ -3,7 +3,7 @@
  * rotation or another writer's new index is always seen) and maps engine errors to
  * MoverError codes in one place.
  */
-import { isBlobStoreError, type BlobStore } from '@ferry/blobstore';
+import { isBlobStoreError, type BlobStore, type Clock } from '@ferry/blobstore';
 import { checkRepository, forgetSnapshots, pruneRepository, removeSnapshots, Repository, RepositoryError, sameIdentity, type Credential, type Progress, type RepositoryErrorCode, type Snapshot } from '@ferry/repository';
 import { MoverError, type MoverErrorCode } from './errors.js';
 import type {
@@ -20,6 +20,7 @@ import type {
   MoverProgress,
   PruneRequest,
   PruneResult,
+  RepositoryStats,
   RestoreRequest,
   RestoreResult,
   SnapshotsRequest,
@@ -32,6 +33,8 @@ export interface NativeMoverOptions {
   readonly credential: Credential;
   /** Worker threads per open repository; default: available cores. */
   readonly workers?: number;
+  /** Time for session heartbeats and prune marks (a mark is swept once old enough); default: the system clock. */
+  readonly clock?: Clock;
 }
 
 const CODE_MAP: Record<RepositoryErrorCode, MoverErrorCode> = {
@@ -193,8 +196,17 @@ export class NativeMover implements Mover {
     });
   }
 
+  stats(options: CallOptions = {}): Promise<RepositoryStats> {
+    return this.withRepository(options.signal, async (repo) => {
+      let sizeBytes = 0;
+      for await (const entry of this.options.store.list('', { signal: options.signal })) sizeBytes += entry.size;
+      const snapshotCount = (await repo.listSnapshots({ signal: options.signal })).length;
+      return { sizeBytes, snapshotCount };
+    });
+  }
+
   private async open(signal?: AbortSignal): Promise<Repository> {
-    return Repository.open({ store: this.options.store, credential: this.options.credential, workers: this.options.workers, signal });
+    return Repository.open({ store: this.options.store, credential: this.options.credential, workers: this.options.workers, signal, ...(this.options.clock ? { clock: this.options.clock } : {}) });
   }
 
   private withRepository<T>(signal: AbortSignal | undefined, fn: (repo: Repository) => Promise<T>): Promise<T> {

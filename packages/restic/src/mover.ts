@@ -19,6 +19,7 @@ import {
   type PruneResult,
   type RemoveSnapshotsRequest,
   type RemoveSnapshotsResult,
+  type RepositoryStats,
   type RestoreRequest,
   type RestoreResult,
   type SnapshotSummary,
@@ -30,7 +31,7 @@ import { describeRepository, mapResticFailure, redact } from './errors.js';
 import { checkTag, identityHost, identityTags, lineageFilter, lineageKey, podVolumeFilter } from './identity.js';
 import { isRecord, parseJsonDocument, parseJsonLine, stringField } from './json-lines.js';
 import { describeLock, judgeLock, parseLock, parseLockIds, pidAlive, type LockVerdict } from './locks.js';
-import { parseCheckProblems, parseForget, parsePrune, parseRestoreErrors, parseSnapshotList, retentionFlags } from './parse.js';
+import { parseCheckProblems, parseForget, parsePrune, parseRestoreErrors, parseSnapshotList, parseStats, retentionFlags } from './parse.js';
 import { ProgressThrottle, backupFileError, backupProgress, backupSummary } from './progress.js';
 import { restoreTotals, type RestoreTotals } from './restore-totals.js';
 import { canceledError, runRestic, type RunResult } from './run.js';
@@ -192,6 +193,13 @@ export class ResticMover implements Mover {
     throttle.flush({ op: 'check', filesDone: 1, filesTotal: 1, bytesDone: 0 });
     if (result.exitCode === 0) return { ok: true, problems: [] };
     return { ok: false, problems: parseCheckProblems(`${result.stdout}\n${result.stderr}`) };
+  }
+
+  async stats(options: CallOptions = {}): Promise<RepositoryStats> {
+    const result = await this.exec('stats', ['stats', '--mode', 'raw-data', '--json', '--no-lock'], options);
+    const stats = parseStats(result.stdout);
+    if (!stats) throw new MoverError('Internal', `restic stats for ${this.repositoryName()} printed no total_size/snapshots_count; is restic older than 0.12?`);
+    return stats;
   }
 
   /** Every lock in the repository with the stale-rule verdict (read-only). */

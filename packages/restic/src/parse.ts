@@ -125,3 +125,13 @@ export function parseRestoreErrors(stderr: string): FileError[] {
   }
   return errors;
 }
+
+/** `restic stats --mode raw-data --json`: stored size of the referenced blobs and the snapshot count. */
+export function parseStats(stdout: string): { sizeBytes: number; snapshotCount: number } | undefined {
+  const doc = parseJsonDocument(stdout);
+  if (!isRecord(doc)) return undefined;
+  const size = doc['total_size'];
+  const count = doc['snapshots_count'];
+  if (typeof size !== 'number' || typeof count !== 'number') return undefined;
+  return { sizeBytes: size, snapshotCount: count };
+}
