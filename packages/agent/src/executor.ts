@@ -1,17 +1,30 @@
 /**
  * Does the work of one job once it may run: finds the volume, runs the mover, and for
- * restores writes the done-marker (or the failed-marker with the reason).
+ * restores writes the done-marker (or the failed-marker with the reason). Maintenance
+ * jobs (check, prune) work on the repository alone and measure it afterwards.
  */
-import type { BackupResult, MoverProgress, RestoreResult } from '@ferry/mover';
+import type { BackupResult, CheckResult, Mover, MoverProgress, PruneResult, RepositoryStats, RestoreResult } from '@ferry/mover';
 import { AgentError, JobAbort } from './errors.js';
-import { jobSecrets, redact, sourceIdentity, type JobSpec } from './job-spec.js';
+import { jobSecrets, jobVolume, redact, sourceIdentity, type JobSpec, type MaintenanceOperationName } from './job-spec.js';
 import type { Logger } from '@ferry/log';
 import { clearMarkers, writeDoneMarker, writeFailedMarker } from './markers.js';
 import type { MoverFactory } from './movers.js';
 import { classifyError } from './status-codes.js';
 import { resolveVolume } from './volumes.js';
 
-export type JobOutcome = { readonly kind: 'backup'; readonly result: BackupResult } | { readonly kind: 'restore'; readonly result: RestoreResult };
+export interface MaintenanceResult {
+  readonly operation: MaintenanceOperationName;
+  readonly readDataPercent: number;
+  readonly check?: CheckResult;
+  readonly prune?: PruneResult;
+  /** Undefined when measuring failed after the operation itself succeeded. */
+  readonly stats?: RepositoryStats;
+}
+
+export type JobOutcome =
+  | { readonly kind: 'backup'; readonly result: BackupResult }
+  | { readonly kind: 'restore'; readonly result: RestoreResult }
+  | { readonly kind: 'maintenance'; readonly result: MaintenanceResult };
 
 export interface ExecuteContext {
   readonly signal: AbortSignal;
@@ -27,11 +40,48 @@ export interface ExecutorOptions {
 export type Executor = (job: JobSpec, context: ExecuteContext) => Promise<JobOutcome>;
 
 export function createExecutor(options: ExecutorOptions): Executor {
-  return (job, context) => (job.kind === 'backup' ? runBackup(job, context, options) : runRestore(job, context, options));
+  return (job, context) => {
+    if (job.kind === 'maintenance') return runMaintenance(job, context, options);
+    return job.kind === 'backup' ? runBackup(job, context, options) : runRestore(job, context, options);
+  };
+}
+
+async function runMaintenance(job: JobSpec, ctx: ExecuteContext, options: ExecutorOptions): Promise<JobOutcome> {
+  const spec = job.maintenance;
+  if (!spec) throw new AgentError('InvalidJob', `job ${job.id}: maintenance without maintenance details`);
+  ctx.log.info(`${spec.operation} of the repository`, spec.operation === 'check' ? { readDataPercent: spec.readDataPercent } : {});
+  const { mover, dispose } = await options.createMover(job);
+  try {
+    const base = { operation: spec.operation, readDataPercent: spec.operation === 'check' ? spec.readDataPercent : 0 };
+    const done = spec.operation === 'check'
+      ? { ...base, check: await mover.check({ ...readDataOf(spec.readDataPercent), signal: ctx.signal, onProgress: ctx.onProgress }) }
+      : { ...base, prune: await mover.prune({ signal: ctx.signal, onProgress: ctx.onProgress }) };
+    const stats = await measure(mover, ctx);
+    return { kind: 'maintenance', result: { ...done, ...(stats ? { stats } : {}) } };
+  } finally {
+    await dispose();
+  }
+}
+
+function readDataOf(percent: number): { readData?: 'all' | { fraction: number } } {
+  if (percent <= 0) return {};
+  return percent >= 100 ? { readData: 'all' } : { readData: { fraction: percent / 100 } };
+}
+
+// Size and count are a by-product: failing to measure must not turn a finished check or
+// prune into a failed one, so the result just goes without them.
+async function measure(mover: Mover, ctx: ExecuteContext): Promise<RepositoryStats | undefined> {
+  try {
+    return await mover.stats({ signal: ctx.signal });
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    ctx.log.warn('could not measure the repository after maintenance', { error: (err as Error).message });
+    return undefined;
+  }
 }
 
 async function runBackup(job: JobSpec, ctx: ExecuteContext, options: ExecutorOptions): Promise<JobOutcome> {
-  const volume = await resolveVolume({ podsDir: options.podsDir, volume: job.volume });
+  const volume = await resolveVolume({ podsDir: options.podsDir, volume: jobVolume(job) });
   ctx.log.info('backing up volume', { path: volume.path, plugin: volume.plugin });
   const { mover, dispose } = await options.createMover(job);
   try {
@@ -58,7 +108,7 @@ async function runBackup(job: JobSpec, ctx: ExecuteContext, options: ExecutorOpt
 async function runRestore(job: JobSpec, ctx: ExecuteContext, options: ExecutorOptions): Promise<JobOutcome> {
   const spec = job.restore;
   if (!spec) throw new AgentError('InvalidJob', `job ${job.id}: restore without restore details`);
-  const volume = await resolveVolume({ podsDir: options.podsDir, volume: job.volume });
+  const volume = await resolveVolume({ podsDir: options.podsDir, volume: jobVolume(job) });
   ctx.log.info('restoring volume', { path: volume.path, plugin: volume.plugin, snapshot: spec.snapshotId });
   await clearMarkers(volume.path, spec.restoreUid);
   let result: RestoreResult;

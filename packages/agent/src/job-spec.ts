@@ -2,11 +2,14 @@
  * The validated, internal form of an assigned job. Parsing happens once, when the job
  * arrives; everything after works on JobSpec and never on the raw message.
  */
-import type { Job__Output, S3CredentialsMessage__Output, VolumeKind__Output } from '@ferry/api';
+import type { Job__Output, MaintenanceSpec__Output, S3CredentialsMessage__Output, VolumeKind__Output } from '@ferry/api';
 import type { MoverKind, SourceIdentity } from '@ferry/mover';
 import { AgentError } from './errors.js';
 
-export type JobKindName = 'backup' | 'restore';
+export type JobKindName = 'backup' | 'restore' | 'maintenance';
+export type MaintenanceOperationName = 'check' | 'prune';
+/** The bounded `op` label of the agent's metrics: a maintenance job counts as its operation. */
+export type OperationName = 'backup' | 'restore' | MaintenanceOperationName;
 export type VolumeKindName = 'emptyDir' | 'inPod' | 'persistent' | 'csiPersistent' | 'csiEphemeral';
 
 export interface VolumeSpec {
@@ -38,16 +41,27 @@ export interface RepositorySpec {
   readonly initializeIfMissing: boolean;
 }
 
+export interface MaintenanceJobSpec {
+  readonly operation: MaintenanceOperationName;
+  /** Check: share of pack data to read back, 0..100 (0: structure only). */
+  readonly readDataPercent: number;
+  readonly repositoryName: string;
+}
+
 export interface JobSpec {
   readonly id: string;
   readonly kind: JobKindName;
   readonly mover: MoverKind;
-  readonly volume: VolumeSpec;
+  /** Backups and restores only; a maintenance job works on the repository alone. */
+  readonly volume?: VolumeSpec;
+  /** For logs and metrics: the volume's namespace, or the one whose volumes the repository holds. */
+  readonly namespace: string;
   readonly repository: RepositorySpec;
   /** Undefined: no limit. */
   readonly timeoutMs?: number;
   readonly backup?: { readonly parent?: string; readonly excludes: readonly string[]; readonly tags: readonly string[] };
   readonly restore?: { readonly snapshotId: string; readonly restoreUid: string; readonly include?: string };
+  readonly maintenance?: MaintenanceJobSpec;
 }
 
 export const JOB_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
@@ -76,18 +90,22 @@ function segment(jobId: string, field: string, value: string): string {
 export function parseJob(job: Job__Output): JobSpec {
   const id = job.jobId;
   if (!JOB_ID_PATTERN.test(id)) throw invalid(id, `job_id ${JSON.stringify(id)} must match ${JOB_ID_PATTERN.source}`);
-  const kind: JobKindName | undefined = job.kind === 'JOB_KIND_BACKUP' ? 'backup' : job.kind === 'JOB_KIND_RESTORE' ? 'restore' : undefined;
-  if (!kind) throw invalid(id, 'kind is unspecified');
+  const kind = KINDS[job.kind];
+  if (!kind) throw invalid(id, `kind ${String(job.kind)} is unspecified or unknown to this agent`);
   const mover: MoverKind | undefined = job.mover === 'MOVER_KIND_NATIVE' ? 'native' : job.mover === 'MOVER_KIND_RESTIC' ? 'restic' : undefined;
   if (!mover) throw invalid(id, 'mover is unspecified');
-  const spec: JobSpec = {
+  const common = {
     id,
-    kind,
     mover,
-    volume: parseVolume(id, job),
     repository: parseRepository(id, job, mover),
     ...(job.timeoutSeconds > 0 ? { timeoutMs: job.timeoutSeconds * 1000 } : {}),
   };
+  if (kind === 'maintenance') {
+    const maintenance = parseMaintenance(id, job.maintenance);
+    return { ...common, kind, namespace: job.maintenance?.namespace ?? '', maintenance };
+  }
+  const volume = parseVolume(id, job);
+  const spec: JobSpec = { ...common, kind, volume, namespace: volume.namespace };
   if (kind === 'backup') {
     const b = job.backup;
     return { ...spec, backup: { ...(b?.parentSnapshotHint ? { parent: b.parentSnapshotHint } : {}), excludes: b?.excludes ?? [], tags: b?.tags ?? [] } };
@@ -96,6 +114,27 @@ export function parseJob(job: Job__Output): JobSpec {
   if (!r?.snapshotId) throw invalid(id, 'restore.snapshot_id is empty');
   if (!RESTORE_UID_PATTERN.test(r.restoreUid)) throw invalid(id, `restore.restore_uid ${JSON.stringify(r.restoreUid)} must match ${RESTORE_UID_PATTERN.source}`);
   return { ...spec, restore: { snapshotId: r.snapshotId, restoreUid: r.restoreUid, ...(r.include ? { include: r.include } : {}) } };
+}
+
+const KINDS: Partial<Record<string, JobKindName>> = { JOB_KIND_BACKUP: 'backup', JOB_KIND_RESTORE: 'restore', JOB_KIND_MAINTENANCE: 'maintenance' };
+
+function parseMaintenance(id: string, m: MaintenanceSpec__Output | null | undefined): MaintenanceJobSpec {
+  if (!m) throw invalid(id, 'a maintenance job without maintenance details');
+  const operation = m.operation === 'MAINTENANCE_OPERATION_CHECK' ? 'check' : m.operation === 'MAINTENANCE_OPERATION_PRUNE' ? 'prune' : undefined;
+  if (!operation) throw invalid(id, 'maintenance.operation is unspecified');
+  const percent = m.readDataPercent;
+  if (!Number.isFinite(percent) || percent < 0 || percent > 100) throw invalid(id, `maintenance.read_data_percent ${percent} is outside 0..100`);
+  return { operation, readDataPercent: percent, repositoryName: m.repositoryName };
+}
+
+/** The volume of a backup or restore (parseJob guarantees one for those kinds). */
+export function jobVolume(job: JobSpec): VolumeSpec {
+  if (!job.volume) throw invalid(job.id, `a ${job.kind} job without a volume`);
+  return job.volume;
+}
+
+export function operationOf(job: JobSpec): OperationName {
+  return job.kind === 'maintenance' ? (job.maintenance?.operation ?? 'check') : job.kind;
 }
 
 function parseVolume(id: string, job: Job__Output): VolumeSpec {
@@ -155,20 +194,14 @@ function s3Spec(s3: S3CredentialsMessage__Output): NonNullable<RepositorySpec['s
 }
 
 export function sourceIdentity(job: JobSpec): SourceIdentity {
-  const v = job.volume;
+  const v = jobVolume(job);
   return { kind: 'pod', namespace: v.namespace, pod: v.podName, volume: v.volumeName, ...(v.pvcUid ? { pvcUid: v.pvcUid } : {}), podUid: v.podUid };
 }
 
 /** The fields of a job that are safe to log: never the repository key or S3 credentials. */
 export function describeJob(job: JobSpec): Record<string, string> {
-  return {
-    job: job.id,
-    op: job.kind,
-    mover: job.mover,
-    namespace: job.volume.namespace,
-    pod: job.volume.podName,
-    volume: job.volume.volumeName,
-  };
+  const where: Record<string, string> = job.volume ? { pod: job.volume.podName, volume: job.volume.volumeName } : { repository: job.maintenance?.repositoryName ?? '' };
+  return { job: job.id, op: operationOf(job), mover: job.mover, namespace: job.namespace, ...where };
 }
 
 /** Every secret a job carries, to scrub from messages that leave the agent. */

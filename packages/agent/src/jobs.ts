@@ -7,8 +7,8 @@ import type { Clock } from '@ferry/blobstore';
 import type { Job__Output, JobKind__Output, JobPhase__Output, JobProgress, JobResult, JobStatus, MoverKind__Output } from '@ferry/api';
 import type { MoverProgress } from '@ferry/mover';
 import { JobAbort } from './errors.js';
-import type { Executor, JobOutcome } from './executor.js';
-import { describeJob, jobSecrets, parseJob, redact, type JobKindName, type JobSpec } from './job-spec.js';
+import type { Executor, JobOutcome, MaintenanceResult } from './executor.js';
+import { describeJob, jobSecrets, operationOf, parseJob, redact, type JobKindName, type JobSpec } from './job-spec.js';
 import type { Logger } from '@ferry/log';
 import type { AgentMetrics } from './metrics.js';
 import { ProgressThrottle } from './progress-throttle.js';
@@ -32,6 +32,9 @@ export interface JobRunnerOptions {
 
 /** How many file errors a result lists (the total is always given). */
 export const MAX_LISTED_FILE_ERRORS = 100;
+/** How many check problems a maintenance result lists, and how long each may be. */
+export const MAX_LISTED_CHECK_PROBLEMS = 20;
+export const MAX_CHECK_PROBLEM_LENGTH = 1024;
 
 interface Entry {
   readonly spec: JobSpec;
@@ -44,7 +47,7 @@ interface Entry {
   readonly assignedAt: number;
 }
 
-const KIND: Record<JobKindName, JobKind__Output> = { backup: 'JOB_KIND_BACKUP', restore: 'JOB_KIND_RESTORE' };
+const KIND: Record<JobKindName, JobKind__Output> = { backup: 'JOB_KIND_BACKUP', restore: 'JOB_KIND_RESTORE', maintenance: 'JOB_KIND_MAINTENANCE' };
 const MOVER: Record<JobSpec['mover'], MoverKind__Output> = { native: 'MOVER_KIND_NATIVE', restic: 'MOVER_KIND_RESTIC' };
 
 export class JobRunner {
@@ -187,10 +190,10 @@ export class JobRunner {
       try {
         runStarted = this.options.clock.now();
         this.setPhase(entry, 'JOB_PHASE_RUNNING');
-        this.options.metrics.inProgress.inc({ op: spec.kind });
+        this.options.metrics.inProgress.inc({ op: operationOf(spec) });
         outcome = await this.runWithTimeout(entry, (p) => throttle.offer(toProgressMessage(spec.id, 'JOB_PHASE_RUNNING', p)));
       } finally {
-        if (runStarted !== undefined) this.options.metrics.inProgress.dec({ op: spec.kind });
+        if (runStarted !== undefined) this.options.metrics.inProgress.dec({ op: operationOf(spec) });
         this.releaseSlot();
       }
     } catch (err) {
@@ -240,15 +243,20 @@ export class JobRunner {
 
   private finish(entry: Entry, outcome: JobOutcome | undefined, failure: unknown, startedWall: number, seconds: number): void {
     const { spec } = entry;
-    const ns = spec.volume.namespace;
+    const ns = spec.namespace;
+    const op = operationOf(spec);
     let result: JobResult;
     let opResult: OperationResult;
-    if (outcome) {
+    if (outcome?.kind === 'maintenance') {
+      opResult = 'completed';
+      result = this.maintenanceResult(spec, outcome.result, startedWall);
+      entry.log.info('job finished', { result: opResult, seconds: round(seconds), ...maintenanceLogFields(outcome.result) });
+    } else if (outcome) {
       const fileErrors = outcome.result.fileErrors;
       opResult = fileErrors.length > 0 ? 'partially_failed' : 'completed';
       if (outcome.kind === 'backup') this.options.metrics.backupFinished(ns, outcome.result.stats);
       else this.options.metrics.restoreFinished(ns, outcome.result.stats);
-      this.options.metrics.fileErrors(ns, spec.kind, fileErrors.length);
+      this.options.metrics.fileErrors(ns, op, fileErrors.length);
       result = this.successResult(spec, outcome, startedWall);
       entry.log.info('job finished', { result: opResult, seconds: round(seconds), fileErrors: fileErrors.length, ...(outcome.kind === 'backup' ? { snapshot: outcome.result.snapshotId } : {}) });
     } else {
@@ -258,12 +266,37 @@ export class JobRunner {
       result = this.errorResult(spec.id, KIND[spec.kind], MOVER[spec.mover], failure, abortReason, startedWall, jobSecrets(spec));
       entry.log.warn('job failed', { result: opResult, code: classified.code, error: result.error?.message ?? '', seconds: round(seconds) });
     }
-    this.options.metrics.operationFinished(ns, spec.kind, opResult, seconds, this.wallClock());
+    this.options.metrics.operationFinished(ns, op, opResult, seconds, this.wallClock());
     this.sendProgress(entry, { ...entry.lastProgress, phase: 'JOB_PHASE_FINISHED' });
     this.options.onResult(result);
   }
 
-  private successResult(spec: JobSpec, outcome: JobOutcome, startedWall: number): JobResult {
+  private maintenanceResult(spec: JobSpec, m: MaintenanceResult, startedWall: number): JobResult {
+    const secrets = jobSecrets(spec);
+    const problems = m.check?.problems ?? [];
+    const messages = problems.slice(0, MAX_LISTED_CHECK_PROBLEMS).map((p) => redact(p.object && !p.message.includes(p.object) ? `${p.object}: ${p.message}` : p.message, secrets).slice(0, MAX_CHECK_PROBLEM_LENGTH));
+    return {
+      jobId: spec.id,
+      kind: 'JOB_KIND_MAINTENANCE',
+      mover: MOVER[spec.mover],
+      fileErrors: [],
+      fileErrorsTotal: 0,
+      startedAtUnixMs: startedWall,
+      finishedAtUnixMs: this.wallClock(),
+      maintenance: {
+        operation: m.operation === 'check' ? 'MAINTENANCE_OPERATION_CHECK' : 'MAINTENANCE_OPERATION_PRUNE',
+        // A check that failed without naming a problem still failed.
+        errorsFound: m.check && !m.check.ok ? Math.max(1, problems.length) : 0,
+        messages,
+        readDataPercent: m.readDataPercent,
+        bytesFreed: m.prune?.bytesFreed ?? 0,
+        packsDeleted: m.prune?.packsDeleted ?? 0,
+        ...(m.stats ? { repositorySizeBytes: m.stats.sizeBytes, snapshotCount: m.stats.snapshotCount } : {}),
+      },
+    };
+  }
+
+  private successResult(spec: JobSpec, outcome: Exclude<JobOutcome, { kind: 'maintenance' }>, startedWall: number): JobResult {
     const secrets = jobSecrets(spec);
     const errors = outcome.result.fileErrors;
     const base: JobResult = {
@@ -368,6 +401,12 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+function maintenanceLogFields(m: MaintenanceResult): Record<string, number | string | boolean> {
+  const stats: Record<string, number> = m.stats ? { sizeBytes: m.stats.sizeBytes, snapshots: m.stats.snapshotCount } : {};
+  if (m.check) return { ok: m.check.ok, problems: m.check.problems.length, readDataPercent: m.readDataPercent, ...stats };
+  return { bytesFreed: m.prune?.bytesFreed ?? 0, packsDeleted: m.prune?.packsDeleted ?? 0, ...stats };
 }
 
 function round(n: number): number {

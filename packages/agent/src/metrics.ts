@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BackupStats, RestoreStats } from '@ferry/mover';
-import type { JobKindName } from './job-spec.js';
+import type { OperationName } from './job-spec.js';
 import type { OperationResult } from './status-codes.js';
 
 export interface AgentMetricsOptions {
@@ -50,7 +50,7 @@ export class AgentMetrics {
     this.repositoryBytesDeduplicated = new Counter({ name: 'ferry_repository_bytes_deduplicated_total', help: 'Bytes of backed-up content found already stored', labelNames: ['namespace'], registers });
     this.volumeBytesWritten = new Counter({ name: 'ferry_volume_bytes_restored_total', help: 'Bytes of file content restores wrote into volumes', labelNames: ['namespace'], registers });
     this.files = new Counter({ name: 'ferry_files_total', help: 'Files processed, by result (new, changed, unmodified, restored, error)', labelNames: ['namespace', 'op', 'result'], registers });
-    this.operations = new Counter({ name: 'ferry_operations_total', help: 'Finished backup and restore jobs by result', labelNames: ['namespace', 'op', 'result'], registers });
+    this.operations = new Counter({ name: 'ferry_operations_total', help: 'Finished jobs (backup, restore, check, prune) by result', labelNames: ['namespace', 'op', 'result'], registers });
     this.inProgress = new Gauge({ name: 'ferry_operations_in_progress', help: 'Jobs running now (queued and waiting jobs excluded)', labelNames: ['op'], registers });
     this.duration = new Histogram({ name: 'ferry_operation_duration_seconds', help: 'Run time of finished jobs', labelNames: ['op', 'result'], buckets: DURATION_BUCKETS, registers });
     this.lastSuccess = new Gauge({ name: 'ferry_last_success_timestamp_seconds', help: 'Unix time of the last completed job', labelNames: ['namespace', 'op'], registers });
@@ -77,11 +77,11 @@ export class AgentMetrics {
     this.files.inc({ namespace, op: 'restore', result: 'restored' }, stats.filesRestored);
   }
 
-  fileErrors(namespace: string, op: JobKindName, count: number): void {
+  fileErrors(namespace: string, op: OperationName, count: number): void {
     if (count > 0) this.files.inc({ namespace, op, result: 'error' }, count);
   }
 
-  operationFinished(namespace: string, op: JobKindName, result: OperationResult, seconds: number, wallClockMs: number): void {
+  operationFinished(namespace: string, op: OperationName, result: OperationResult, seconds: number, wallClockMs: number): void {
     this.operations.inc({ namespace, op, result });
     this.duration.observe({ op, result }, seconds);
     if (result === 'completed' || result === 'partially_failed') this.lastSuccess.set({ namespace, op }, Math.floor(wallClockMs / 1000));

@@ -37,7 +37,7 @@ async function nativeMover(job: JobSpec, options: MoverFactoryOptions): Promise<
   const store = openJobStore({ repository: job.repository, metrics: options.metrics, ...(options.clock ? { clock: options.clock } : {}) });
   const key = job.repository.key;
   const credential = key.kind === 'cluster' ? { kind: 'cluster' as const, key: key.key } : { kind: 'password' as const, password: key.password };
-  const mover = new NativeMover({ store, credential, ...(options.nativeWorkers ? { workers: options.nativeWorkers } : {}) });
+  const mover = new NativeMover({ store, credential, ...(options.nativeWorkers ? { workers: options.nativeWorkers } : {}), ...(options.clock ? { clock: options.clock } : {}) });
   return { mover, dispose: async () => undefined };
 }
 
