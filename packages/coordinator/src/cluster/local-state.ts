@@ -276,7 +276,16 @@ function listWatched(store: LocalObjectStore, kind: WatchedKind): StoredObject[]
 
 function withNamespace(m: Manifest): StoredObject {
   const metadata = CLUSTER_SCOPED.has(m.kind) ? { ...m.body.metadata } : { ...m.body.metadata, namespace: m.namespace };
-  return { ...m.body, metadata } as StoredObject;
+  const obj = { ...m.body, metadata } as StoredObject;
+  return m.kind === 'Secret' ? withSecretData(obj) : obj;
+}
+
+/** The API server folds a Secret's write-only stringData into data (base64); so do we. */
+function withSecretData(secret: StoredObject): StoredObject {
+  const { stringData, ...rest } = secret as StoredObject & { stringData?: Record<string, string>; data?: Record<string, string> };
+  if (!stringData) return secret;
+  const encoded = Object.fromEntries(Object.entries(stringData).map(([k, v]) => [k, Buffer.from(String(v), 'utf8').toString('base64')]));
+  return { ...rest, data: { ...(rest.data as Record<string, string> | undefined), ...encoded } };
 }
 
 /** The API server validates custom resources against their CRD schema; so does the local store. */
