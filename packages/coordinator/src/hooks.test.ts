@@ -17,6 +17,7 @@ import { testContext } from './context.fixture.js';
 import { reconcileBackup } from './controllers/backup.js';
 import { commit } from './controllers/commit.js';
 import { reconcilePodVolumeBackup } from './controllers/pod-volume-backup.js';
+import { matchPod, type RestoreItem } from './controllers/restore-items.js';
 import type { ControllerContext } from './context.js';
 import { nativePurgeMover } from './purge.js';
 import type { BackupObject, PvbObject } from './objects.js';
@@ -172,5 +173,21 @@ describe('pre and post hooks around a pod backup', () => {
     expect(pvbs[0]!.status).toMatchObject({ phase: 'Failed', error: { code: 'Unsupported' } });
     expect(pvbs[0]!.status?.error?.message).toMatch(/restic mover.*native/);
     expect(await log('restic')).toBe('');
+  });
+});
+
+describe('restoring a backup command\'s output', () => {
+  const item = (key: string, extra: Partial<RestoreItem>): RestoreItem => ({ key, sourceNamespace: NS, targetNamespace: NS, pod: 'db-0', controller: { kind: 'StatefulSet', name: 'db' }, volume: 'data', snapshotId: 'a'.repeat(64), repository: 'r', mover: 'native', ...extra });
+  const items = [item('vol', {}), item('cmd', { volume: 'postgres', commandFile: 'db-0-postgres.sql' })];
+  const pod = { name: 'db-0', controller: { kind: 'StatefulSet', name: 'db' }, volumes: [{ name: 'data' }, { name: 'postgres' }, { name: 'dumps' }] };
+
+  it('goes only into the volume the target pod names, never into a volume that shares the container\'s name', () => {
+    expect([...matchPod(pod, items, new Set())].map(([v, i]) => [v, i.key])).toEqual([['data', 'vol']]);
+    expect([...matchPod({ ...pod, commandRestoreVolume: 'dumps' }, items, new Set())].map(([v, i]) => [v, i.key])).toEqual([['data', 'vol'], ['dumps', 'cmd']]);
+  });
+
+  it('does not take a volume that already receives a volume snapshot, nor another StatefulSet pod\'s dump', () => {
+    expect(matchPod({ ...pod, commandRestoreVolume: 'data' }, items, new Set()).get('data')?.key).toBe('vol');
+    expect(matchPod({ ...pod, name: 'db-1', commandRestoreVolume: 'dumps' }, items, new Set()).has('dumps')).toBe(false);
   });
 });

@@ -9,7 +9,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isTerminalPhase, RESTORE_DEFAULTS, parseDuration } from '@ferry/api';
+import { ANNOTATIONS, isTerminalPhase, RESTORE_DEFAULTS, parseDuration } from '@ferry/api';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { ANNOTATIONS_OUT, LABELS, RESTORE_WAIT_CONTAINER, type ControllerContext } from './context.js';
 import { matchPod, restoreItems, type RestoreItem } from './controllers/restore-items.js';
@@ -99,7 +99,9 @@ async function matchAgainst(c: ControllerContext, restore: RestoreObject, pod: V
   const taken = await takenItems(c, restore, namespace);
   const controller = pod.metadata?.ownerReferences?.find((o) => o.controller);
   const podName = pod.metadata?.name ?? pod.metadata?.generateName ?? '';
-  return matchPod({ name: podName, controller: controller ? { kind: controller.kind, name: controller.name } : undefined, volumes: (pod.spec?.volumes ?? []).map((v) => ({ name: v.name, ...(v.persistentVolumeClaim ? { claimName: v.persistentVolumeClaim.claimName } : {}) })) }, items, taken);
+  const volumes = (pod.spec?.volumes ?? []).map((v) => ({ name: v.name, ...(v.persistentVolumeClaim ? { claimName: v.persistentVolumeClaim.claimName } : {}) }));
+  const commandRestoreVolume = pod.metadata?.annotations?.[ANNOTATIONS.backupCommandRestoreVolume]?.trim();
+  return matchPod({ name: podName, controller: controller ? { kind: controller.kind, name: controller.name } : undefined, volumes, commandRestoreVolume }, items, taken);
 }
 
 /** Items already given to a live pod (its annotation) or to a PodVolumeRestore. */

@@ -3,7 +3,7 @@
  * spec.snapshots), with where it came from and which namespace it goes to, and the pure
  * matching of a pod being created against the items not yet taken by another pod.
  */
-import type { V1alpha1Mover } from '@ferry/api';
+import { COMMAND_VOLUME_KIND, type V1alpha1Mover } from '@ferry/api';
 import { LABELS, type ControllerContext } from '../context.js';
 import type { PvbObject, RestoreObject } from '../objects.js';
 import { Repositories } from '../repositories.js';
@@ -20,6 +20,8 @@ export interface RestoreItem {
   readonly repository: string;
   readonly mover: V1alpha1Mover;
   readonly podVolumeBackup?: string;
+  /** A backup command's output (one file): restored only into the volume the target pod names in its annotation. */
+  readonly commandFile?: string;
 }
 
 export async function restoreItems(c: ControllerContext, restore: RestoreObject): Promise<RestoreItem[]> {
@@ -58,6 +60,7 @@ export async function restoreItems(c: ControllerContext, restore: RestoreObject)
       repository: p.spec.repository,
       mover: p.spec.mover,
       podVolumeBackup: p.metadata.name ?? '',
+      ...(p.spec.volume.kind === COMMAND_VOLUME_KIND ? { commandFile: p.spec.volume.command?.fileName ?? p.spec.volume.name } : {}),
     }))
     .filter(keep)
     .sort((a, b) => a.key.localeCompare(b.key));
@@ -67,6 +70,8 @@ export interface PodForMatching {
   readonly name: string;
   readonly controller?: { readonly kind: string; readonly name: string } | undefined;
   readonly volumes: readonly { readonly name: string; readonly claimName?: string | undefined }[];
+  /** The pod's backup.ferry.dev/backup-command-restore-volume: where backup-command output goes. */
+  readonly commandRestoreVolume?: string | undefined;
 }
 
 /**
@@ -77,11 +82,19 @@ export interface PodForMatching {
 export function matchPod(pod: PodForMatching, items: readonly RestoreItem[], taken: ReadonlySet<string>): Map<string, RestoreItem> {
   const out = new Map<string, RestoreItem>();
   const used = new Set(taken);
+  const volumes = items.filter((i) => i.commandFile === undefined);
   for (const v of pod.volumes) {
-    const item = v.claimName !== undefined ? items.find((i) => !used.has(i.key) && i.claimName === v.claimName) : matchByOwner(pod, v.name, items, used);
+    const item = v.claimName !== undefined ? volumes.find((i) => !used.has(i.key) && i.claimName === v.claimName) : matchByOwner(pod, v.name, volumes, used);
     if (!item) continue;
     used.add(item.key);
     out.set(v.name, item);
+  }
+  const target = pod.commandRestoreVolume;
+  // One item per volume: the named volume takes a backup command's file only when no volume snapshot went there.
+  if (target !== undefined && !out.has(target) && pod.volumes.some((v) => v.name === target)) {
+    const commands = items.filter((i) => i.commandFile !== undefined && !used.has(i.key) && sameOwner(i, pod) && (pod.controller?.kind !== 'StatefulSet' || i.pod === pod.name));
+    const item = commands.find((i) => i.pod === pod.name) ?? commands[0];
+    if (item) out.set(target, item);
   }
   return out;
 }

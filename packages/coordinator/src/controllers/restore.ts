@@ -4,7 +4,7 @@
  * given PodVolumeRestores by pod-restore.ts) and aggregates the volumes. An item whose pod
  * never came within podWaitTimeout counts as failed (PodNotFound).
  */
-import { isTerminalPhase, parseDuration, RESTORE_DEFAULTS, type V1alpha1OperationPhase } from '@ferry/api';
+import { ANNOTATIONS, isTerminalPhase, parseDuration, RESTORE_DEFAULTS, type V1alpha1OperationPhase } from '@ferry/api';
 import { isoTime } from '../clock.js';
 import { setCondition } from '../conditions.js';
 import { ANNOTATIONS_OUT, LABELS, type ControllerContext } from '../context.js';
@@ -12,7 +12,7 @@ import type { BackupObject, PvrObject, RestoreObject, RestoreStatus } from '../o
 import { dispatch, type Decision, type PhaseHandlers } from '../state-machine.js';
 import { aggregate, type VolumeLike } from './aggregate.js';
 import { involved } from './commit.js';
-import { restoreItems } from './restore-items.js';
+import { restoreItems, type RestoreItem } from './restore-items.js';
 
 export const ITEM_ANNOTATION = 'restore.ferry.dev/item';
 
@@ -61,18 +61,32 @@ async function running({ c, restore, status }: Ctx): Promise<Decision<RestoreSta
   const waitMs = durationMs(restore.spec.podWaitTimeout ?? RESTORE_DEFAULTS.podWaitTimeout);
   const expired = c.clock.now() - Date.parse(status.startTimestamp ?? isoTime(c.clock)) >= waitMs;
   const byItem = new Map(pvrs.map((p) => [p.metadata.annotations?.[ITEM_ANNOTATION] ?? '', p]));
-  const volumes: VolumeLike[] = items.map((i) => {
+  const skipped = skippedCommandItems(items, byItem, expired);
+  const volumes: VolumeLike[] = items.filter((i) => !skipped.includes(i)).map((i) => {
     const p = byItem.get(i.key);
     if (p) return { phase: p.status?.phase, progress: p.status?.progress, fileErrorsTotal: p.status?.fileErrorsTotal };
     return { phase: restore.spec.cancel ? 'Canceled' : expired ? 'Failed' : 'New' };
   });
   const now = isoTime(c.clock);
-  const agg = aggregate(volumes, 0, restore.spec.cancel === true, now);
+  const agg = aggregate(volumes, skipped.length, restore.spec.cancel === true, now);
   const progress = status.progress && JSON.stringify({ ...agg.progress, updatedAt: '' }) === JSON.stringify({ ...status.progress, updatedAt: '' }) ? status.progress : agg.progress;
   const next: RestoreStatus = { ...status, counts: agg.counts, progress, ...(agg.fileErrorsTotal > 0 ? { fileErrorsTotal: agg.fileErrorsTotal } : {}) };
   if (!agg.allTerminal) return { status: next, requeueAfterMs: Math.min(c.settings.progressIntervalMs, Math.max(waitMs - (c.clock.now() - Date.parse(status.startTimestamp ?? now)), 1_000)) };
-  const unmatched = items.filter((i) => !byItem.has(i.key));
-  return { status: finish(c, next, agg.finalPhase, pvrs, unmatched.length), events: [{ involved: involved('Restore', restore), type: agg.finalPhase === 'Completed' ? 'Normal' : 'Warning', reason: agg.finalPhase, message: `${agg.counts.completed} of ${agg.counts.total} volumes restored` }] };
+  const unmatched = items.filter((i) => !byItem.has(i.key) && !skipped.includes(i));
+  const withSkips = skipped.length > 0 ? { ...next, conditions: setCondition(next.conditions, { type: 'VolumesSelected', status: 'True', reason: 'BackupCommandOutputSkipped', message: `${skipped.length} backup-command output file(s) (${skipped.slice(0, 5).map((i) => i.commandFile).join(', ')}) not restored: no target pod names a volume in ${ANNOTATIONS.backupCommandRestoreVolume}; restore them with \`ferry dump <snapshot> <file>\`` }, now) } : next;
+  return { status: finish(c, withSkips, agg.finalPhase, pvrs, unmatched.length), events: [{ involved: involved('Restore', restore), type: agg.finalPhase === 'Completed' ? 'Normal' : 'Warning', reason: agg.finalPhase, message: `${agg.counts.completed} of ${agg.counts.total} volumes restored` }] };
+}
+
+/**
+ * Backup-command output goes only where a target pod asks for it (annotation). It is not
+ * waited for: once every volume item ended (or the pod wait expired), the command items no
+ * pod took are skipped with a reason instead of failing the Restore.
+ */
+function skippedCommandItems(items: readonly RestoreItem[], byItem: ReadonlyMap<string, PvrObject>, expired: boolean): RestoreItem[] {
+  const open = items.filter((i) => !byItem.has(i.key));
+  const volumesEnded = items.every((i) => i.commandFile !== undefined || isTerminalPhase(byItem.get(i.key)?.status?.phase));
+  const anyVolume = items.some((i) => i.commandFile === undefined);
+  return (anyVolume && volumesEnded) || expired ? open.filter((i) => i.commandFile !== undefined) : [];
 }
 
 function finish(c: ControllerContext, status: RestoreStatus, phase: NonNullable<RestoreStatus['phase']>, pvrs: readonly PvrObject[], unmatched: number): RestoreStatus {
