@@ -16,6 +16,13 @@ export class CoordinatorMetrics {
   readonly reconcileErrors: Counter<'kind'>;
   readonly leader: Gauge;
   readonly resultsStored: Counter<'kind'>;
+  /** Repository health (maintenance/): labels repository and namespace only. */
+  readonly repositoryLastCheck: Gauge<'repository' | 'namespace'>;
+  readonly repositoryCheckSuccess: Gauge<'repository' | 'namespace'>;
+  readonly repositoryLastPrune: Gauge<'repository' | 'namespace'>;
+  readonly repositorySize: Gauge<'repository' | 'namespace'>;
+  readonly repositorySnapshots: Gauge<'repository' | 'namespace'>;
+  readonly maintenanceRuns: Counter<'op' | 'result'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -33,6 +40,13 @@ export class CoordinatorMetrics {
     this.reconcileErrors = new Counter({ name: 'ferry_coordinator_reconcile_errors_total', help: 'Reconciles that failed and were retried, by kind.', labelNames: ['kind'], registers });
     this.leader = new Gauge({ name: 'ferry_coordinator_leader', help: '1 while this replica holds the leader Lease.', registers });
     this.resultsStored = new Counter({ name: 'ferry_coordinator_job_results_total', help: 'Job results received from agents and stored (re-deliveries included), by kind.', labelNames: ['kind'], registers });
+    const repo = ['repository', 'namespace'] as const;
+    this.repositoryLastCheck = new Gauge({ name: 'ferry_repository_last_check_timestamp_seconds', help: 'Unix time the last repository check finished (any result).', labelNames: repo, registers });
+    this.repositoryCheckSuccess = new Gauge({ name: 'ferry_repository_check_success', help: '1 when the last repository check found no problem, 0 when it found damage or could not run.', labelNames: repo, registers });
+    this.repositoryLastPrune = new Gauge({ name: 'ferry_repository_last_prune_timestamp_seconds', help: 'Unix time the last prune finished (any result).', labelNames: repo, registers });
+    this.repositorySize = new Gauge({ name: 'ferry_repository_size_bytes', help: 'Bytes the repository occupies at its location, measured after each check and prune.', labelNames: repo, registers });
+    this.repositorySnapshots = new Gauge({ name: 'ferry_repository_snapshots', help: 'Snapshots in the repository, counted after each check and prune.', labelNames: repo, registers });
+    this.maintenanceRuns = new Counter({ name: 'ferry_repository_maintenance_runs_total', help: 'Finished repository checks and prunes, by operation and result (succeeded, failed).', labelNames: ['op', 'result'], registers });
     new Gauge({ name: 'ferry_coordinator_build_info', help: 'Build information.', labelNames: ['version', 'nodejs'], registers }).set({ version: COORDINATOR_VERSION, nodejs: process.version }, 1);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
