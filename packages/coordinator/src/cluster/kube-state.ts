@@ -61,7 +61,10 @@ export class KubeClusterState implements ClusterState {
     const namespace = body.metadata.namespace ?? '';
     const full = { apiVersion: `${API_GROUP}/${API_VERSION}`, kind, ...body };
     try {
-      return (await this.custom.createNamespacedCustomObject({ ...this.ref(kind), namespace, body: full })) as O;
+      const created = FERRY_KINDS[kind].namespaced
+        ? await this.custom.createNamespacedCustomObject({ ...this.ref(kind), namespace, body: full })
+        : await this.custom.createClusterCustomObject({ ...this.ref(kind), body: full });
+      return created as O;
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       const existing = await this.get<O>(kind, namespace, body.metadata.name ?? '');
