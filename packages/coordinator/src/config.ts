@@ -8,6 +8,7 @@ import { parseDuration } from '@ferry/api';
 import type { ControllerSettings } from './context.js';
 import { AGENT_IDENTITY_MODES, isAgentIdentityMode, type AgentIdentity } from './agent-identity.js';
 import type { HubTls } from './hub.js';
+import type { ApiTlsFiles } from './api/tls-listener.js';
 import { isLogLevel, type LogLevel } from '@ferry/log';
 
 export interface CoordinatorConfig {
@@ -19,6 +20,8 @@ export interface CoordinatorConfig {
   readonly hubTls: HubTls;
   /** How an agent's client certificate must name the node it claims. */
   readonly agentIdentity: AgentIdentity;
+  /** Undefined: no public API server (--api-listen off). `tls` is undefined with --insecure (bearer tokens only). */
+  readonly api?: { readonly host: string; readonly port: number; readonly tls?: ApiTlsFiles };
   /** Undefined: no webhook server (restores then need pods annotated by hand). */
   readonly webhook?: { readonly host: string; readonly port: number; readonly certFile: string; readonly keyFile: string };
   readonly leaderElection: { readonly enabled: boolean; readonly leaseName: string; readonly leaseDurationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number };
@@ -56,6 +59,10 @@ export const OPTIONS = {
   tlsKey: { flag: 'tls-key', env: 'FERRY_TLS_KEY', default: '/etc/ferry/tls/tls.key', help: 'AgentHub server key.' },
   agentIdentity: { flag: 'agent-identity', env: 'FERRY_AGENT_IDENTITY', default: 'node-certificate', help: "node-certificate: an agent's client certificate must name its node (CN or DNS SAN = node name, ferry-agent-<node> or system:node:<node>). shared-certificate: also accept the one certificate all agents share (--agent-certificate-name) for any node; weaker: any holder of it can claim any node." },
   agentCertificateName: { flag: 'agent-certificate-name', env: 'FERRY_AGENT_CERTIFICATE_NAME', default: 'ferry-agent', help: 'CN or DNS SAN of the shared agent certificate (only with --agent-identity shared-certificate).' },
+  apiListen: { flag: 'api-listen', env: 'FERRY_API_LISTEN', default: '0.0.0.0:9444', help: "Public gRPC API address (docs/api.md); 'off' disables it. TLS unless --insecure." },
+  apiTlsCert: { flag: 'api-tls-cert', env: 'FERRY_API_TLS_CERT', help: 'API serving certificate (re-read when it changes). Default: --tls-cert.' },
+  apiTlsKey: { flag: 'api-tls-key', env: 'FERRY_API_TLS_KEY', help: 'API serving key. Default: --tls-key.' },
+  apiClientCa: { flag: 'api-client-ca', env: 'FERRY_API_CLIENT_CA', help: 'CA that API client certificates must chain to (certificates are optional; bearer tokens work without). Default: --tls-ca.' },
   webhookListen: { flag: 'webhook-listen', env: 'FERRY_WEBHOOK_LISTEN', default: '0.0.0.0:10250', help: "Mutating webhook HTTPS address; 'off' disables it." },
   webhookCert: { flag: 'webhook-cert', env: 'FERRY_WEBHOOK_CERT', default: '/etc/ferry/webhook/tls.crt', help: 'Webhook serving certificate (re-read when it changes).' },
   webhookKey: { flag: 'webhook-key', env: 'FERRY_WEBHOOK_KEY', default: '/etc/ferry/webhook/tls.key', help: 'Webhook serving key.' },
@@ -139,6 +146,8 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
   if (!isAgentIdentityMode(identityMode)) problems.push(`--agent-identity ${JSON.stringify(identityMode)}: expected ${AGENT_IDENTITY_MODES.join(' or ')}`);
   const sharedName = str('agentCertificateName');
   if (!/^[A-Za-z0-9]([A-Za-z0-9.:_-]{0,252})$/.test(sharedName)) problems.push(`--agent-certificate-name ${JSON.stringify(sharedName)}: expected a certificate CN or DNS name (letters, digits, '.', ':', '_', '-')`);
+  const apiAddr = str('apiListen') === 'off' ? undefined : address('apiListen');
+  const apiTls: ApiTlsFiles = { certFile: raw('apiTlsCert') || str('tlsCert'), keyFile: raw('apiTlsKey') || str('tlsKey'), clientCaFile: raw('apiClientCa') || str('tlsCa') };
   const webhookOff = str('webhookListen') === 'off';
   const webhookAddr = webhookOff ? undefined : address('webhookListen');
   const hub = address('hubListen');
@@ -150,6 +159,7 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     insecure: bool('insecure'),
     hubTls: { caFile: str('tlsCa'), certFile: str('tlsCert'), keyFile: str('tlsKey') },
     agentIdentity: isAgentIdentityMode(identityMode) && identityMode === 'shared-certificate' ? { mode: 'shared-certificate', sharedName } : { mode: 'node-certificate' },
+    ...(apiAddr ? { api: { ...apiAddr, ...(bool('insecure') ? {} : { tls: apiTls }) } } : {}),
     ...(webhookAddr ? { webhook: { ...webhookAddr, certFile: str('webhookCert'), keyFile: str('webhookKey') } } : {}),
     leaderElection: { enabled: bool('leaderElect'), leaseName: str('leaseName'), leaseDurationMs: ms('leaseDuration'), renewDeadlineMs: ms('renewDeadline'), retryPeriodMs: ms('retryPeriod') },
     controllers: {

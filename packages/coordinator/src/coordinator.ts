@@ -18,6 +18,8 @@ import { reconcileRestore } from './controllers/restore.js';
 import { CoordinatorError, messageOf } from './errors.js';
 import { HealthServer } from './health-server.js';
 import { AgentHub } from './hub.js';
+import { ChangeFeed, type ApiContext } from './api/rpc.js';
+import { ApiServer } from './api/server.js';
 import type { ClusterEvent, ClusterState, ClusterWatch, FerryKind, FerryObject } from './cluster/cluster-state.js';
 import { KubeClusterState } from './cluster/kube-state.js';
 import { LeaderElector } from './leader.js';
@@ -47,11 +49,12 @@ export interface CoordinatorPorts {
   health: number;
   hub: number;
   webhook: number;
+  api: number;
 }
 
 export class Coordinator {
   readonly metrics = new CoordinatorMetrics();
-  readonly ports: CoordinatorPorts = { health: 0, hub: 0, webhook: 0 };
+  readonly ports: CoordinatorPorts = { health: 0, hub: 0, webhook: 0, api: 0 };
   private readonly identity: string;
   private readonly health: HealthServer;
   private elector?: LeaderElector;
@@ -135,7 +138,10 @@ export class Coordinator {
 
 /** Everything a leader runs. */
 class Running {
-  readonly ports = { hub: 0, webhook: 0 };
+  readonly ports = { hub: 0, webhook: 0, api: 0 };
+  /** Cluster changes for the public API's Watch streams. */
+  readonly changes = new ChangeFeed();
+  private api?: ApiServer;
   private readonly uids = new Map<string, ObjectRef>();
   private synced!: () => void;
   private readonly ready = new Promise<void>((resolve) => (this.synced = resolve));
@@ -199,11 +205,21 @@ class Running {
     self.synced();
     self.ports.hub = await hub.listen(cfg.hubAddress);
     if (webhook && cfg.webhook) self.ports.webhook = await webhook.listen(cfg.webhook.host, cfg.webhook.port);
-    o.log.info('coordinator leading', { hubPort: self.ports.hub, webhookPort: self.ports.webhook });
+    if (cfg.api) await self.startApi(cfg.api, o);
+    o.log.info('coordinator leading', { hubPort: self.ports.hub, webhookPort: self.ports.webhook, apiPort: self.ports.api });
     return self;
   }
 
+  private async startApi(api: NonNullable<CoordinatorConfig['api']>, o: CoordinatorOptions): Promise<void> {
+    if (!api.tls) o.log.warn('public API without TLS (--insecure): bearer tokens cross the network in plaintext');
+    const c = this.ctx;
+    const context: ApiContext = { cluster: c.cluster, clock: c.clock, log: o.log.child({ component: 'api' }), namespace: o.config.namespace, repositories: c.repositories, movers: c.purgeMovers, changes: this.changes, resyncMs: 30_000, streams: { open: 0 } };
+    this.api = new ApiServer({ context, ...(api.tls ? { tls: api.tls } : {}) });
+    this.ports.api = await this.api.listen(api.host, api.port);
+  }
+
   private onEvent(e: ClusterEvent): void {
+    this.changes.publish(e);
     const m = e.object.metadata ?? {};
     const ns = m.namespace ?? '';
     const name = m.name ?? '';
@@ -258,6 +274,7 @@ class Running {
   async stop(): Promise<void> {
     this.queue.stop();
     await this.watch.stop();
+    await this.api?.stop();
     await this.webhook?.close();
     await this.hub.stop();
   }

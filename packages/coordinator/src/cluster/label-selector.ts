@@ -16,7 +16,7 @@ export function parseLabelSelector(selector: string): Requirement {
 }
 
 /** Commas separate terms except inside the parentheses of a set term. */
-function splitTerms(selector: string): string[] {
+export function splitTerms(selector: string): string[] {
   const terms: string[] = [];
   let depth = 0;
   let current = '';
