@@ -11,7 +11,7 @@ import { LABELS } from '../context.js';
 import type { EventOptions } from '../cluster/cluster-state.js';
 import type { BackupObject, PvbObject } from '../objects.js';
 import type { LocationObject, RepositoryObject } from '../repositories.js';
-import { pendingHookAnnotations } from './hooks.js';
+import { initialHookAnnotations } from './hooks.js';
 import { selectorString } from './selectors.js';
 
 export interface VolumeSelectionResult {
@@ -30,12 +30,26 @@ export async function createPodVolumeBackups(c: ControllerContext, backup: Backu
   const out: VolumeSelectionResult = { created: [], skipped: [], problems: [], events: [] };
   for (const namespace of namespaces) {
     const repository = await c.repositories.ensure(location, namespace, backup.spec.mover ?? BACKUP_DEFAULTS.mover);
-    const pods = await c.cluster.listPods(namespace, selectorString(backup.spec.labelSelector));
+    const selected = await c.cluster.listPods(namespace, selectorString(backup.spec.labelSelector));
+    const { pods, missing } = namedPods(backup, namespace, selected);
+    for (const name of missing) out.skipped.push({ namespace, pod: name, volume: '*', reason: 'PodNotFound', message: `pod ${namespace}/${name} named in spec.pods does not exist${backup.spec.labelSelector ? ' or does not match spec.labelSelector' : ''}` });
     const claims = new Map<string, PvcLike>((await c.cluster.listClaims(namespace)).map((p) => [p.metadata?.name ?? '', p as PvcLike]));
     const history = await c.cluster.list<PvbObject>('PodVolumeBackup', backup.metadata.namespace);
     for (const pod of pods) await selectForPod(c, { backup, pod, claims, repository, history, out });
   }
   return out;
+}
+
+/**
+ * spec.pods narrows the selection to named pods of the Backup's own namespace; the names
+ * not found are returned so they are reported instead of silently backing up nothing.
+ */
+function namedPods(backup: BackupObject, namespace: string, selected: V1Pod[]): { pods: V1Pod[]; missing: string[] } {
+  const named = backup.spec.pods;
+  if (!named) return { pods: selected, missing: [] };
+  if (namespace !== backup.metadata.namespace) return { pods: [], missing: [] };
+  const byName = new Map(selected.map((p) => [p.metadata?.name ?? '', p]));
+  return { pods: named.flatMap((n) => byName.get(n.name) ?? []), missing: named.filter((n) => !byName.has(n.name)).map((n) => n.name) };
 }
 
 interface PodInput {
@@ -51,7 +65,11 @@ async function selectForPod(c: ControllerContext, input: PodInput): Promise<void
   const { backup, pod, out } = input;
   const ns = pod.metadata?.namespace ?? '';
   const podName = pod.metadata?.name ?? '';
-  const selection = selectPodVolumes({ pod: pod as Parameters<typeof selectPodVolumes>[0]['pod'], claims: input.claims, includeVolumes: backup.spec.includeVolumes, excludeVolumes: backup.spec.excludeVolumes });
+  // A pod named in spec.pods with volumes listed gets exactly those (exclusions still win).
+  const listed = backup.spec.pods?.find((n) => n.name === podName)?.volumes;
+  const includeVolumes = backup.spec.pods ? (listed ?? ['*']) : backup.spec.includeVolumes;
+  const chosen = selectPodVolumes({ pod: pod as Parameters<typeof selectPodVolumes>[0]['pod'], claims: input.claims, includeVolumes, excludeVolumes: backup.spec.excludeVolumes });
+  const selection = listed ? { ...chosen, backup: chosen.backup.filter((v) => listed.includes(v.name)) } : chosen;
   for (const s of selection.skipped) if (s.reason !== 'NotOptedIn') out.skipped.push({ namespace: ns, pod: podName, volume: s.name, reason: s.reason, message: s.message });
   for (const p of selection.problems) {
     out.problems.push({ namespace: ns, objectKind: 'Pod', name: podName, key: p.key, value: p.value, expected: p.expected });
@@ -62,7 +80,7 @@ async function selectForPod(c: ControllerContext, input: PodInput): Promise<void
   if (backupCommand && !running) out.skipped.push({ namespace: ns, pod: podName, volume: COMMAND_VOLUME_KIND, reason: 'PodNotRunning', message: `the backup command runs only in a Running pod (phase ${pod.status?.phase ?? 'unknown'})` });
   if (selection.backup.length === 0 && !(backupCommand && running)) return;
   // Hooks run only around pods that have something to back up; their state starts as Pending on every volume of the pod.
-  const hooks = pendingHookAnnotations(selection.annotations);
+  const hooks = initialHookAnnotations(selection.annotations, selection.problems);
   for (const v of selection.backup) out.created.push(await createOne(c, input, volumeRefOf(v), hooks));
   if (backupCommand && running) out.created.push(await createOne(c, input, commandVolumeRef(pod, backupCommand), hooks));
 }
