@@ -128,8 +128,8 @@ describe('maintenance jobs on a native repository', () => {
     const found = await run('check-2', location, 'check', 100);
     expect(found.error).toBeUndefined();
     expect(found.maintenance?.errorsFound).toBeGreaterThan(0);
-    expect(found.maintenance?.messages.join('\n')).toContain(packId);
-    expect(found.maintenance?.messages.join('\n')).not.toContain(PASSWORD);
+    expect(found.maintenance?.messages?.join('\n')).toContain(packId);
+    expect(found.maintenance?.messages?.join('\n')).not.toContain(PASSWORD);
   });
 
   it('prune: after forgetting a snapshot, the first prune marks its packs and the one an hour later frees them', async () => {
@@ -200,7 +200,7 @@ describe('maintenance jobs on a restic repository (real restic)', () => {
     const found = await run('restic-check-2', location, 'check', 100, 'restic');
     expect(found.error).toBeUndefined();
     expect(found.maintenance?.errorsFound).toBeGreaterThan(0);
-    expect(found.maintenance?.messages.join('\n')).toContain(victim.split('/').pop()!.slice(0, 8));
+    expect(found.maintenance?.messages?.join('\n')).toContain(victim.split('/').pop()!.slice(0, 8));
 
     const pruned = await run('restic-prune', location, 'prune', 0, 'restic');
     expect(pruned.maintenance?.operation).toBe('MAINTENANCE_OPERATION_PRUNE');

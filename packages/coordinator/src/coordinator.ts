@@ -8,13 +8,18 @@ import { hostname } from 'node:os';
 import { isTerminalPhase } from '@ferry/api';
 import type { Clock } from './clock.js';
 import type { CoordinatorConfig } from './config.js';
-import { objectKey, type ControllerContext } from './context.js';
+import { LABELS, objectKey, type ControllerContext } from './context.js';
 import { reconcileBackup } from './controllers/backup.js';
 import { commit } from './controllers/commit.js';
 import { reconcileRestoredPod } from './controllers/pod-restore.js';
 import { reconcilePodVolumeBackup } from './controllers/pod-volume-backup.js';
 import { reconcilePodVolumeRestore } from './controllers/pod-volume-restore.js';
 import { reconcileRestore } from './controllers/restore.js';
+import { reconcileSchedule, type ScheduleObject } from './schedules/controller.js';
+import { reconcileMaintenance, repositoriesToNudge } from './maintenance/controller.js';
+import { applyMaintenanceResult } from './maintenance/runs.js';
+import { isMaintenanceJobId } from './maintenance/schedule.js';
+import type { RepositoryObject } from './maintenance/schedule.js';
 import { CoordinatorError, messageOf } from './errors.js';
 import { HealthServer } from './health-server.js';
 import { AgentHub } from './hub.js';
@@ -177,8 +182,8 @@ class Running {
       ...(cfg.insecure ? {} : { tls: cfg.hubTls }),
       identity: cfg.agentIdentity,
       handlers: {
-        onResult: (result) => traffic.applyResult(result),
-        onProgress: (progress) => traffic.onProgress(progress),
+        onResult: (result) => (isMaintenanceJobId(result.jobId) ? applyMaintenanceResult(ctx, result) : traffic.applyResult(result)),
+        onProgress: (progress) => (isMaintenanceJobId(progress.jobId) ? undefined : traffic.onProgress(progress)),
         onConnect: (s) => self.nudgeNode(s.node),
         onDisconnect: (node) => self.nudgeNode(node),
       },
@@ -228,11 +233,14 @@ class Running {
       else this.uids.set(m.uid ?? '', { kind: e.kind, namespace: ns, name });
     }
     if (e.kind === 'Pod') return this.ctx.enqueue(objectKey('Pod', ns, name));
-    if (e.type === 'delete') return;
+    if (e.type === 'delete' && e.kind !== 'BackupRepository') return;
     this.ctx.enqueue(objectKey(e.kind, ns, name));
     const spec = e.object.spec as { backup?: string; restore?: string } | undefined;
     if (e.kind === 'PodVolumeBackup' && spec?.backup) this.ctx.enqueue(objectKey('Backup', ns, spec.backup));
     if (e.kind === 'PodVolumeRestore' && spec?.restore) this.ctx.enqueue(objectKey('Restore', ns, spec.restore));
+    // A schedule's Backup changed (finished, say): the schedule updates active/lastSuccessful and applies retention.
+    const schedule = e.kind === 'Backup' ? m.labels?.[LABELS.schedule] : undefined;
+    if (schedule) this.ctx.enqueue(objectKey('BackupSchedule', ns, schedule));
   }
 
   /** An agent came or went: look again at every unfinished volume on its node. */
@@ -242,6 +250,7 @@ class Running {
         if (o.spec.node === node && !isTerminalPhase(o.status?.phase)) this.ctx.enqueue(objectKey(kind, o.metadata.namespace ?? '', o.metadata.name ?? ''));
       }
     }
+    for (const r of repositoriesToNudge(this.watch.list<RepositoryObject>('BackupRepository'), node)) this.ctx.enqueue(objectKey('BackupRepository', r.metadata.namespace ?? '', r.metadata.name ?? ''));
   }
 
   async process(key: string): Promise<{ requeueAfterMs?: number } | void> {
@@ -256,6 +265,10 @@ class Running {
         return this.run<PvbObject>('PodVolumeBackup', namespace, name, (o) => reconcilePodVolumeBackup(c, o));
       case 'Restore':
         return this.run<RestoreObject>('Restore', namespace, name, (o) => reconcileRestore(c, o));
+      case 'BackupRepository':
+        return reconcileMaintenance(c, namespace, name);
+      case 'BackupSchedule':
+        return this.run<ScheduleObject>('BackupSchedule', namespace, name, (o) => reconcileSchedule(c, o));
       case 'PodVolumeRestore':
         return this.run<PvrObject>('PodVolumeRestore', namespace, name, (o) => reconcilePodVolumeRestore(c, o));
       default:
