@@ -166,6 +166,16 @@ describe('pre and post hooks around a pod backup', () => {
     expect(await log('restart')).toMatch(/^pre\n(dump\n)+post\n$/);
   });
 
+  it('a malformed pre hook command fails the pod\'s volumes instead of backing up unprepared data', async () => {
+    await pod('broken', { 'pre.hook.backup.ferry.dev/command': '["/bin/sh", "-c", ', 'post.hook.backup.ferry.dev/command': sh('echo post >> log') });
+    const { ctx } = testContext(api.kubeConfig());
+    const { backup, pvbs } = await runBackup(ctx, 'b-broken', 'broken');
+    expect(backup.status?.phase).toBe('Failed');
+    expect(pvbs[0]!.status).toMatchObject({ phase: 'Failed', error: { code: 'HookFailed' } });
+    expect(pvbs[0]!.status?.error?.message).toMatch(/pre hook was not run: annotation pre.hook.backup.ferry.dev\/command is malformed/);
+    expect(await log('broken')).toBe('post\n');
+  });
+
   it('a backup command on a restic repository fails that volume with Unsupported', async () => {
     await pod('restic', {});
     const { ctx } = testContext(api.kubeConfig());

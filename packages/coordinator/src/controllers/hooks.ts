@@ -11,7 +11,7 @@
  * restart before its outcome was recorded runs again (at least once, at most once done).
  * Hooks run as background tasks (`tasks.ts`) so a slow hook never holds a reconcile.
  */
-import { parsePodAnnotations, type HookAnnotation } from '@ferry/api';
+import { ANNOTATIONS, parsePodAnnotations, type HookAnnotation } from '@ferry/api';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ControllerContext } from '../context.js';
 import { objectKey } from '../context.js';
@@ -36,12 +36,21 @@ export interface HookRecord {
 
 const PENDING = JSON.stringify({ outcome: 'Pending' } satisfies HookRecord);
 
-/** The annotations a new PodVolumeBackup of this pod carries: one `Pending` per hook the pod declares. */
-export function pendingHookAnnotations(hooks: { preHook?: HookAnnotation; postHook?: HookAnnotation }): Record<string, string> {
-  return {
-    ...(hooks.preHook ? { [HOOK_STATE_ANNOTATIONS.pre]: PENDING } : {}),
-    ...(hooks.postHook ? { [HOOK_STATE_ANNOTATIONS.post]: PENDING } : {}),
-  };
+/**
+ * The annotations a new PodVolumeBackup of this pod carries: one `Pending` per hook the pod
+ * declares. A hook whose command annotation is malformed is recorded as failed with on-error
+ * Fail at once: backing up data a broken pre hook was meant to make consistent is worse than
+ * failing the pod's volumes (HookFailed).
+ */
+export function initialHookAnnotations(hooks: { preHook?: HookAnnotation; postHook?: HookAnnotation }, problems: readonly { key: string; value: string }[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const which of ['pre', 'post'] as const) {
+    const key = which === 'pre' ? ANNOTATIONS.preHookCommand : ANNOTATIONS.postHookCommand;
+    const bad = problems.find((p) => p.key === key);
+    if (bad) out[HOOK_STATE_ANNOTATIONS[which]] = JSON.stringify({ outcome: 'Failed', onError: 'Fail', exitCode: -1, message: `the ${which} hook was not run: annotation ${key} is malformed (${JSON.stringify(bad.value)})` } satisfies HookRecord);
+    else if (which === 'pre' ? hooks.preHook : hooks.postHook) out[HOOK_STATE_ANNOTATIONS[which]] = PENDING;
+  }
+  return out;
 }
 
 export function hookRecord(pvb: PvbObject, which: HookWhich): HookRecord | undefined {
