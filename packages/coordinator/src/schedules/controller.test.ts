@@ -50,7 +50,7 @@ async function step(ctx: Ctx, name: string): Promise<{ schedule: ScheduleObject;
   return { schedule: (await ctx.cluster.get<ScheduleObject>('BackupSchedule', 'shop', name))!, ...(d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : {}) };
 }
 
-const backupsOf = async (ctx: Ctx, schedule: string) => (await ctx.cluster.list<BackupObject>('Backup', 'shop', `ferry.dev/schedule=${schedule}`)).map((b) => b.metadata.name).sort();
+const backupsOf = async (ctx: Ctx, schedule: string) => (await ctx.cluster.list<BackupObject>('Backup', 'shop', `ferry.dev/schedule=${schedule}`)).map((b) => b.metadata.name ?? '').sort();
 const events = async (name: string, reason: string) => (await core.listNamespacedEvent({ namespace: 'shop' })).items.filter((e) => e.involvedObject.name === name && e.reason === reason);
 
 async function finish(ctx: Ctx, name: string, phase: 'Completed' | 'Failed', at: number): Promise<void> {

@@ -18,8 +18,6 @@ import { applyScheduleRetention, scheduleTag } from './retention.js';
 export type ScheduleObject = FerryObject<V1alpha1BackupScheduleSpec, V1alpha1BackupScheduleStatus>;
 export type ScheduleStatus = V1alpha1BackupScheduleStatus;
 
-/** On every Backup a schedule creates; its value is the schedule's name. */
-export const SCHEDULE_LABEL = 'ferry.dev/schedule';
 /** Timers are re-armed at least this often, so a far-away run (or a clock jump) is never missed by much. */
 const MAX_REQUEUE_MS = 60 * 60_000;
 const RETENTION_TIMEOUT_MS = 15 * 60_000;
@@ -29,7 +27,7 @@ export async function reconcileSchedule(c: ControllerContext, schedule: Schedule
   const ns = schedule.metadata.namespace ?? '';
   const name = schedule.metadata.name ?? '';
   const now = c.clock.now();
-  const backups = await c.cluster.list<BackupObject>('Backup', ns, `${SCHEDULE_LABEL}=${name}`);
+  const backups = await c.cluster.list<BackupObject>('Backup', ns, `${LABELS.schedule}=${name}`);
   const status = schedule.status ?? {};
   const generation = schedule.metadata.generation;
   const plan = planSchedule({ name, spec: schedule.spec, status, generation, createdAt: Date.parse(String(schedule.metadata.creationTimestamp ?? isoOf(now))), now, backups: backups.map(viewOf) });
@@ -71,7 +69,7 @@ function backupFor(schedule: ScheduleObject, run: PlannedRun): BackupObject {
     metadata: {
       name: run.name,
       namespace: ns,
-      labels: { [SCHEDULE_LABEL]: name },
+      labels: { [LABELS.schedule]: name },
       ownerReferences: [{ apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupSchedule', name, uid: schedule.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }],
     },
     spec: { ...template, tags: [...new Set([...(template.tags ?? []), scheduleTag(ns, name)])] },
