@@ -18,7 +18,7 @@ import { nativePurgeMover } from '../../packages/coordinator/src/purge.js';
 import { Repositories } from '../../packages/coordinator/src/repositories.js';
 import { createBoundPvc, createReplicaSetPods, createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls } from '../fake-cluster/index.js';
 import { createTestBucket, type TestBucket } from '../support/s3.js';
-import { AGENT_MAIN, COORDINATOR_MAIN, freePort, makeHubCerts, restoreWaitRunner, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
+import { AGENT_MAIN, COORDINATOR_MAIN, coordinatorArgs, freePort, makeHubCerts, restoreWaitRunner, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
 
 const NS = 'shop';
 const SYS = 'ferry-system';
@@ -45,14 +45,7 @@ let webhookTls: Awaited<ReturnType<typeof generateTls>>;
 const podsDir = (node: string) => join(root, node, 'pods');
 
 function startCoordinator(): Proc {
-  const args = [
-    '--kubeconfig', kubeconfigFile, '--namespace', SYS, '--listen', '127.0.0.1:0', '--hub-listen', `127.0.0.1:${hubPort}`,
-    '--tls-ca', certs.ca, '--tls-cert', certs.serverCert, '--tls-key', certs.serverKey,
-    '--webhook-listen', `127.0.0.1:${webhookPort}`, '--webhook-cert', join(webhookTls.dir, 'tls.crt'), '--webhook-key', join(webhookTls.dir, 'tls.key'),
-    '--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms',
-    '--agent-wait', '20s', '--agent-lost-timeout', '4s', '--progress-interval', '1s', '--max-attempts', '1',
-    '--restore-wait-image', 'ferry-agent:e2e', '--restore-wait-command', 'ferry-restore-wait', '--log-level', 'debug',
-  ];
+  const args = coordinatorArgs({ kubeconfigFile, namespace: SYS, hubPort, certs, webhook: { port: webhookPort, dir: webhookTls.dir } });
   return startNode(COORDINATOR_MAIN, args, join(root, 'coordinator.log'));
 }
 

@@ -53,6 +53,30 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface CoordinatorArgsOptions {
+  readonly kubeconfigFile: string;
+  readonly namespace: string;
+  readonly hubPort: number;
+  /** AgentHub mutual TLS; absent: --insecure (a test without agents). */
+  readonly certs?: HubCerts;
+  /** The restore webhook's port and serving certificate directory (tls.crt, tls.key); absent: off. */
+  readonly webhook?: { readonly port: number; readonly dir: string };
+  readonly extra?: readonly string[];
+}
+
+/** The flags every end-to-end coordinator runs with: short leases and waits, debug logs. */
+export function coordinatorArgs(o: CoordinatorArgsOptions): string[] {
+  return [
+    '--kubeconfig', o.kubeconfigFile, '--namespace', o.namespace, '--listen', '127.0.0.1:0', '--hub-listen', `127.0.0.1:${o.hubPort}`,
+    ...(o.certs ? ['--tls-ca', o.certs.ca, '--tls-cert', o.certs.serverCert, '--tls-key', o.certs.serverKey] : ['--insecure']),
+    ...(o.webhook ? ['--webhook-listen', `127.0.0.1:${o.webhook.port}`, '--webhook-cert', join(o.webhook.dir, 'tls.crt'), '--webhook-key', join(o.webhook.dir, 'tls.key')] : ['--webhook-listen', 'off']),
+    '--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms',
+    '--agent-wait', '20s', '--agent-lost-timeout', '4s', '--progress-interval', '1s', '--max-attempts', '1',
+    '--restore-wait-image', 'ferry-agent:e2e', '--restore-wait-command', 'ferry-restore-wait', '--log-level', 'debug',
+    ...(o.extra ?? []),
+  ];
+}
+
 export interface Proc {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;

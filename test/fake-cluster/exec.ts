@@ -33,6 +33,11 @@ export interface ExecTarget {
   env?: Record<string, string>;
   /** Runs this instead of the requested command (e.g. to map an image's binary). */
   command?: string[];
+  /**
+   * Simulates a connection lost mid-stream (node gone, API server restart): once this many
+   * stdout bytes were sent, the process is killed and the socket closed with no exit status.
+   */
+  cutStdoutAfterBytes?: number;
 }
 
 export type ExecHandler = (r: ExecRequest) => ExecTarget | Promise<ExecTarget>;
@@ -105,10 +110,18 @@ function frame(channel: number, data: Buffer): Buffer {
   return Buffer.concat([Buffer.from([channel]), data]);
 }
 
-/** Sends a stream on a channel, pausing it while too many frames wait for the socket. */
-function pump(stream: Readable, channel: number, ws: WsSocket): void {
+/** Sends a stream on a channel, pausing it while too many frames wait for the socket; `limit` cuts the connection after that many bytes. */
+function pump(stream: Readable, channel: number, ws: WsSocket, limit?: { bytes: number; cut: () => void }): void {
   let inFlight = 0;
+  let sent = 0;
   stream.on('data', (chunk: Buffer) => {
+    if (ws.readyState !== 1) return;
+    if (limit && sent + chunk.length >= limit.bytes) {
+      ws.send(frame(channel, chunk.subarray(0, Math.max(0, limit.bytes - sent))), { binary: true }, () => undefined);
+      limit.cut();
+      return;
+    }
+    sent += chunk.length;
     inFlight++;
     if (inFlight >= IN_FLIGHT) stream.pause();
     ws.send(frame(channel, chunk), { binary: true }, () => {
@@ -151,7 +164,11 @@ function runCommand(ws: WsSocket, er: ExecRequest, target: ExecTarget): void {
     env: { ...process.env, ...target.env },
     stdio: [er.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
-  pump(child.stdout!, 1, ws);
+  const cut = target.cutStdoutAfterBytes === undefined ? undefined : { bytes: target.cutStdoutAfterBytes, cut: () => {
+    child.kill('SIGKILL');
+    ws.close(1011, 'connection cut by the test');
+  } };
+  pump(child.stdout!, 1, ws, cut);
   pump(child.stderr!, 2, ws);
   wireStdin(ws, child);
   ws.on('close', () => {
