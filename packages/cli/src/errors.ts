@@ -12,7 +12,7 @@ export function describeError(err: unknown, context: ErrorContext, exitCode: num
   const code = errorCode(err);
   const message = err instanceof Error ? err.message : String(err);
   let text: string;
-  if (exitCode === ExitCode.interrupted) text = 'interrupted; stopped cleanly (a later backup reuses the data already uploaded)';
+  if (exitCode === ExitCode.interrupted && code !== 'Cli') text = 'interrupted; stopped cleanly (a later backup reuses the data already uploaded)';
   else if (code === 'RepositoryNotFound') text = `no repository${at}: create one with "ferry init", or check --repo / FERRY_REPOSITORY`;
   else if (code === 'WrongPassword') text = `wrong password for the repository${at}: check FERRY_PASSWORD or --password-file`;
   else if (code === 'RepositoryExists') text = `a repository already exists${at}; use it, or choose another location`;

@@ -42,7 +42,7 @@ async function readPasswordFile(path: string): Promise<string> {
 }
 
 /** Reads one line from a raw-mode TTY without echoing it. */
-function promptHidden(io: CliIO, prompt: string, signal?: AbortSignal): Promise<string> {
+export function promptHidden(io: CliIO, prompt: string, signal?: AbortSignal): Promise<string> {
   const { stdin, stderr } = io;
   stderr.write(prompt);
   return new Promise<string>((resolve, reject) => {

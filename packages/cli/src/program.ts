@@ -14,7 +14,13 @@ import { registerForgetCommand } from './commands/forget.js';
 import { registerKeyCommand } from './commands/key.js';
 import { registerPruneCommand, staleAfterFromEnv } from './commands/prune.js';
 import { describeError } from './errors.js';
-import { EXIT_CODES_HELP, ExitCode, exitCodeForError } from './exit-codes.js';
+import { CliError, EXIT_CODES_HELP, ExitCode, exitCodeForError } from './exit-codes.js';
+import { systemClock } from '@ferry/blobstore';
+import { registerClusterBackupCommands } from './cluster/backups.js';
+import type { ClusterHost } from './cluster/command.js';
+import { registerRepoCommands } from './cluster/repos.js';
+import { registerClusterRestoreCommands } from './cluster/restores.js';
+import { registerScheduleCommands } from './cluster/schedules.js';
 import type { CliIO } from './io.js';
 import { createReporter, type Reporter } from './reporter.js';
 import {
@@ -70,7 +76,7 @@ function debugStack(err: unknown): string {
 function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: number) => void): Command {
   const { io } = run;
   const program = new Command('ferry')
-    .description('Encrypted, deduplicating backups of directories to a local directory or S3.')
+    .description('Encrypted, deduplicating backups of directories to a local directory or S3, and of pod volumes on a Kubernetes cluster through its coordinator.')
     .version(VERSION)
     .option('-r, --repo <location>', 'repository: a directory or s3:http(s)://host[:port]/bucket[/prefix] (env FERRY_REPOSITORY)')
     .option('--password-file <file>', 'read the repository password from a file (env FERRY_PASSWORD otherwise)')
@@ -82,7 +88,7 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
     .addOption(new Option('--limit-download <kib>', 'limit downloads to this many KiB/s').argParser(positiveNumber))
     .addHelpText(
       'after',
-      `\nEnvironment: FERRY_REPOSITORY, FERRY_PASSWORD, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n  AWS_CA_BUNDLE (PEM for a private S3 endpoint), FERRY_DEBUG=1 (stack traces).\n\n${EXIT_CODES_HELP}\n`,
+      `\nEnvironment: FERRY_REPOSITORY, FERRY_PASSWORD, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n  AWS_CA_BUNDLE (PEM for a private S3 endpoint), FERRY_DEBUG=1 (stack traces);\n  cluster commands: FERRY_SERVER, FERRY_TOKEN, FERRY_EXPORT_PASSWORD (docs/cli.md).\n\n${EXIT_CODES_HELP}\n`,
     )
     .showSuggestionAfterError()
     .exitOverride()
@@ -125,9 +131,9 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
       setExit((await initCommand({ store, credential, reporter, label: hostname() })).exitCode);
     });
 
-  program
+  const backup = program
     .command('backup')
-    .description('back up PATHs (or stdin) as a new snapshot')
+    .description('back up PATHs (or stdin) as a new snapshot; "backup create|list|..." work on a cluster')
     .argument('[path...]', 'files or directories to back up')
     .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
     .option('--exclude <glob>', 'skip matching paths, relative to each PATH (* within a name, ** across; repeatable)', collect, [])
@@ -150,19 +156,23 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
       );
     });
 
-  program
+  // --target is checked in the action, not required by commander: commander checks a
+  // parent's required options for its subcommands too, and `restore create` has none.
+  const restore = program
     .command('restore')
-    .description('restore a snapshot (id, unique prefix or "latest") into a directory')
+    .description('restore a snapshot (id, unique prefix or "latest") into a directory; "restore create|list|describe" work on a cluster')
     .argument('<snapshot>', 'snapshot id, unique id prefix, or "latest"')
-    .requiredOption('-t, --target <dir>', 'directory to restore into')
+    .option('-t, --target <dir>', 'directory to restore into (required)')
     .option('-i, --include <path>', 'restore only this path of the snapshot (and below)')
-    .action(async (snapshot: string, opts: { target: string; include?: string }, command: Command) => {
+    .action(async (snapshot: string, opts: { target?: string; include?: string }, command: Command) => {
+      const target = opts.target;
+      if (target === undefined) throw new CliError('where to? give -t/--target DIR to restore the snapshot into');
       await withRepository(command, (repository, reporter) =>
         restoreCommand({
           repository,
           reporter,
           snapshot,
-          target: opts.target,
+          target,
           ...(opts.include !== undefined ? { include: opts.include } : {}),
           ...signal,
         }),
@@ -247,6 +257,12 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
   registerForgetCommand(program, host);
   registerPruneCommand(program, host);
   registerKeyCommand(program, host);
+
+  const cluster: ClusterHost = { io, context, setExit, clock: systemClock, wallNow: () => new Date(), ...signal };
+  registerClusterBackupCommands(backup, cluster);
+  registerClusterRestoreCommands(restore, cluster);
+  registerScheduleCommands(program, cluster);
+  registerRepoCommands(program, cluster);
 
   return program;
 }
