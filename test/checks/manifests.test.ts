@@ -431,7 +431,7 @@ describe('deploy/monitoring/grafana-dashboard.json and docs/metrics.md', () => {
 
   it('covers throughput, deduplication, results, durations, last success and repository health', () => {
     const text = queries(dashboard).join('\n');
-    for (const metric of ['ferry_volume_bytes_read_total', 'ferry_repository_bytes_deduplicated_total', 'ferry_operations_total', 'ferry_operation_duration_seconds_bucket', 'ferry_last_success_timestamp_seconds', 'ferry_store_request_duration_seconds_bucket', 'ferry_store_request_retries_total']) {
+    for (const metric of ['ferry_volume_bytes_read_total', 'ferry_repository_bytes_deduplicated_total', 'ferry_operations_total', 'ferry_operation_duration_seconds_bucket', 'ferry_last_success_timestamp_seconds', 'ferry_store_request_duration_seconds_bucket', 'ferry_store_request_retries_total', 'ferry_repository_last_check_timestamp_seconds', 'ferry_repository_check_success', 'ferry_repository_size_bytes', 'ferry_repository_snapshots']) {
       expect(text).toContain(metric);
     }
   });
