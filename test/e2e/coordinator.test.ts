@@ -7,8 +7,7 @@
  * the coordinator is SIGKILLed mid-backup and restarted, and an agent is SIGKILLed mid-backup.
  * Last, a Backup deleted with purgeOnDelete has its snapshots forgotten in the RGW repository.
  */
-import { createHash } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { nativePurgeMover } from '../../packages/coordinator/src/purge.js';
 import { Repositories } from '../../packages/coordinator/src/repositories.js';
 import { createBoundPvc, createReplicaSetPods, createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls } from '../fake-cluster/index.js';
 import { createTestBucket, type TestBucket } from '../support/s3.js';
+import { fillVolume as fill, volumeManifest as manifest } from './cluster.fixture.js';
 import { AGENT_MAIN, COORDINATOR_MAIN, coordinatorArgs, freePort, makeHubCerts, restoreWaitRunner, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
 
 const NS = 'shop';
@@ -86,38 +86,6 @@ function volumeDir(pod: V1Pod, volume: string): string {
   const dir = kubelets.get(pod.spec!.nodeName!)!.volumeDirs(pod.metadata!.uid!)?.get(volume);
   if (!dir) throw new Error(`no directory for ${pod.metadata!.name}/${volume}`);
   return dir;
-}
-
-/** A few hundred small files per volume, with modes, times, a symlink and an empty directory. */
-async function fill(dir: string, seed: string, files: number): Promise<void> {
-  for (let d = 0; d < 10; d++) {
-    await mkdir(join(dir, `d${d}`), { recursive: true });
-    for (let f = 0; f < files / 10; f++) {
-      const p = join(dir, `d${d}`, `f${f}.txt`);
-      await writeFile(p, `${seed}-${d}-${f}-`.repeat(1 + ((d * 31 + f) % 40)));
-      await chmod(p, f % 3 === 0 ? 0o600 : 0o644);
-      await utimes(p, new Date(1_700_000_000_000 + f * 1000), new Date(1_700_000_000_000 + f * 1000));
-    }
-  }
-  await writeFile(join(dir, 'big.bin'), createHash('sha256').update(seed).digest().toString('hex').repeat(30_000));
-  await symlink('d0/f0.txt', join(dir, 'link'));
-  await mkdir(join(dir, 'empty'));
-}
-
-/** path → type, mode, mtime, size and content hash (or link target). */
-async function manifest(dir: string, prefix = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const name of (await readdir(join(dir, prefix))).sort()) {
-    if (name === '.ferry') continue;
-    const rel = join(prefix, name);
-    const st = await lstat(join(dir, rel));
-    if (st.isSymbolicLink()) out[rel] = `link:${await readlink(join(dir, rel))}`;
-    else if (st.isDirectory()) {
-      out[rel] = `dir:${(st.mode & 0o7777).toString(8)}`;
-      Object.assign(out, await manifest(dir, rel));
-    } else out[rel] = `file:${(st.mode & 0o7777).toString(8)}:${Math.floor(st.mtimeMs)}:${st.size}:${createHash('sha256').update(await readFile(join(dir, rel))).digest('hex')}`;
-  }
-  return out;
 }
 
 async function waitPhase(plural: string, name: string, phases: string[], timeoutMs: number): Promise<Cr> {

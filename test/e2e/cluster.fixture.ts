@@ -1,0 +1,186 @@
+/**
+ * Test support (not product): one whole fake cluster for end-to-end tests — a fake API
+ * server, fake kubelets and scheduler, the restore webhook registered, a real coordinator
+ * process and one real agent process per node over mutual TLS, and a BackupLocation on the
+ * run's RGW (its own prefix, so several clusters can share one bucket). Also the volume
+ * helpers the tests compare data with.
+ */
+import { createHash } from 'node:crypto';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
+import { createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls } from '../fake-cluster/index.js';
+import type { TestBucket } from '../support/s3.js';
+import { AGENT_MAIN, COORDINATOR_MAIN, coordinatorArgs, freePort, makeHubCerts, restoreWaitRunner, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
+
+export const SYS = 'ferry-system';
+const group = { group: 'ferry.dev', version: 'v1alpha1' };
+
+export interface Cr {
+  metadata: { name: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: Record<string, any>;
+  status?: Record<string, any>;
+}
+
+export interface E2eClusterOptions {
+  /** A directory of its own (certs, pods, logs). */
+  readonly root: string;
+  readonly nodes: readonly string[];
+  readonly namespaces: readonly string[];
+  readonly bucket: TestBucket;
+  /** The BackupLocation `rgw` (default) writes under this key prefix of the bucket. */
+  readonly prefix: string;
+  /** More coordinator flags (e.g. the API listener). */
+  readonly coordinatorArgs?: readonly string[];
+}
+
+export class E2eCluster {
+  readonly core: CoreV1Api;
+  readonly custom: CustomObjectsApi;
+  coordinator: Proc | undefined;
+  readonly agents = new Map<string, Proc>();
+  private readonly kubelets = new Map<string, FakeKubelet>();
+  private scheduler: FakeScheduler | undefined;
+
+  private constructor(
+    readonly o: E2eClusterOptions,
+    readonly api: FakeApiServer,
+    readonly kc: KubeConfig,
+    private readonly certs: HubCerts,
+    readonly ports: { readonly hub: number; readonly webhook: number; readonly api: number },
+    private readonly webhookDir: string,
+  ) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+  }
+
+  static async start(o: E2eClusterOptions): Promise<E2eCluster> {
+    await mkdir(join(o.root, 'certs'), { recursive: true });
+    const certs = makeHubCerts(join(o.root, 'certs'), o.nodes);
+    const webhookTls = await generateTls();
+    const api = await FakeApiServer.start({ bookmarkIntervalMs: 500 });
+    const c = new E2eCluster(o, api, api.kubeConfig(), certs, { hub: await freePort(), webhook: await freePort(), api: await freePort() }, webhookTls.dir);
+    await writeFile(c.kubeconfigFile, c.kc.exportConfig());
+    for (const ns of [SYS, ...o.namespaces]) await c.core.createNamespace({ body: { metadata: { name: ns } } });
+    const conn = o.bucket.connection;
+    await c.core.createNamespacedSecret({ namespace: SYS, body: { metadata: { name: 'rgw-credentials' }, stringData: { accessKeyId: conn.accessKeyId, secretAccessKey: conn.secretAccessKey } } });
+    await c.custom.createClusterCustomObject({ ...group, plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'rgw' }, spec: { default: true, s3: { bucket: o.bucket.bucket, endpoint: conn.endpoint, region: conn.region, prefix: o.prefix, forcePathStyle: true }, credentialsSecretRef: { name: 'rgw-credentials' } } } });
+    for (const node of o.nodes) {
+      c.kubelets.set(node, await FakeKubelet.start({ nodeName: node, kubeConfig: c.kc, podsDir: c.podsDir(node), pvStorageDir: join(o.root, 'pv-storage'), initContainerRunner: restoreWaitRunner }));
+    }
+    c.scheduler = await FakeScheduler.start({ kubeConfig: c.kc });
+    api.registerMutatingWebhook({ name: 'restore-wait.ferry.dev', url: `https://127.0.0.1:${c.ports.webhook}/mutate-pods`, caBundle: Buffer.from(webhookTls.caPem).toString('base64'), rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }], failurePolicy: 'Ignore', timeoutSeconds: 5 });
+    c.startCoordinator();
+    for (const node of o.nodes) c.startAgent(node);
+    return c;
+  }
+
+  get kubeconfigFile(): string {
+    return join(this.o.root, 'kubeconfig');
+  }
+
+  /** Every log file the cluster's processes write. */
+  get logFiles(): string[] {
+    return [join(this.o.root, 'coordinator.log'), ...this.o.nodes.map((n) => join(this.o.root, `agent-${n}.log`))];
+  }
+
+  podsDir(node: string): string {
+    return join(this.o.root, node, 'pods');
+  }
+
+  startCoordinator(): Proc {
+    const args = coordinatorArgs({ kubeconfigFile: this.kubeconfigFile, namespace: SYS, hubPort: this.ports.hub, certs: this.certs, webhook: { port: this.ports.webhook, dir: this.webhookDir }, extra: ['--api-listen', `127.0.0.1:${this.ports.api}`, ...(this.o.coordinatorArgs ?? [])] });
+    this.coordinator = startNode(COORDINATOR_MAIN, args, join(this.o.root, 'coordinator.log'));
+    return this.coordinator;
+  }
+
+  startAgent(node: string): Proc {
+    const c = this.certs.client(node);
+    const args = ['--node-name', node, '--coordinator', `localhost:${this.ports.hub}`, '--pods-dir', this.podsDir(node), '--tls-ca', this.certs.ca, '--tls-cert', c.cert, '--tls-key', c.key,
+      '--cache-dir', join(this.o.root, node, 'cache'), '--listen', '127.0.0.1:0', '--heartbeat-interval', '1s', '--native-workers', '1', '--log-level', 'info'];
+    const p = startNode(AGENT_MAIN, args, join(this.o.root, `agent-${node}.log`));
+    this.agents.set(node, p);
+    return p;
+  }
+
+  async stop(): Promise<void> {
+    await stopProc(this.coordinator);
+    for (const a of this.agents.values()) await stopProc(a);
+    await this.scheduler?.stop();
+    for (const k of this.kubelets.values()) await k.stop();
+    await this.api.stop();
+  }
+
+  get(plural: string, name: string, ns: string): Promise<Cr> {
+    return this.custom.getNamespacedCustomObject({ ...group, namespace: ns, plural, name }) as Promise<Cr>;
+  }
+
+  async list(plural: string, ns: string, labelSelector?: string): Promise<Cr[]> {
+    return ((await this.custom.listNamespacedCustomObject({ ...group, namespace: ns, plural, ...(labelSelector ? { labelSelector } : {}) })) as { items: Cr[] }).items;
+  }
+
+  create(plural: string, body: Record<string, unknown>, ns: string): Promise<unknown> {
+    return this.custom.createNamespacedCustomObject({ ...group, namespace: ns, plural, body: { apiVersion: 'ferry.dev/v1alpha1', ...body } });
+  }
+
+  async waitPhase(plural: string, name: string, ns: string, phases: readonly string[], timeoutMs: number): Promise<Cr> {
+    return waitFor(async () => {
+      const o = await this.get(plural, name, ns);
+      return phases.includes(o.status?.phase) && o;
+    }, timeoutMs, `${plural} ${ns}/${name} to reach ${phases.join('|')}`);
+  }
+
+  async runningPods(ns: string, count: number): Promise<V1Pod[]> {
+    return waitFor(async () => {
+      const pods = (await this.core.listNamespacedPod({ namespace: ns })).items.filter((p) => !p.metadata?.deletionTimestamp);
+      return pods.length === count && pods.every((p) => p.status?.phase === 'Running') && pods;
+    }, 60_000, `${count} running pods in ${ns}`);
+  }
+
+  volumeDir(pod: V1Pod, volume: string): string {
+    const dir = this.kubelets.get(pod.spec!.nodeName!)!.volumeDirs(pod.metadata!.uid!)?.get(volume);
+    if (!dir) throw new Error(`no directory for ${pod.metadata!.name}/${volume}`);
+    return dir;
+  }
+
+  /** A StatefulSet `name` of one pod with an emptyDir `cache` and a claim template `data`, both opted in. */
+  async createStatefulSet(ns: string, name: string): Promise<void> {
+    const template: V1PodTemplateSpec = {
+      metadata: { labels: { app: name }, annotations: { 'backup.ferry.dev/backup-volumes': 'cache,data' } },
+      spec: { containers: [{ name: 'app', image: 'busybox:1.36' }], volumes: [{ name: 'cache', emptyDir: {} }] },
+    };
+    await createStatefulSetPods(this.kc, { namespace: ns, name, replicas: 1, template, volumeClaimTemplates: [{ name: 'data' }] });
+  }
+}
+
+/** A few hundred small files per volume, with modes, times, a symlink and an empty directory. */
+export async function fillVolume(dir: string, seed: string, files: number): Promise<void> {
+  for (let d = 0; d < 10; d++) {
+    await mkdir(join(dir, `d${d}`), { recursive: true });
+    for (let f = 0; f < files / 10; f++) {
+      const p = join(dir, `d${d}`, `f${f}.txt`);
+      await writeFile(p, `${seed}-${d}-${f}-`.repeat(1 + ((d * 31 + f) % 40)));
+      await chmod(p, f % 3 === 0 ? 0o600 : 0o644);
+      await utimes(p, new Date(1_700_000_000_000 + f * 1000), new Date(1_700_000_000_000 + f * 1000));
+    }
+  }
+  await writeFile(join(dir, 'big.bin'), createHash('sha256').update(seed).digest().toString('hex').repeat(30_000));
+  await symlink('d0/f0.txt', join(dir, 'link'));
+  await mkdir(join(dir, 'empty'));
+}
+
+/** path → type, mode, mtime, size and content hash (or link target); the restore markers left out. */
+export async function volumeManifest(dir: string, prefix = ''): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of (await readdir(join(dir, prefix))).sort()) {
+    if (name === '.ferry') continue;
+    const rel = join(prefix, name);
+    const st = await lstat(join(dir, rel));
+    if (st.isSymbolicLink()) out[rel] = `link:${await readlink(join(dir, rel))}`;
+    else if (st.isDirectory()) {
+      out[rel] = `dir:${(st.mode & 0o7777).toString(8)}`;
+      Object.assign(out, await volumeManifest(dir, rel));
+    } else out[rel] = `file:${(st.mode & 0o7777).toString(8)}:${Math.floor(st.mtimeMs)}:${st.size}:${createHash('sha256').update(await readFile(join(dir, rel))).digest('hex')}`;
+  }
+  return out;
+}
