@@ -61,6 +61,8 @@ async function finish(ctx: Ctx, name: string, phase: 'Completed' | 'Failed', at:
 /** A ManualClock at the top of the next hour after the schedule's creation (the fake server stamps real time). */
 async function createSchedule(name: string, spec: ScheduleObject['spec']): Promise<{ ctx: Ctx; clock: ManualClock }> {
   const { ctx: setup } = testContext(api.kubeConfig());
+  // A schedule created exactly on a minute boundary would have a run due at once; the tests count runs.
+  while (new Date().getUTCSeconds() === 0) await new Promise((r) => setTimeout(r, 200));
   const s = await setup.cluster.createOrGet<ScheduleObject>('BackupSchedule', { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupSchedule', metadata: { name, namespace: 'shop' }, spec });
   const created = Date.parse(String(s.metadata.creationTimestamp));
   const clock = new ManualClock(created);
@@ -110,6 +112,24 @@ describe('BackupSchedule controller', () => {
     expect(after).toHaveLength(3);
     expect(after.slice(1).map((n) => Date.parse(n.replace(/^hourly-(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)$/, '$1-$2-$3T$4:$5:$6Z')))).toEqual([next + 5 * HOUR, next + 6 * HOUR]);
     expect((await events('hourly', 'MissedRuns'))[0]?.message).toMatch(/^3 missed runs from .* not started: maxCatchUp is 2/);
+  });
+
+  it('Replace: the running Backup gets spec.cancel and the new run starts', async () => {
+    const { ctx, clock } = await createSchedule('replacing', { schedule: '*/10 * * * *', concurrencyPolicy: 'Replace', template: {} });
+    await step(ctx, 'replacing');
+    clock.advance(10 * 60_000);
+    await step(ctx, 'replacing');
+    const [first, ...none] = await backupsOf(ctx, 'replacing');
+    expect(none).toEqual([]);
+    clock.advance(10 * 60_000);
+    const r = await step(ctx, 'replacing');
+    const names = await backupsOf(ctx, 'replacing');
+    expect(names).toHaveLength(2);
+    expect(names[0]).toBe(first);
+    expect((await ctx.cluster.get<BackupObject>('Backup', 'shop', first!))?.spec.cancel).toBe(true);
+    expect((await ctx.cluster.get<BackupObject>('Backup', 'shop', names[1]!))?.spec.cancel).toBeUndefined();
+    expect(r.schedule.status?.active).toEqual(names);
+    expect((await events('replacing', 'ConcurrencyReplace'))[0]?.message).toContain(`canceling Backup(s) ${first}`);
   });
 
   it('invalid cron: phase Invalid with a condition naming the field, no Backups, no requeue; fixing it schedules again', async () => {

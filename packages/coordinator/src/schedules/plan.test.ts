@@ -61,6 +61,18 @@ describe('planner: runs on time', () => {
     expect(w.status.lastSuccessfulTime).toBe('2026-03-29T01:00:00Z');
   });
 
+  it('hourly in Europe/Berlin across the fall-back night: ticking every 30 minutes, the repeated 02:00 runs once', () => {
+    const w = new World({ ...hourly, timeZone: 'Europe/Berlin' }, '2026-10-24T22:30:00Z');
+    const made: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      w.clock.advance(30 * MIN);
+      made.push(...created(w.tick()));
+      for (const b of w.backups) w.finish(b.name);
+    }
+    // 01:00 CEST, 02:00 CEST, (02:00 CET skipped), 03:00 CET, 04:00 CET — in UTC:
+    expect(made).toEqual(['nightly-20261024230000', 'nightly-20261025000000', 'nightly-20261025020000', 'nightly-20261025030000']);
+  });
+
   it('backupNameFor pads every field', () => {
     expect(backupNameFor('s', t('2026-01-02T03:04:05Z'))).toBe('s-20260102030405');
   });
