@@ -176,6 +176,21 @@ describe('pre and post hooks around a pod backup', () => {
     expect(await log('broken')).toBe('post\n');
   });
 
+  it('a backup command is stopped by the volume timeout (Timeout) and by spec.cancel (Canceled), storing nothing', async () => {
+    await pod('hang', { 'backup.ferry.dev/backup-command': sh('printf partial; sleep 30; echo late >> log') });
+    const { ctx } = testContext(api.kubeConfig());
+    const before = await snapshotsOf(ctx);
+    const timedOut = await runBackup(ctx, 'b-hang', 'hang', { volumeTimeout: '1s' });
+    expect(timedOut.pvbs[0]!.status).toMatchObject({ phase: 'Failed', error: { code: 'Timeout' } });
+    await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'b-cancel', namespace: NS }, spec: { labelSelector: { matchLabels: { test: 'hang' } } } });
+    await reconcileUntilDone(ctx, 'b-cancel', 20_000, (pvbs) => pvbs.some((p) => p.status?.phase === 'InProgress'));
+    await ctx.cluster.mergePatch('Backup', NS, 'b-cancel', { spec: { cancel: true } });
+    const canceled = await reconcileUntilDone(ctx, 'b-cancel');
+    expect(canceled.backup.status?.phase).toBe('Canceled');
+    expect(canceled.pvbs[0]!.status?.phase).toBe('Canceled');
+    expect(await snapshotsOf(ctx)).toEqual(before);
+  });
+
   it('a backup command on a restic repository fails that volume with Unsupported', async () => {
     await pod('restic', {});
     const { ctx } = testContext(api.kubeConfig());
