@@ -104,9 +104,14 @@ export function bearer(token: string): Metadata {
   return md;
 }
 
-type UnaryMethod<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, res?: Res) => void) => unknown;
+/**
+ * A generated client method. Typed by its last overload, `(argument, callback)`, which is the
+ * one TypeScript infers from; every method also takes `(argument, metadata, callback)`.
+ */
+type UnaryMethod<Req, Res> = (req: Req, cb: (err: ServiceError | null, res?: Res) => void) => unknown;
 
-/** Calls a unary method; resolves with the response or the ServiceError. */
+/** Calls a unary method with `md`; resolves with the response or the ServiceError. */
 export function invoke<Req, Res>(method: UnaryMethod<Req, Res>, client: object, req: Req, md = new Metadata()): Promise<{ res?: Res; err?: ServiceError }> {
-  return new Promise((resolve) => method.call(client, req, md, (err, res) => resolve(err ? { err } : { res: res as Res })));
+  const withMetadata = method as unknown as (req: Req, md: Metadata, cb: (err: ServiceError | null, res?: Res) => void) => unknown;
+  return new Promise((resolve) => withMetadata.call(client, req, md, (err, res) => resolve(err ? { err } : { res: res as Res })));
 }

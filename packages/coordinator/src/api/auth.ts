@@ -11,7 +11,7 @@ import { CoordinatorError } from '../errors.js';
 export type Verb = AccessRequest['verb'];
 
 /** The ferry.dev resources the API authorizes on (plural names, as RBAC rules spell them). */
-export type ApiResource = 'backups' | 'restores' | 'backupschedules' | 'backuprepositories';
+export type ApiResource = 'backups' | 'restores' | 'backupschedules' | 'backuprepositories' | 'backuplocations';
 
 export interface Caller {
   readonly user: UserIdentity;

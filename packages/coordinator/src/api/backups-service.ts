@@ -28,8 +28,8 @@ import { authorize, type AccessCheck, type Caller } from './auth.js';
 import { backupMessage } from './convert.js';
 import { paginate } from './pages.js';
 import { serverStream, unary, type ApiContext } from './rpc.js';
-import { pageSize, Problems } from './validate.js';
-import { watchObject } from './watch.js';
+import { checkNamed, pageSize, Problems } from './validate.js';
+import { concernsObject, unlessNotFound, watchObject } from './watch.js';
 
 /** Who created an object through the API, and a per-request id that tells our create from an existing object. */
 export const API_ANNOTATIONS = {
@@ -111,15 +111,8 @@ export async function readBackup(ctx: ApiContext, namespace: string, name: strin
   return { backup, volumes };
 }
 
-function namedRequest(req: { namespace: string; name: string }): void {
-  const p = new Problems();
-  p.namespace('namespace', req.namespace);
-  p.name('name', req.name);
-  p.check();
-}
-
 async function getBackup(ctx: ApiContext, caller: Caller, req: GetBackupRequest__Output): Promise<Backup> {
-  namedRequest(req);
+  checkNamed(req);
   await authorize(ctx.cluster, caller, [{ verb: 'get', resource: 'backups', namespace: req.namespace, name: req.name }]);
   const { backup, volumes } = await readBackup(ctx, req.namespace, req.name);
   return backupMessage(backup, volumes);
@@ -145,32 +138,24 @@ async function listBackups(ctx: ApiContext, caller: Caller, req: ListBackupsRequ
 }
 
 async function watchBackup(ctx: ApiContext, caller: Caller, req: WatchBackupRequest__Output, sink: { write(m: Backup): void; signal: AbortSignal }): Promise<void> {
-  namedRequest(req);
+  checkNamed(req);
   await authorize(ctx.cluster, caller, [{ verb: 'watch', resource: 'backups', namespace: req.namespace, name: req.name }]);
   await watchObject(
     ctx,
     {
       what: `Backup ${req.namespace}/${req.name}`,
       read: async () => {
-        const found = await readBackup(ctx, req.namespace, req.name).catch((err: unknown) => {
-          if (err instanceof CoordinatorError && err.code === 'NotFound') return undefined;
-          throw err;
-        });
+        const found = await unlessNotFound(readBackup(ctx, req.namespace, req.name));
         return found && backupMessage(found.backup, found.volumes);
       },
-      concerns: (e) => {
-        const m = e.object.metadata;
-        if (m?.namespace !== req.namespace) return false;
-        if (e.kind === 'Backup') return m.name === req.name;
-        return e.kind === 'PodVolumeBackup' && (e.object.spec as { backup?: string } | undefined)?.backup === req.name;
-      },
+      concerns: concernsObject('Backup', req.namespace, req.name),
     },
     sink,
   );
 }
 
 async function cancelBackup(ctx: ApiContext, caller: Caller, req: CancelBackupRequest__Output): Promise<Backup> {
-  namedRequest(req);
+  checkNamed(req);
   await authorize(ctx.cluster, caller, [{ verb: 'patch', resource: 'backups', namespace: req.namespace, name: req.name }]);
   const { backup } = await readBackup(ctx, req.namespace, req.name);
   const phase = backup.status?.phase;
@@ -184,7 +169,7 @@ async function cancelBackup(ctx: ApiContext, caller: Caller, req: CancelBackupRe
 }
 
 async function deleteBackup(ctx: ApiContext, caller: Caller, req: DeleteBackupRequest__Output): Promise<DeleteBackupResponse> {
-  namedRequest(req);
+  checkNamed(req);
   // Purging changes the spec before deleting, so it needs patch as well.
   const checks: AccessCheck[] = [{ verb: 'delete', resource: 'backups', namespace: req.namespace, name: req.name }];
   if (req.purge) checks.push({ verb: 'patch', resource: 'backups', namespace: req.namespace, name: req.name });

@@ -136,8 +136,8 @@ export function scheduleMessage(o: ScheduleObject): Schedule {
     paused: o.spec.paused === true,
     concurrencyPolicy: o.spec.concurrencyPolicy ?? BACKUP_SCHEDULE_DEFAULTS.concurrencyPolicy,
     retention: retentionMessage(o.spec.retention),
-    // Until the schedule controller has looked, the spec says what it will be.
-    phase: s?.phase && s.phase !== 'New' ? s.phase : o.spec.paused ? 'Paused' : 'Active',
+    // The spec says whether it is paused before the schedule controller has caught up.
+    phase: s?.phase === 'Invalid' ? 'Invalid' : o.spec.paused ? 'Paused' : 'Active',
     lastScheduleTime: rfc3339(s?.lastScheduleTime),
     lastSuccessfulTime: rfc3339(s?.lastSuccessfulTime),
     nextScheduleTime: rfc3339(s?.nextScheduleTime),

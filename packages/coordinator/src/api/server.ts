@@ -10,7 +10,10 @@ import { ReflectionService } from '@grpc/reflection';
 import { API_PROTO_FILE, HEALTH_PROTO_FILE, PROTO_LOADER_OPTIONS, type ApiProtoGrpcType, type HealthProtoGrpcType } from '@ferry/api';
 import { backupsHandlers } from './backups-service.js';
 import { HealthState } from './health-service.js';
+import { repositoriesHandlers } from './repositories-service.js';
+import { restoresHandlers } from './restores-service.js';
 import type { ApiContext } from './rpc.js';
+import { schedulesHandlers } from './schedules-service.js';
 import { TlsListener, type ApiTlsFiles } from './tls-listener.js';
 import { transferHandlers } from './transfer-service.js';
 
@@ -25,6 +28,9 @@ interface ServiceEntry {
 /** Every ferry.v1 service the server registers: one table, so an implementation is swapped in one place. */
 export const API_SERVICES: readonly ServiceEntry[] = [
   { name: 'ferry.v1.Backups', definition: (p) => p.ferry.v1.Backups.service, handlers: backupsHandlers },
+  { name: 'ferry.v1.Restores', definition: (p) => p.ferry.v1.Restores.service, handlers: restoresHandlers },
+  { name: 'ferry.v1.Schedules', definition: (p) => p.ferry.v1.Schedules.service, handlers: schedulesHandlers },
+  { name: 'ferry.v1.Repositories', definition: (p) => p.ferry.v1.Repositories.service, handlers: repositoriesHandlers },
   { name: 'ferry.v1.Transfer', definition: (p) => p.ferry.v1.Transfer.service, handlers: transferHandlers },
 ];
 

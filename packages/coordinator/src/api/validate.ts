@@ -69,6 +69,14 @@ export class Problems {
   }
 }
 
+/** namespace + name requests (Get, Watch, Cancel, Delete, ...). */
+export function checkNamed(req: { namespace: string; name: string }): void {
+  const p = new Problems();
+  p.namespace('namespace', req.namespace);
+  p.name('name', req.name);
+  p.check();
+}
+
 type Requirement = NonNullable<V1alpha1LabelSelector['matchExpressions']>[number];
 
 /** `a=b,c!=d,e in (x,y),f notin (z),g,!h` → a LabelSelector, or what is wrong as a string. */

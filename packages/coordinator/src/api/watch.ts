@@ -7,7 +7,7 @@
  */
 import { isTerminalPhase } from '@ferry/api';
 import type { ClusterEvent } from '../cluster/cluster-state.js';
-import { CoordinatorError } from '../errors.js';
+import { CoordinatorError, isCoordinatorError } from '../errors.js';
 import type { ApiContext, StreamSink } from './rpc.js';
 
 export interface WatchTarget<M extends { phase?: string }> {
@@ -48,4 +48,25 @@ export async function watchObject<M extends { phase?: string }>(ctx: ApiContext,
   } finally {
     unsubscribe();
   }
+}
+
+/** A read that may find nothing: NotFound becomes undefined (the watch then says "deleted"). */
+export async function unlessNotFound<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (err) {
+    if (isCoordinatorError(err, 'NotFound')) return undefined;
+    throw err;
+  }
+}
+
+/** The watched object or one of its per-volume children (`spec[parentField]` names it) changed. */
+export function concernsObject(kind: 'Backup' | 'Restore', namespace: string, name: string): (e: ClusterEvent) => boolean {
+  const child = kind === 'Backup' ? { kind: 'PodVolumeBackup', field: 'backup' } : { kind: 'PodVolumeRestore', field: 'restore' };
+  return (e) => {
+    const m = e.object.metadata;
+    if (m?.namespace !== namespace) return false;
+    if (e.kind === kind) return m.name === name;
+    return e.kind === child.kind && (e.object.spec as Record<string, unknown> | undefined)?.[child.field] === name;
+  };
 }

@@ -1,0 +1,247 @@
+/**
+ * The public API's Restores, Schedules and Repositories services, health and reflection,
+ * over real gRPC with TLS on the fake API server. Repository snapshots live in a real
+ * local native repository opened with the cluster key, as the coordinator opens them.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPackageDefinition, status, type ClientDuplexStream } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import type { HealthClient, HealthCheckResponse__Output, RepositoriesClient, RestoresClient, SchedulesClient } from '@ferry/api';
+import type { Mover } from '@ferry/mover';
+import { FakeApiServer } from '../../../../test/fake-cluster/index.js';
+import { until } from '../../../../test/fake-cluster/client.fixture.js';
+import { ManualClock } from '../clock.js';
+import { KubeClusterState } from '../cluster/kube-state.js';
+import type { BackupObject, RestoreObject } from '../objects.js';
+import { nativePurgeMover } from '../purge.js';
+import { Repositories, type LocationObject, type RepositoryObject } from '../repositories.js';
+import { bearer, invoke, loadClientProtos, makeApiCerts, startApi, tlsCredentials, type ApiCerts, type RunningApi } from './api.fixture.js';
+import type { ScheduleObject } from './convert.js';
+
+const protos = loadClientProtos();
+const clock = new ManualClock(Date.parse('2030-05-01T10:00:00Z'));
+let dir: string;
+let certs: ApiCerts;
+let fake: FakeApiServer;
+let cluster: KubeClusterState;
+let api: RunningApi;
+let restores: RestoresClient;
+let schedules: SchedulesClient;
+let repos: RepositoriesClient;
+let repoName: string;
+let native: Mover;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-api-svc-'));
+  certs = makeApiCerts(dir);
+  fake = await FakeApiServer.start({
+    namespaces: ['default', 'ferry-system', 'team-a', 'team-b'],
+    tokens: { 'token-a': { username: 'alice', groups: ['team-a-devs'] }, 'token-viewer': { username: 'victor' } },
+    policy: [
+      { groups: ['team-a-devs'], verbs: ['*'], apiGroups: ['ferry.dev'], resources: ['backups', 'restores', 'backupschedules', 'backuprepositories'], namespaces: ['team-a'] },
+      { users: ['victor'], verbs: ['get', 'list'], apiGroups: ['ferry.dev'], resources: ['backuprepositories'], namespaces: ['team-a'] },
+    ],
+  });
+  cluster = new KubeClusterState(fake.kubeConfig());
+  await cluster.custom.createClusterCustomObject({ group: 'ferry.dev', version: 'v1alpha1', plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'local' }, spec: { default: true, filesystem: { path: join(dir, 'repos') } } } });
+  api = await startApi({ cluster, clock, certs });
+  const creds = tlsCredentials(certs);
+  const target = `localhost:${api.port}`;
+  restores = new protos.ferry.v1.Restores(target, creds);
+  schedules = new protos.ferry.v1.Schedules(target, creds);
+  repos = new protos.ferry.v1.Repositories(target, creds);
+  // A real native repository for team-a with three snapshots of two volumes.
+  const repositories = new Repositories({ cluster, namespace: 'ferry-system' });
+  const repo = await repositories.ensure((await cluster.get<LocationObject>('BackupLocation', '', 'local'))!, 'team-a', 'native');
+  repoName = repo.metadata.name!;
+  native = nativePurgeMover({ repository: repoName, mover: 'native', access: await repositories.jobRepository(repoName, { initialize: true }) }).mover;
+  await native.init({});
+  await mkdir(join(dir, 'src'));
+  for (const [volume, tag] of [['data', 'daily'], ['data', 'daily'], ['logs', 'weekly']] as const) {
+    await writeFile(join(dir, 'src', 'f'), `${volume} ${Math.random()}`);
+    await native.backup({ source: { kind: 'directory', path: join(dir, 'src') }, identity: { kind: 'pod', namespace: 'team-a', pod: 'db-0', volume }, tags: [tag] });
+  }
+});
+
+afterAll(async () => {
+  for (const c of [restores, schedules, repos]) c?.close();
+  await api?.stop();
+  await fake?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const alice = () => bearer('token-a');
+
+describe('Restores', () => {
+  it('creates a Restore of a Backup in the namespace; another namespace is PERMISSION_DENIED; a missing Backup NOT_FOUND', async () => {
+    await cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'nightly', namespace: 'team-a' }, spec: {} });
+    await cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'nightly', namespace: 'team-b' }, spec: {} });
+    const r = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', name: 'back', backup: 'nightly', podSelector: 'app=db', volumeTimeout: '1h' }, alice());
+    expect(r.err).toBeUndefined();
+    expect(r.res).toMatchObject({ namespace: 'team-a', name: 'back', backup: 'nightly', phase: 'New' });
+    expect((await cluster.get<RestoreObject>('Restore', 'team-a', 'back'))?.spec).toEqual({ backupName: 'nightly', selection: { labelSelector: { matchLabels: { app: 'db' } } }, volumeTimeout: '1h' });
+
+    const other = await invoke(restores.CreateRestore, restores, { namespace: 'team-b', name: 'back', backup: 'nightly' }, alice());
+    expect(other.err?.code).toBe(status.PERMISSION_DENIED);
+    expect(other.err?.details).toMatch(/alice may not create restores\.ferry\.dev in namespace team-b/);
+    expect(await cluster.get<RestoreObject>('Restore', 'team-b', 'back')).toBeUndefined();
+    const missing = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', backup: 'nope' }, alice());
+    expect(missing.err?.code).toBe(status.NOT_FOUND);
+    expect(missing.err?.details).toMatch(/Backup team-a\/nope not found/);
+    const invalid = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', backup: '', namespaceMapping: { 'team-a': 'Bad_NS' } }, alice());
+    expect(invalid.err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(invalid.err?.details).toBe('backup: required; namespace_mapping[team-a]: must be a DNS-1123 label (lower-case letters, digits and -, at most 63)');
+  });
+
+  it('lists, gets, watches to a terminal phase and cancels', async () => {
+    const r = await cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'watched', namespace: 'team-a' }, spec: { backupName: 'nightly' } });
+    await cluster.replaceStatus<RestoreObject>('Restore', r, { phase: 'InProgress' });
+    const cancel = await invoke(restores.CancelRestore, restores, { namespace: 'team-a', name: 'watched', reason: 'not needed' }, alice());
+    expect(cancel.err).toBeUndefined();
+    expect((await cluster.get<RestoreObject>('Restore', 'team-a', 'watched'))?.spec.cancel).toBe(true);
+    const list = await invoke(restores.ListRestores, restores, { namespace: 'team-a', phases: ['InProgress'] }, alice());
+    expect(list.res?.restores.map((x) => x.name)).toEqual(['watched']);
+
+    const stream = restores.WatchRestore({ namespace: 'team-a', name: 'watched' }, alice());
+    const phases: string[] = [];
+    stream.on('data', (m: { phase: string }) => phases.push(m.phase));
+    const ended = new Promise<number>((resolve) => stream.on('status', (s: { code: number }) => resolve(s.code)));
+    await until(() => phases.length === 1, 'the first message');
+    const latest = (await cluster.get<RestoreObject>('Restore', 'team-a', 'watched'))!;
+    await cluster.replaceStatus('Restore', latest, { phase: 'Canceled' });
+    expect(await ended).toBe(status.OK);
+    expect(phases).toEqual(['InProgress', 'Canceled']);
+    await until(() => api.server.openStreams === 0, 'the stream released');
+    expect((await invoke(restores.CancelRestore, restores, { namespace: 'team-a', name: 'watched' }, alice())).err?.code).toBe(status.FAILED_PRECONDITION);
+  });
+});
+
+describe('Schedules', () => {
+  it('creates, reads, pauses and deletes a BackupSchedule; a bad cron or zone is INVALID_ARGUMENT naming the field', async () => {
+    const created = await invoke(schedules.CreateSchedule, schedules, {
+      namespace: 'team-a', name: 'nightly', cron: '30 2 * * *', timeZone: 'Europe/Berlin', template: { podSelector: 'app=db', tags: ['nightly'] }, maxCatchUp: 2, retention: { keepDaily: 7, keepWithin: '48h' },
+    }, alice());
+    expect(created.err).toBeUndefined();
+    expect(created.res).toMatchObject({ name: 'nightly', cron: '30 2 * * *', timeZone: 'Europe/Berlin', paused: false, phase: 'Active', concurrencyPolicy: 'Forbid', maxCatchUp: 2, retention: { keepDaily: 7, keepWithin: '48h' } });
+    expect((await cluster.get<ScheduleObject>('BackupSchedule', 'team-a', 'nightly'))?.spec).toEqual({
+      schedule: '30 2 * * *', timeZone: 'Europe/Berlin', template: { labelSelector: { matchLabels: { app: 'db' } }, tags: ['nightly'] }, maxCatchUp: 2, retention: { keepDaily: 7, keepWithin: '48h' },
+    });
+    const paused = await invoke(schedules.SetSchedulePaused, schedules, { namespace: 'team-a', name: 'nightly', paused: true }, alice());
+    expect(paused.res).toMatchObject({ paused: true, phase: 'Paused' });
+    expect((await invoke(schedules.ListSchedules, schedules, { namespace: 'team-a' }, alice())).res?.schedules.map((s) => s.name)).toEqual(['nightly']);
+    expect((await invoke(schedules.GetSchedule, schedules, { namespace: 'team-a', name: 'nightly' }, alice())).res?.paused).toBe(true);
+    expect((await invoke(schedules.DeleteSchedule, schedules, { namespace: 'team-a', name: 'nightly' }, alice())).err).toBeUndefined();
+    expect(await cluster.get('BackupSchedule', 'team-a', 'nightly')).toBeUndefined();
+
+    const bad = await invoke(schedules.CreateSchedule, schedules, { namespace: 'team-a', name: 'bad', cron: '61 * * * *', timeZone: 'Mars/Olympus', concurrencyPolicy: 'Sometimes', template: { mover: 'tar' } }, alice());
+    expect(bad.err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(bad.err?.details).toMatch(/^time_zone: time zone "Mars\/Olympus" is not a known IANA name.*; cron: /);
+    expect(bad.err?.details).toContain('concurrency_policy: must be one of Forbid, Replace');
+    expect(bad.err?.details).toContain('template.mover: must be one of native, restic');
+    const badCron = await invoke(schedules.CreateSchedule, schedules, { namespace: 'team-a', name: 'bad', cron: '61 * * * *' }, alice());
+    expect(badCron.err?.details).toMatch(/^cron: /);
+    const denied = await invoke(schedules.ListSchedules, schedules, { namespace: 'team-b' }, alice());
+    expect(denied.err?.code).toBe(status.PERMISSION_DENIED);
+  });
+});
+
+describe('Repositories', () => {
+  it('lists and gets the repositories of a namespace with get/list on backuprepositories there; not under another namespace', async () => {
+    const viewer = bearer('token-viewer');
+    const list = await invoke(repos.ListRepositories, repos, { namespace: 'team-a' }, viewer);
+    expect(list.res?.repositories).toEqual([expect.objectContaining({ name: repoName, namespace: 'team-a', location: 'local', mover: 'native', url: join(dir, 'repos', 'team-a') })]);
+    expect((await invoke(repos.GetRepository, repos, { name: repoName, namespace: 'team-a' }, viewer)).res?.name).toBe(repoName);
+    expect((await invoke(repos.ListRepositories, repos, { namespace: 'team-b' }, viewer)).err?.code).toBe(status.PERMISSION_DENIED);
+    expect((await invoke(repos.GetRepository, repos, { name: repoName, namespace: 'team-a' }, alice())).err).toBeUndefined();
+    const elsewhere = await invoke(repos.GetRepository, repos, { name: repoName, namespace: 'team-b' }, viewer);
+    expect(elsewhere.err?.code).toBe(status.PERMISSION_DENIED);
+  });
+
+  it('lists snapshots by opening the repository on the coordinator, filtered by tags', async () => {
+    const all = await invoke(repos.ListSnapshots, repos, { repository: repoName, namespace: 'team-a' }, bearer('token-viewer'));
+    expect(all.err).toBeUndefined();
+    expect(all.res?.snapshots).toHaveLength(3);
+    expect(all.res?.snapshots[0]).toMatchObject({ id: expect.stringMatching(/^[0-9a-f]{64}$/), time: expect.stringMatching(/Z$/) });
+    const weekly = await invoke(repos.ListSnapshots, repos, { repository: repoName, namespace: 'team-a', tags: ['weekly'] }, alice());
+    expect(weekly.res?.snapshots.map((s) => s.tags)).toEqual([['weekly']]);
+  });
+
+  it('check and prune only record the request as annotations and need update there', async () => {
+    const viewer = await invoke(repos.CheckRepository, repos, { repository: repoName, namespace: 'team-a', readDataPercent: 10 }, bearer('token-viewer'));
+    expect(viewer.err?.details).toMatch(/victor may not update backuprepositories\.ferry\.dev in namespace team-a/);
+    expect((await invoke(repos.CheckRepository, repos, { repository: repoName, namespace: 'team-a', readDataPercent: 10 }, alice())).err).toBeUndefined();
+    expect((await invoke(repos.PruneRepository, repos, { repository: repoName, namespace: 'team-a' }, alice())).err).toBeUndefined();
+    const stored = await cluster.get<RepositoryObject>('BackupRepository', 'ferry-system', repoName);
+    expect(stored?.metadata.annotations).toMatchObject({
+      'maintenance.ferry.dev/check-requested': '2030-05-01T10:00:00Z',
+      'maintenance.ferry.dev/check-read-data-percent': '10',
+      'maintenance.ferry.dev/prune-requested': '2030-05-01T10:00:00Z',
+    });
+    expect((await invoke(repos.CheckRepository, repos, { repository: repoName, namespace: 'team-a', readDataPercent: 101 }, alice())).err?.code).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it('forgets by a retention policy per lineage: dry run changes nothing, then the forgotten snapshots are gone', async () => {
+    const dry = await invoke(repos.ForgetSnapshots, repos, { repository: repoName, namespace: 'team-a', policy: { keepLast: 1 }, dryRun: true }, alice());
+    expect(dry.err).toBeUndefined();
+    expect(dry.res?.kept).toHaveLength(2);
+    expect(dry.res?.forgotten).toHaveLength(1);
+    expect(await native.snapshots({})).toHaveLength(3);
+    const real = await invoke(repos.ForgetSnapshots, repos, { repository: repoName, namespace: 'team-a', policy: { keepLast: 1 } }, alice());
+    expect(real.res?.forgotten).toEqual(dry.res?.forgotten);
+    expect((await native.snapshots({})).map((s) => s.id).sort()).toEqual([...dry.res!.kept].sort());
+    const none = await invoke(repos.ForgetSnapshots, repos, { repository: repoName, namespace: 'team-a' }, alice());
+    expect(none.err?.details).toMatch(/^policy: set at least one keep rule/);
+  });
+});
+
+describe('health and reflection', () => {
+  it('health reports SERVING for the server and each service, NOT_FOUND for an unknown one, without credentials', async () => {
+    const health = new protos.grpc.health.v1.Health(`localhost:${api.port}`, tlsCredentials(certs)) as HealthClient;
+    try {
+      for (const service of ['', 'ferry.v1.Backups', 'ferry.v1.Transfer']) {
+        expect((await invoke(health.Check, health, { service })).res).toEqual({ status: 'SERVING' });
+      }
+      expect((await invoke(health.Check, health, { service: 'nope.v1.X' })).err?.code).toBe(status.NOT_FOUND);
+      const watch = health.Watch({ service: '' });
+      watch.on('error', () => undefined); // CANCELLED, ours
+      const first = await new Promise<HealthCheckResponse__Output>((resolve) => watch.once('data', resolve));
+      expect(first.status).toBe('SERVING');
+      watch.cancel();
+      await until(() => api.server.openStreams === 0, 'the health watch released');
+    } finally {
+      health.close();
+    }
+  });
+
+  it('reflection lists the ferry.v1 services, health and reflection itself', async () => {
+    const def = loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [join(createRequire(import.meta.url).resolve('@grpc/reflection/package.json'), '..', 'build', 'proto')] });
+    const Reflection = (loadPackageDefinition(def) as unknown as { grpc: { reflection: { v1: { ServerReflection: new (t: string, c: unknown) => { ServerReflectionInfo(): ClientDuplexStream<unknown, { listServicesResponse?: { service: { name: string }[] } }>; close(): void } } } } }).grpc.reflection.v1.ServerReflection;
+    const client = new Reflection(`localhost:${api.port}`, tlsCredentials(certs));
+    try {
+      const call = client.ServerReflectionInfo();
+      const names = await new Promise<string[]>((resolve) => {
+        call.on('data', (m: { listServicesResponse?: { service: { name: string }[] } }) => resolve((m.listServicesResponse?.service ?? []).map((s) => s.name).sort()));
+        call.write({ listServices: '*' });
+      });
+      call.end();
+      expect(names).toEqual(expect.arrayContaining(['ferry.v1.Backups', 'ferry.v1.Repositories', 'ferry.v1.Restores', 'ferry.v1.Schedules', 'ferry.v1.Transfer', 'grpc.health.v1.Health']));
+    } finally {
+      client.close();
+    }
+  });
+
+  it('Transfer answers UNIMPLEMENTED with a message until it is wired', async () => {
+    const transfer = new protos.ferry.v1.Transfer(`localhost:${api.port}`, tlsCredentials(certs));
+    try {
+      const r = await invoke(transfer.ExportBackup, transfer, { namespace: 'team-a', name: 'x' }, alice());
+      expect(r.err?.code).toBe(status.UNIMPLEMENTED);
+      expect(r.err?.details).toMatch(/ferry\.v1\.Transfer\/ExportBackup is not available/);
+    } finally {
+      transfer.close();
+    }
+  });
+});
