@@ -73,6 +73,8 @@ export function coordinatorArgs(o: CoordinatorArgsOptions): string[] {
     '--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms',
     '--agent-wait', '20s', '--agent-lost-timeout', '4s', '--progress-interval', '1s', '--max-attempts', '1',
     '--restore-wait-image', 'ferry-agent:e2e', '--restore-wait-command', 'ferry-restore-wait', '--log-level', 'debug',
+    // The API's default 0.0.0.0:9444 would collide between test files running at once; `extra` may set a port (the last flag wins).
+    '--api-listen', 'off',
     ...(o.extra ?? []),
   ];
 }
