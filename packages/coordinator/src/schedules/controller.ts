@@ -58,7 +58,11 @@ function viewOf(b: BackupObject): ScheduleBackupView {
   };
 }
 
-/** The template, tagged with the schedule so retention can find exactly its snapshots, owned by the schedule. */
+/**
+ * The template, tagged with the schedule so retention can find exactly its snapshots.
+ * Deliberately not owned by the schedule: deleting a schedule must not delete backups
+ * (with purgeOnDelete that would delete data); the label ties them together instead.
+ */
 function backupFor(schedule: ScheduleObject, run: PlannedRun): BackupObject {
   const ns = schedule.metadata.namespace ?? '';
   const name = schedule.metadata.name ?? '';
@@ -70,7 +74,6 @@ function backupFor(schedule: ScheduleObject, run: PlannedRun): BackupObject {
       name: run.name,
       namespace: ns,
       labels: { [LABELS.schedule]: name },
-      ownerReferences: [{ apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupSchedule', name, uid: schedule.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }],
     },
     spec: { ...template, tags: [...new Set([...(template.tags ?? []), scheduleTag(ns, name)])] },
   };
