@@ -20,7 +20,8 @@ import { reconcilePodVolumeBackup } from './controllers/pod-volume-backup.js';
 import { matchPod, type RestoreItem } from './controllers/restore-items.js';
 import type { ControllerContext } from './context.js';
 import { nativePurgeMover } from './purge.js';
-import type { BackupObject, PvbObject } from './objects.js';
+import type { BackupObject, PvbObject, RestoreObject } from './objects.js';
+import { reconcileRestore } from './controllers/restore.js';
 
 const NS = 'hooks';
 let api: FakeApiServer;
@@ -202,6 +203,25 @@ describe('pre and post hooks around a pod backup', () => {
 });
 
 describe('restoring a backup command\'s output', () => {
+  it('a Restore no pod claims the file for skips it with a reason pointing at ferry dump, instead of failing', async () => {
+    const { ctx, clock } = testContext(api.kubeConfig());
+    await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'r-ok', namespace: NS }, spec: { backupName: 'b-ok', podWaitTimeout: '1m' } });
+    const step = async () => {
+      const r = (await ctx.cluster.get<RestoreObject>('Restore', NS, 'r-ok'))!;
+      await commit(ctx, 'Restore', r, await reconcileRestore(ctx, r));
+      return (await ctx.cluster.get<RestoreObject>('Restore', NS, 'r-ok'))!;
+    };
+    expect((await step()).status?.phase).toBe('InProgress');
+    expect((await step()).status?.phase).toBe('InProgress');
+    clock.advance(61_000);
+    const done = await step();
+    expect(done.status?.phase).toBe('Completed');
+    expect(done.status?.counts).toMatchObject({ total: 0, skipped: 1, failed: 0 });
+    const why = done.status?.conditions?.find((x) => x.reason === 'BackupCommandOutputSkipped');
+    expect(why?.message).toMatch(/ok-db\.txt.*backup.ferry.dev\/backup-command-restore-volume.*ferry dump/);
+  });
+
+
   const item = (key: string, extra: Partial<RestoreItem>): RestoreItem => ({ key, sourceNamespace: NS, targetNamespace: NS, pod: 'db-0', controller: { kind: 'StatefulSet', name: 'db' }, volume: 'data', snapshotId: 'a'.repeat(64), repository: 'r', mover: 'native', ...extra });
   const items = [item('vol', {}), item('cmd', { volume: 'postgres', commandFile: 'db-0-postgres.sql' })];
   const pod = { name: 'db-0', controller: { kind: 'StatefulSet', name: 'db' }, volumes: [{ name: 'data' }, { name: 'postgres' }, { name: 'dumps' }] };
