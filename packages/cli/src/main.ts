@@ -6,6 +6,16 @@ import { runCli } from './program.js';
 // a CLI user cannot act on that, and it would drown the one-line error contract.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
+// grpc-js passes the --server host as the TLS ServerName even when it is an IP address, and
+// Node then warns once (DEP0123) that SNI ignores IPs. Certificates are still checked against
+// the IP; the user cannot act on the warning, and it would break the one-line error contract.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: unknown }).code : rest[1];
+  if (code === 'DEP0123') return;
+  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
 // The first Ctrl-C cancels the running command through its AbortSignal (it then exits
 // 130 after cleaning up); a second one exits at once.
 const controller = new AbortController();

@@ -19,7 +19,7 @@ import {
   type ClusterHost,
   type ClusterRun,
 } from './command.js';
-import { progressLine, type OperationView } from './follow.js';
+import { progressDetail, progressLine, type OperationView } from './follow.js';
 import { bytesCell, countCell, formatAge, formatMap, namespacedTable, renderFields, renderObject, renderTable, timeWithAge } from './format.js';
 import { registerTransferCommands } from './transfer.js';
 
@@ -111,7 +111,7 @@ function followBackup(run: ClusterRun<unknown>, name: string, namespace = run.co
     open: () => run.conn.stream((md) => run.conn.backups.watchBackup({ namespace, name }, md)),
     view: backupView,
     summary: (b) => [
-      `backup ${b.namespace}/${b.name} ${b.phase}: ${progressLine(backupView(b), undefined)}${elapsed(b)}`,
+      `backup ${b.namespace}/${b.name} ${b.phase}: ${progressDetail(backupView(b))}${elapsed(b)}`,
       ...(b.message !== '' ? [`  ${b.message}`] : []),
       ...b.volumes.filter((v) => v.error !== '').map((v) => `  ${v.pod}/${v.volume}: ${v.error}`),
     ],

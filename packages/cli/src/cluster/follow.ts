@@ -55,8 +55,17 @@ export class RateWindow {
 
 /** `InProgress  2/4 volumes  1.20 GiB/2.90 GiB (41%)  35.0 MiB/s  ETA 0:48` */
 export function progressLine(view: OperationView, rate: number | undefined): string {
+  return [view.phase === '' ? 'New' : view.phase, ...progressParts(view, rate)].join('  ');
+}
+
+/** The same without the phase: `2/4 volumes  1.20 GiB/2.90 GiB (41%)`. */
+export function progressDetail(view: OperationView): string {
+  return progressParts(view, undefined).join('  ');
+}
+
+function progressParts(view: OperationView, rate: number | undefined): string[] {
   const p = view.progress;
-  const parts = [view.phase === '' ? 'New' : view.phase];
+  const parts: string[] = [];
   if (p !== null) {
     if (p.volumesTotal > 0) parts.push(`${p.volumesDone}/${p.volumesTotal} volumes${p.volumesFailed > 0 ? ` (${p.volumesFailed} failed)` : ''}`);
     const percent = p.bytesTotal > 0 ? ` (${Math.min(100, Math.floor((p.bytesDone * 100) / p.bytesTotal))}%)` : '';
@@ -64,7 +73,7 @@ export function progressLine(view: OperationView, rate: number | undefined): str
     if (rate !== undefined) parts.push(formatRate(rate));
     if (rate !== undefined && rate > 0 && p.bytesTotal > p.bytesDone) parts.push(`ETA ${formatDuration((p.bytesTotal - p.bytesDone) / rate)}`);
   }
-  return parts.join('  ');
+  return parts;
 }
 
 export function progressBar(progress: Progress__Output | null, cells = 20): string {

@@ -8,7 +8,7 @@ import { CliError, ExitCode } from '../exit-codes.js';
 import { parsePairs } from './backup-spec.js';
 import { indent } from './backups.js';
 import { allNamespacesOption, collect, connectionOptions, followToEnd, listPaged, outputOption, printObject, runCluster, type ClusterHost, type ClusterRun } from './command.js';
-import { progressLine, type OperationView } from './follow.js';
+import { progressDetail, progressLine, type OperationView } from './follow.js';
 import { bytesCell, countCell, formatAge, formatMap, namespacedTable, renderFields, renderObject, renderTable, timeWithAge } from './format.js';
 
 interface CreateFlags {
@@ -75,7 +75,7 @@ async function createRestore(run: ClusterRun<CreateFlags>, name: string | undefi
     open: () => run.conn.stream((md) => run.conn.restores.watchRestore({ namespace: r.namespace, name: r.name }, md)),
     view: restoreView,
     summary: (done) => [
-      `restore ${done.namespace}/${done.name} ${done.phase}: ${progressLine(restoreView(done), undefined)}`,
+      `restore ${done.namespace}/${done.name} ${done.phase}: ${progressDetail(restoreView(done))}`,
       ...(done.message !== '' ? [`  ${done.message}`] : []),
       ...done.volumes.filter((v) => v.error !== '').map((v) => `  ${v.namespace}/${v.pod}/${v.volume}: ${v.error}`),
     ],
