@@ -5,7 +5,7 @@
  * that the controllers leave them alone, and that the importing cluster's key then restores
  * the snapshots byte for byte.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,6 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { openStore } from '@ferry/blobstore';
 import { createLogger } from '@ferry/log';
 import { NativeMover } from '@ferry/mover';
-import { Repository } from '@ferry/repository';
 import { FakeApiServer } from '../../../../test/fake-cluster/index.js';
 import { testContext } from '../context.fixture.js';
 import { reconcileBackup } from '../controllers/backup.js';
@@ -25,6 +24,7 @@ import type { TransferContext } from './context.js';
 import { exportBackup, exportKey } from './export.js';
 import { importBackup, importKey } from './import.js';
 import { parseToken } from './token.js';
+import { seedBackup } from './transfer.fixture.js';
 
 const SYS = 'ferry-system';
 const PASSWORD = 'correct horse battery staple';
@@ -61,32 +61,9 @@ async function startCluster(namespaces: readonly string[]): Promise<Cluster> {
 
 /** On cluster one: a repository for `namespace` (its own master key, wrapped by cluster one's key) and a Completed Backup of `files`. */
 async function backupOnOne(namespace: string, name: string, files: Record<string, string>): Promise<string[]> {
-  const loc = (await one.ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
-  const repo = await one.ctx.repositories.ensure(loc, namespace, 'native');
-  const access = await one.ctx.repositories.jobRepository(repo.metadata.name!, { initialize: true });
-  const store = openStore(access.location!);
-  const credential = { kind: 'cluster' as const, key: Buffer.from(access.key!.clusterKey!) };
-  if (!(await store.stat('config'))) await Repository.init({ store, credential });
-  const opened = await Repository.open({ store, credential, workers: 1 });
-  masters.set(namespace, Buffer.from(opened.secrets.master));
-  await opened.close();
-  const mover = new NativeMover({ store, credential, workers: 1 });
-  const backup = await one.ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name, namespace }, spec: {} });
-  await one.ctx.cluster.replaceStatus('Backup', backup, { phase: 'Completed', completionTimestamp: '2024-05-01T10:00:00Z' });
-  const ids: string[] = [];
-  for (const [i, [volume, content]] of Object.entries(files).entries()) {
-    const src = join(root, 'src', namespace, volume);
-    await mkdir(src, { recursive: true });
-    await writeFile(join(src, 'file.txt'), content);
-    const { snapshotId } = await mover.backup({ source: { kind: 'directory', path: src }, identity: { kind: 'pod', namespace, pod: 'app-0', volume } });
-    const pvb = await one.ctx.cluster.createOrGet<PvbObject>('PodVolumeBackup', {
-      metadata: { name: `${name}-${i}`, namespace, labels: { 'ferry.dev/backup': name } },
-      spec: { backup: name, pod: { namespace, name: 'app-0', uid: 'pod-uid-1', controller: { kind: 'StatefulSet', name: 'app' } }, node: 'node-a', volume: { name: volume, kind: 'emptyDir' }, repository: repo.metadata.name!, mover: 'native' },
-    });
-    await one.ctx.cluster.replaceStatus('PodVolumeBackup', pvb, { phase: 'Completed', snapshotId, completionTimestamp: '2024-05-01T10:00:00Z' });
-    ids.push(snapshotId);
-  }
-  return ids;
+  const seeded = await seedBackup({ cluster: one.ctx.cluster, repositories: one.ctx.repositories, location: 'local', namespace, name, files, scratch: join(root, 'src') });
+  masters.set(namespace, seeded.master);
+  return seeded.snapshotIds;
 }
 
 async function failure(p: Promise<unknown>): Promise<CoordinatorError> {
