@@ -21,7 +21,7 @@ import type {
   RepositoriesHandlers,
 } from '@ferry/api';
 import type { Mover } from '@ferry/mover';
-import { clusterFailure, CoordinatorError } from '../errors.js';
+import { clusterFailure, CoordinatorError, isCoordinatorError, messageOf } from '../errors.js';
 import type { LocationObject, RepositoryObject } from '../repositories.js';
 import { enginePolicy } from '../schedules/retention.js';
 import { authorize, type Caller, type Verb } from './auth.js';
@@ -86,6 +86,10 @@ async function withMover<T>(ctx: ApiContext, repo: RepositoryObject, use: (mover
   const opened = await ctx.movers({ repository: name, mover: repo.spec.mover, access });
   try {
     return await use(opened.mover);
+  } catch (err) {
+    // Mover errors name the repository problem and never carry secrets (the Mover contract).
+    if (isCoordinatorError(err)) throw err;
+    throw new CoordinatorError('Unavailable', `BackupRepository ${name} could not be read: ${messageOf(err)}`, { cause: err });
   } finally {
     await opened.dispose();
   }
