@@ -233,15 +233,4 @@ describe('health and reflection', () => {
       client.close();
     }
   });
-
-  it('Transfer answers UNIMPLEMENTED with a message until it is wired', async () => {
-    const transfer = new protos.ferry.v1.Transfer(`localhost:${api.port}`, tlsCredentials(certs));
-    try {
-      const r = await invoke(transfer.ExportBackup, transfer, { namespace: 'team-a', name: 'x' }, alice());
-      expect(r.err?.code).toBe(status.UNIMPLEMENTED);
-      expect(r.err?.details).toMatch(/ferry\.v1\.Transfer\/ExportBackup is not available/);
-    } finally {
-      transfer.close();
-    }
-  });
 });
