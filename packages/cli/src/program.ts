@@ -88,7 +88,7 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
     .addOption(new Option('--limit-download <kib>', 'limit downloads to this many KiB/s').argParser(positiveNumber))
     .addHelpText(
       'after',
-      `\nEnvironment: FERRY_REPOSITORY, FERRY_PASSWORD, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n  AWS_CA_BUNDLE (PEM for a private S3 endpoint), FERRY_DEBUG=1 (stack traces);\n  cluster commands: FERRY_SERVER, FERRY_TOKEN, FERRY_EXPORT_PASSWORD (docs/cli.md).\n\n${EXIT_CODES_HELP}\n`,
+      `\nEnvironment: FERRY_REPOSITORY, FERRY_PASSWORD, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n  AWS_CA_BUNDLE (PEM for a private S3 endpoint), FERRY_DEBUG=1 (stack traces);\n  cluster commands: FERRY_SERVER, FERRY_CA, FERRY_TOKEN, FERRY_EXPORT_PASSWORD (docs/cli.md).\n\n${EXIT_CODES_HELP}\n`,
     )
     .showSuggestionAfterError()
     .exitOverride()

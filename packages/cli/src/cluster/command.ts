@@ -54,7 +54,7 @@ export interface ConnectionOptionsOptions {
 export function connectionOptions(command: Command, o: ConnectionOptionsOptions = {}): Command {
   command
     .option('--server <host:port>', "the coordinator's API address (env FERRY_SERVER)")
-    .option('--ca <file>', "PEM CA bundle that signed the coordinator's certificate (default: the system CAs)")
+    .option('--ca <file>', "PEM CA bundle that signed the coordinator's certificate (env FERRY_CA; default: the system CAs)")
     .option('--cert <file>', 'PEM client certificate for mutual TLS (with --key)');
   if (o.tlsKeyFlag !== false) command.option('--key <file>', 'PEM private key of --cert');
   return command

@@ -92,7 +92,7 @@ export async function connect(options: ConnectOptions): Promise<ClusterConnectio
   const server = resolveServer(flags, io);
   const identity = await resolveIdentity(flags, io);
   if (identity.token !== undefined) options.context.secrets.push(identity.token);
-  const channel = await channelCredentials(flags);
+  const channel = await channelCredentials(flags, io.env);
   if (flags.insecure === true) warnInsecure(io, server, identity.token !== undefined);
   const channelOptions: ChannelOptions = {
     'grpc.primary_user_agent': 'ferry-cli',
@@ -142,9 +142,9 @@ function unaryCall<T>(invoke: UnaryInvoker<T>, o: { metadata: Metadata; timeoutM
 }
 
 function resolveServer(flags: ConnectionFlags, io: CliIO): string {
-  const server = flags.server ?? io.env['FERRY_SERVER'];
+  const server = flags.server ?? nonEmpty(io.env['FERRY_SERVER']);
   if (server === undefined || server === '') {
-    throw new CliError('no coordinator given: pass --server host:port or set FERRY_SERVER (e.g. kubectl -n ferry-system port-forward svc/ferry-coordinator 8443)');
+    throw new CliError('no coordinator given: pass --server host:port or set FERRY_SERVER (e.g. kubectl -n ferry-system port-forward svc/ferry-coordinator 9444, then --server localhost:9444)');
   }
   if (!/^(\[[0-9a-fA-F:.]+\]|[^:/\s]+):\d{1,5}$/.test(server)) {
     throw new CliError(`--server "${server}" is not host:port (e.g. ferry.example.com:8443 or 127.0.0.1:8443)`);
@@ -153,21 +153,26 @@ function resolveServer(flags: ConnectionFlags, io: CliIO): string {
 }
 
 async function resolveIdentity(flags: ConnectionFlags, io: CliIO): Promise<{ token?: string; namespace?: string }> {
-  const token = flags.token ?? (io.env['FERRY_TOKEN'] !== '' ? io.env['FERRY_TOKEN'] : undefined);
+  const token = flags.token ?? nonEmpty(io.env['FERRY_TOKEN']);
   if (token !== undefined && flags.kubeconfig !== undefined) throw new CliError('give either a token (--token/FERRY_TOKEN) or --kubeconfig, not both');
   if (token !== undefined) return { token };
   if (flags.kubeconfig !== undefined) return readKubeconfigIdentity(flags.kubeconfig);
   return {};
 }
 
-async function channelCredentials(flags: ConnectionFlags): Promise<ChannelCredentials> {
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
+}
+
+async function channelCredentials(flags: ConnectionFlags, env: CliIO['env']): Promise<ChannelCredentials> {
   const keyFile = flags.clientKey ?? flags.key;
   if ((flags.cert === undefined) !== (keyFile === undefined)) throw new CliError('--cert and --key go together: give both for a client certificate, or neither');
   if (flags.insecure === true) {
     if (flags.ca !== undefined || flags.cert !== undefined) throw new CliError('--insecure is plaintext: it cannot be combined with --ca, --cert or --key');
     return credentials.createInsecure();
   }
-  const [ca, key, cert] = await Promise.all([readPem(flags.ca, '--ca'), readPem(keyFile, '--key'), readPem(flags.cert, '--cert')]);
+  const caFile = flags.ca ?? nonEmpty(env['FERRY_CA']);
+  const [ca, key, cert] = await Promise.all([readPem(caFile, '--ca'), readPem(keyFile, '--key'), readPem(flags.cert, '--cert')]);
   return credentials.createSsl(ca ?? null, key ?? null, cert ?? null);
 }
 
