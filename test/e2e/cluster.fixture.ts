@@ -30,8 +30,10 @@ export interface E2eClusterOptions {
   readonly bucket: TestBucket;
   /** The BackupLocation `rgw` (default) writes under this key prefix of the bucket. */
   readonly prefix: string;
-  /** More coordinator flags (e.g. the API listener). */
+  /** More coordinator flags. */
   readonly coordinatorArgs?: readonly string[];
+  /** Bearer tokens and RBAC-like rules of the fake API server (TokenReview and SubjectAccessReview for API callers). */
+  readonly auth?: Pick<NonNullable<Parameters<typeof FakeApiServer.start>[0]>, 'tokens' | 'policy'>;
 }
 
 export class E2eCluster {
@@ -58,7 +60,7 @@ export class E2eCluster {
     await mkdir(join(o.root, 'certs'), { recursive: true });
     const certs = makeHubCerts(join(o.root, 'certs'), o.nodes);
     const webhookTls = await generateTls();
-    const api = await FakeApiServer.start({ bookmarkIntervalMs: 500 });
+    const api = await FakeApiServer.start({ bookmarkIntervalMs: 500, ...(o.auth ?? {}) });
     const c = new E2eCluster(o, api, api.kubeConfig(), certs, { hub: await freePort(), webhook: await freePort(), api: await freePort() }, webhookTls.dir);
     await writeFile(c.kubeconfigFile, c.kc.exportConfig());
     for (const ns of [SYS, ...o.namespaces]) await c.core.createNamespace({ body: { metadata: { name: ns } } });
@@ -73,6 +75,16 @@ export class E2eCluster {
     c.startCoordinator();
     for (const node of o.nodes) c.startAgent(node);
     return c;
+  }
+
+  /** The CA of the coordinator's serving certificate (AgentHub and the public API share it). */
+  get caFile(): string {
+    return this.certs.ca;
+  }
+
+  /** The public gRPC API (TLS, `localhost:<port>`). */
+  get apiAddress(): string {
+    return `localhost:${this.ports.api}`;
   }
 
   get kubeconfigFile(): string {
