@@ -180,20 +180,20 @@ async function startFerry(work) {
   step('Starting a coordinator (standalone mode) and an agent, with mutual TLS');
   const tlsDir = join(work, 'tls');
   mkdirSync(tlsDir);
-  const certs = makeCertificates(tlsDir, [NODE]);
-  const ports = { hub: await freePort(), coordinatorHttp: await freePort(), agentHttp: await freePort() };
+  const certs = makeCertificates(tlsDir, [NODE, 'demo-operator']);
+  const ports = { hub: await freePort(), api: await freePort(), coordinatorHttp: await freePort(), agentHttp: await freePort() };
   const dirs = { state: join(work, 'state'), manifests: join(work, 'manifests'), pods: join(work, 'pods'), logs: join(work, 'logs') };
   for (const d of [dirs.manifests, dirs.pods, dirs.logs]) mkdirSync(d, { recursive: true });
   startProcess('coordinator', [BIN.coordinator, '--standalone', '--state-dir', dirs.state, '--manifests-dir', dirs.manifests, '--pods-dir', dirs.pods, '--node-name', NODE,
     '--listen', `127.0.0.1:${ports.coordinatorHttp}`, '--hub-listen', `127.0.0.1:${ports.hub}`, '--tls-ca', certs.ca, '--tls-cert', certs.serverCert, '--tls-key', certs.serverKey,
-    '--progress-interval', '1s', '--restore-wait-command', `${process.execPath},${BIN.restoreWait}`], join(dirs.logs, 'coordinator.log'));
+    '--api-listen', `127.0.0.1:${ports.api}`, '--progress-interval', '1s', '--restore-wait-command', `${process.execPath},${BIN.restoreWait}`], join(dirs.logs, 'coordinator.log'));
   const client = certs.client(NODE);
   startProcess('agent', [BIN.agent, '--node-name', NODE, '--coordinator', `localhost:${ports.hub}`, '--pods-dir', dirs.pods, '--tls-ca', certs.ca, '--tls-cert', client.cert, '--tls-key', client.key,
     '--cache-dir', join(work, 'agent-cache'), '--listen', `127.0.0.1:${ports.agentHttp}`, '--heartbeat-interval', '2s'], join(dirs.logs, 'agent.log'));
   await waitFor('the coordinator and the agent to be ready', async () => (await ready(ports.coordinatorHttp)) && (await ready(ports.agentHttp)));
   console.log(`coordinator: AgentHub 127.0.0.1:${ports.hub} (mTLS), http://127.0.0.1:${ports.coordinatorHttp}/metrics`);
   console.log(`agent:       node ${NODE}, pods dir ${dirs.pods}, http://127.0.0.1:${ports.agentHttp}/metrics`);
-  return { dirs, ports };
+  return { dirs, ports, certs };
 }
 
 async function ready(port) {

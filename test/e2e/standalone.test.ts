@@ -42,7 +42,7 @@ async function listObjects(kind: string, ns: string): Promise<Obj[]> {
 function startCoordinator(): Proc {
   return startNode(COORDINATOR_MAIN, ['--standalone', '--state-dir', dir('state'), '--manifests-dir', dir('manifests'), '--pods-dir', dir('pods'), '--node-name', NODE,
     '--listen', '127.0.0.1:0', '--hub-listen', `127.0.0.1:${hubPort}`, '--tls-ca', certs.ca, '--tls-cert', certs.serverCert, '--tls-key', certs.serverKey,
-    '--progress-interval', '500ms', '--agent-lost-timeout', '30s', '--restore-wait-command', `${process.execPath},${RESTORE_WAIT_MAIN}`, '--log-level', 'debug'], dir('coordinator.log'));
+    '--api-listen', 'off', '--progress-interval', '500ms', '--agent-lost-timeout', '30s', '--restore-wait-command', `${process.execPath},${RESTORE_WAIT_MAIN}`, '--log-level', 'debug'], dir('coordinator.log'));
 }
 
 const manifest = (name: string, doc: object) => writeFile(join(dir('manifests'), `${name}.yaml`), JSON.stringify(doc));

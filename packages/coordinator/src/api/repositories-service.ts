@@ -6,6 +6,7 @@
  * no pack data is read); check and prune only record a request as annotations, which the
  * maintenance controller runs on an agent and reports in status.
  */
+import { MAINTENANCE_ANNOTATIONS } from '@ferry/api';
 import { applyRetention } from '@ferry/repository';
 import type {
   BackupRepository,
@@ -29,13 +30,6 @@ import { repositoryMessage, rfc3339 } from './convert.js';
 import { unary, type ApiContext } from './rpc.js';
 import { retentionOf } from './schedules-service.js';
 import { Problems } from './validate.js';
-
-/** Requests the maintenance controller acts on (RFC 3339 time of the request). */
-export const MAINTENANCE_ANNOTATIONS = {
-  checkRequested: 'maintenance.ferry.dev/check-requested',
-  checkReadDataPercent: 'maintenance.ferry.dev/check-read-data-percent',
-  pruneRequested: 'maintenance.ferry.dev/prune-requested',
-} as const;
 
 export function repositoriesHandlers(ctx: ApiContext): RepositoriesHandlers {
   return {
@@ -115,7 +109,7 @@ async function annotate(ctx: ApiContext, repo: RepositoryObject, annotations: Re
 async function checkRepository(ctx: ApiContext, caller: Caller, req: CheckRepositoryRequest__Output): Promise<BackupRepository> {
   if (!(req.readDataPercent >= 0 && req.readDataPercent <= 100)) throw new CoordinatorError('InvalidArgument', 'read_data_percent: must be from 0 to 100');
   const repo = await withRepository(ctx, caller, 'update', req.repository, req.namespace);
-  return annotate(ctx, repo, { [MAINTENANCE_ANNOTATIONS.checkRequested]: rfc3339(new Date(ctx.clock.now())), [MAINTENANCE_ANNOTATIONS.checkReadDataPercent]: String(req.readDataPercent) });
+  return annotate(ctx, repo, { [MAINTENANCE_ANNOTATIONS.checkRequested]: rfc3339(new Date(ctx.clock.now())), [MAINTENANCE_ANNOTATIONS.checkReadDataPercent]: String(Math.ceil(req.readDataPercent)) });
 }
 
 async function pruneRepository(ctx: ApiContext, caller: Caller, req: PruneRepositoryRequest__Output): Promise<BackupRepository> {
