@@ -5,7 +5,7 @@
  * backup create --wait follows the Watch stream to Completed; list/describe/status print
  * tables and JSON; cancel (agent stopped, so the backup is still waiting) ends Canceled with
  * exit 4; delete; restore create --wait into the recreated pod, bit-identical; schedule
- * create/list/pause/resume; repo list; export to a
+ * create/list/pause/resume; repo list, check --wait and prune --wait; export to a
  * 0600 file; a token for another namespace gets PERMISSION_DENIED (13); a wrong --server
  * gets the UNAVAILABLE line (14); --kubeconfig takes the context's token and namespace; a
  * client certificate signed by the cluster CA authenticates over mutual TLS.
@@ -169,6 +169,16 @@ describe('ferry cluster commands against a real coordinator', () => {
     expect(lines[0]).toMatch(/^NAME\s+LOCATION\s+MOVER\s+PHASE\s+SIZE\s+SNAPSHOTS\s+LAST CHECK\s+LAST PRUNE$/);
     expect(lines[1]).toMatch(/^rgw-shop\s+rgw\s+native\s/);
   });
+
+  it('repo check --wait and repo prune --wait report the agent run and exit 0', async () => {
+    const check = expectOk(await cli(['repo', 'check', 'rgw-shop', '-n', NS, '--read-data-percent', '100', '--wait']));
+    expect(check.stderr).toContain('check of repository rgw-shop requested; waiting for its result');
+    expect(check.out).toMatch(/^check of repository rgw-shop Succeeded: 0 error\(s\): .*100%.*\n$/);
+    const prune = expectOk(await cli(['repo', 'prune', 'rgw-shop', '-n', NS, '--wait']));
+    expect(prune.out).toMatch(/^prune of repository rgw-shop Succeeded: \d+(\.\d+)? (B|KiB|MiB) freed/);
+    const lines = expectOk(await cli(['repo', 'list', '-n', NS])).out.split('\n');
+    expect(lines[1]).toMatch(/\sSucceeded \d+s ago\s+Succeeded \d+s ago$/);
+  }, 120_000);
 
   it('backup export writes the token to a 0600 file and prints no secret', async () => {
     const file = join(root, 'b1.token');

@@ -28,7 +28,8 @@ export function registerClusterBackupCommands(backup: Command, host: ClusterHost
     .command('create')
     .description('start a backup of pod volumes in a namespace (cluster)')
     .argument('[name]', 'Backup name (default: backup-YYYYMMDDHHMMSS)')
-    .option('--wait', 'follow the backup until it ends; the exit code tells how it ended');
+    .option('--wait', 'follow the backup until it ends; the exit code tells how it ended')
+    .addHelpText('after', '\n  --tag <tag>                  tag the snapshots (repeatable; the option of "ferry backup")\n');
   connectionOptions(outputOption(backupSpecOptions(create, false)));
   create.action(async (name: string | undefined, _o: object, command: Command) => {
     await runCluster<BackupSpecFlags & { wait?: boolean }>(host, command, (run) => createBackup(run, name));

@@ -165,9 +165,10 @@ function runKey(r: MaintenanceRun__Output | null): string {
 
 export function maintenanceSummary(op: Maintenance, name: string, r: MaintenanceRun__Output | null): string {
   if (r === null) return `${op} of repository ${name}: no result`;
+  // The agent's message already says how much was read back; the figure stands alone only without it.
   const detail =
     op === 'check'
-      ? `${r.errors} error(s)${r.readDataPercent > 0 ? `, ${r.readDataPercent}% of the data read back` : ''}`
-      : `${bytesCell(r.bytesFreed)} freed`;
-  return `${op} of repository ${name} ${r.result}: ${detail}${r.message !== '' ? ` (${r.message})` : ''}`;
+      ? `${r.errors} error(s)${r.message !== '' ? `: ${r.message}` : r.readDataPercent > 0 ? `, ${r.readDataPercent}% of the data read back` : ''}`
+      : `${bytesCell(r.bytesFreed)} freed${r.message !== '' ? `: ${r.message}` : ''}`;
+  return `${op} of repository ${name} ${r.result}: ${detail}`;
 }
