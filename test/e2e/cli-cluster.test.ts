@@ -5,10 +5,11 @@
  * backup create --wait follows the Watch stream to Completed; list/describe/status print
  * tables and JSON; cancel (agent stopped, so the backup is still waiting) ends Canceled with
  * exit 4; delete; restore create --wait into the recreated pod, bit-identical; schedule
- * create/list/pause/resume; repo list, check --wait and prune --wait; export to a
- * 0600 file; a token for another namespace gets PERMISSION_DENIED (13); a wrong --server
- * gets the UNAVAILABLE line (14); --kubeconfig takes the context's token and namespace; a
- * client certificate signed by the cluster CA authenticates over mutual TLS.
+ * create/list/pause/resume; repo list, check --wait and prune --wait; export to a 0600
+ * file; export --key none and import into another namespace; a token for another namespace
+ * gets PERMISSION_DENIED (13); a wrong --server gets the UNAVAILABLE line (14);
+ * --kubeconfig takes the context's token and namespace; a client certificate signed by the
+ * cluster CA authenticates over mutual TLS.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -44,12 +45,12 @@ beforeAll(async () => {
   await assertBuilt();
   root = await mkdtemp(join(tmpdir(), 'ferry-cli-e2e-'));
   bucket = await createTestBucket({ namePrefix: 'ferry-cli-e2e' });
-  cluster = await E2eCluster.start({ root, nodes: ['node-a'], namespaces: [NS, 'other'], bucket, prefix: 'cli' });
+  cluster = await E2eCluster.start({ root, nodes: ['node-a'], namespaces: [NS, 'other', 'imported'], bucket, prefix: 'cli' });
   server = `127.0.0.1:${cluster.ports.api}`;
   ca = join(root, 'certs', 'ca.crt');
   cluster.api.addToken(TOKEN, { username: 'alice', groups: ['shop-admins'] });
   // alice may do anything with Ferry's resources in `shop` only, as a namespaced Role would allow.
-  cluster.api.addPolicyRule({ users: ['alice'], verbs: ['*'], apiGroups: ['ferry.dev'], resources: ['*'], namespaces: [NS] });
+  cluster.api.addPolicyRule({ users: ['alice'], verbs: ['*'], apiGroups: ['ferry.dev'], resources: ['*'], namespaces: [NS, 'imported'] });
   await cluster.createStatefulSet(NS, 'db');
   const [pod] = await cluster.runningPods(NS, 1);
   for (const v of ['cache', 'data']) {
@@ -196,6 +197,18 @@ describe('ferry cluster commands against a real coordinator', () => {
       expect(text).not.toContain(password);
       expect(text).not.toContain(TOKEN);
     }
+  });
+
+  it('backup export --key none prints a token that backup import registers in another namespace', async () => {
+    const exported = expectOk(await cli(['backup', 'export', 'b1', '-n', NS, '--key', 'none']));
+    const token = exported.out.trim();
+    expect(exported.out).toMatch(/^[A-Za-z0-9_-]+\n$/);
+    const file = join(root, 'b1-none.token');
+    await writeFile(file, exported.out);
+    const imported = expectOk(await cli(['backup', 'import', file, '-n', 'imported']));
+    expect(imported.out).toMatch(/^imported backup imported\/b1 \(location rgw, repository rgw-imported\); restore it with: ferry restore create --from-backup b1 -n imported\n$/);
+    expect(imported.out + imported.stderr).not.toContain(token);
+    expect(expectOk(await cli(['backup', 'list', '-n', 'imported', '-o', 'name'])).out).toBe('backup/b1\n');
   });
 
   it('a token for another namespace gets a PERMISSION_DENIED line and exit 13', async () => {
