@@ -1,15 +1,17 @@
 /**
  * followOperation over real gRPC: a small in-process server speaks the real Backups
- * service definition (only WatchBackup, scripted per test) so stream breaks, reconnects
- * and Ctrl-C can be provoked at exact points, which a real coordinator cannot do on cue.
+ * service definition (WatchBackup and GetBackup, scripted per test) so stream breaks,
+ * reconnects and Ctrl-C can be provoked at exact points, which a real coordinator cannot do
+ * on cue. The same server checks what `ferry --insecure` sends (it has no TLS).
  */
 import { PassThrough } from 'node:stream';
-import { credentials, loadPackageDefinition, Server, ServerCredentials, status, type ServerWritableStream } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '@ferry/blobstore';
 import { API_PROTO_FILE, PROTO_LOADER_OPTIONS, type ApiProtoGrpcType, type Backup, type Backup__Output, type BackupsClient } from '@ferry/api';
 import { CliError, ExitCode } from '../exit-codes.js';
+import { runCli } from '../program.js';
 import type { CliIO } from '../io.js';
 import { apiError } from './api-errors.js';
 import { backupView } from './backups.js';
@@ -18,6 +20,7 @@ import { exitCodeForPhase, followOperation, progressLine, ProgressDisplay, RateW
 const proto = loadPackageDefinition(loadSync(API_PROTO_FILE, { ...PROTO_LOADER_OPTIONS, includeDirs: [...PROTO_LOADER_OPTIONS.includeDirs] })) as unknown as ApiProtoGrpcType;
 
 type Watch = (call: ServerWritableStream<unknown, Backup>, attempt: number) => void;
+type Unary = (call: ServerUnaryCall<{ namespace: string; name: string }, Backup>, cb: sendUnaryData<Backup>) => void;
 
 let server: Server | undefined;
 let client: BackupsClient | undefined;
@@ -28,15 +31,18 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function start(watch: Watch): Promise<BackupsClient> {
+let port = 0;
+
+async function start(watch: Watch, getBackup?: Unary): Promise<BackupsClient> {
   let attempt = 0;
   server = new Server();
   const unimplemented = (_call: unknown, cb: (err: { code: number }) => void): void => cb({ code: status.UNIMPLEMENTED });
   server.addService(proto.ferry.v1.Backups.service, {
     watchBackup: (call: ServerWritableStream<unknown, Backup>) => watch(call, attempt++),
-    createBackup: unimplemented, getBackup: unimplemented, listBackups: unimplemented, cancelBackup: unimplemented, deleteBackup: unimplemented,
+    getBackup: getBackup ?? unimplemented,
+    createBackup: unimplemented, listBackups: unimplemented, cancelBackup: unimplemented, deleteBackup: unimplemented,
   });
-  const port = await new Promise<number>((resolve, reject) => server!.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  port = await new Promise<number>((resolve, reject) => server!.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   client = new proto.ferry.v1.Backups(`127.0.0.1:${port}`, credentials.createInsecure());
   return client;
 }
@@ -163,5 +169,38 @@ describe('progress display', () => {
     display.update(backupView({ ...backupAt('InProgress', 2048), progress: { bytesDone: 2048, bytesTotal: 4096, filesDone: 0, filesTotal: 0, volumesTotal: 2, volumesDone: 1, volumesFailed: 0 } } as Backup__Output));
     display.close();
     expect(err()).toBe('\r\x1b[K[##########..........] backup shop/b1: InProgress  1/2 volumes  2.00 KiB/4.00 KiB (50%)\r\x1b[K');
+  });
+});
+
+describe('ferry over --insecure (in process)', () => {
+  it('sends the token as bearer metadata, warns that it travels unencrypted, and prints the status line', async () => {
+    const seen: unknown[] = [];
+    await start(
+      (call) => call.end(),
+      (call, cb) => {
+        seen.push(call.metadata.get('authorization')[0], call.request);
+        cb(null, backupAt('InProgress', 1024, 1));
+      },
+    );
+    const { io, err } = captureIO();
+    const out: string[] = [];
+    io.stdout.on('data', (b: Buffer) => out.push(b.toString()));
+    const code = await runCli({ args: ['backup', 'status', 'b1', '-n', 'shop', '--server', `127.0.0.1:${port}`, '--insecure'], io: { ...io, env: { FERRY_TOKEN: 'sekrit-token' } } });
+    expect(code).toBe(0);
+    expect(seen).toEqual(['Bearer sekrit-token', { namespace: 'shop', name: 'b1' }]);
+    expect(out.join('')).toBe('InProgress  1/2 volumes  1.00 KiB/4.00 KiB (25%)\n');
+    expect(err()).toBe(`ferry: warning: --insecure: talking to 127.0.0.1:${port} without TLS; the bearer token travels unencrypted; use it only for local development\n`);
+  });
+
+  it('refuses --insecure with TLS files and a lone --cert, before connecting', async () => {
+    const { io, err } = captureIO();
+    expect(await runCli({ args: ['backup', 'list', '--server', '127.0.0.1:1', '--insecure', '--ca', 'ca.pem'], io })).toBe(1);
+    expect(await runCli({ args: ['backup', 'list', '--server', '127.0.0.1:1', '--cert', 'c.pem'], io })).toBe(1);
+    expect(await runCli({ args: ['backup', 'list', '--server', 'no-port'], io })).toBe(1);
+    expect(err()).toBe(
+      'ferry: --insecure is plaintext: it cannot be combined with --ca, --cert or --key\n' +
+        'ferry: --cert and --key go together: give both for a client certificate, or neither\n' +
+        'ferry: --server "no-port" is not host:port (e.g. ferry.example.com:8443 or 127.0.0.1:8443)\n',
+    );
   });
 });
