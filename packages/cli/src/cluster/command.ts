@@ -93,7 +93,7 @@ export async function runCluster<F>(
 ): Promise<void> {
   const flags = command.optsWithGlobals<F & ClusterFlags>();
   const tls = { ...flags, key: o.tlsKeyFlag === false ? undefined : flags.key };
-  const conn = await connect({ flags: tls, io: host.io, context: host.context, ...(host.signal !== undefined ? { signal: host.signal } : {}) });
+  const conn = await connect({ flags: tls, io: host.io, context: host.context, wallNow: host.wallNow, ...(host.signal !== undefined ? { signal: host.signal } : {}) });
   const quiet = flags.quiet === true;
   const run: ClusterRun<F> = {
     conn,

@@ -57,6 +57,8 @@ export interface ConnectOptions {
   readonly signal?: AbortSignal;
   /** Unary call deadline. Default 30 s. */
   readonly callTimeoutMs?: number;
+  /** Wall clock for call deadlines (gRPC deadlines are dates). */
+  readonly wallNow: () => Date;
 }
 
 type UnaryInvoker<T> = (metadata: Metadata, options: CallOptions, callback: (err: ServiceError | null, value?: T) => void) => ClientUnaryCall;
@@ -119,7 +121,8 @@ export async function connect(options: ConnectOptions): Promise<ClusterConnectio
     namespace: flags.namespace ?? identity.namespace ?? 'default',
     ...clients,
     fail,
-    unary: <T>(invoke: UnaryInvoker<T>) => unaryCall(invoke, { metadata: metadata(), timeoutMs, fail, ...(options.signal !== undefined ? { signal: options.signal } : {}) }),
+    unary: <T>(invoke: UnaryInvoker<T>) =>
+      unaryCall(invoke, { metadata: metadata(), deadline: () => new Date(options.wallNow().getTime() + timeoutMs), fail, ...(options.signal !== undefined ? { signal: options.signal } : {}) }),
     stream: (open) => open(metadata()),
     close: () => {
       for (const client of Object.values(clients)) client.close();
@@ -127,10 +130,10 @@ export async function connect(options: ConnectOptions): Promise<ClusterConnectio
   };
 }
 
-function unaryCall<T>(invoke: UnaryInvoker<T>, o: { metadata: Metadata; timeoutMs: number; fail: (err: unknown) => Error; signal?: AbortSignal }): Promise<T> {
+function unaryCall<T>(invoke: UnaryInvoker<T>, o: { metadata: Metadata; deadline: () => Date; fail: (err: unknown) => Error; signal?: AbortSignal }): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     if (o.signal?.aborted === true) return reject(o.fail(Object.assign(new Error('interrupted'), { code: 'Canceled' })));
-    const call = invoke(o.metadata, { deadline: new Date(Date.now() + o.timeoutMs) }, (err, value) => {
+    const call = invoke(o.metadata, { deadline: o.deadline() }, (err, value) => {
       o.signal?.removeEventListener('abort', onAbort);
       if (err !== null) reject(o.fail(err));
       else if (value === undefined) reject(new Error('the coordinator sent an empty answer'));
