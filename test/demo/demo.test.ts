@@ -43,6 +43,9 @@ describe('npm run demo (standalone coordinator + agent processes)', () => {
     expect(out, out).toMatch(/files new 0, changed 1, unmodified \(not read again\) 300/);
     expect(out).toMatch(/the repository grew by \d+\.\d kB/);
     expect(out).toMatch(/4 snapshot\(s\)/);
+    // The second backup, the listing and the restore go through the CLI and the gRPC API with a client certificate.
+    expect(out).toMatch(/backup shop\/second Completed: 2\/2 volumes/);
+    expect(out).toMatch(/NAME\s+PHASE\s+VOLUMES[^\n]*\nsecond\s+Completed\s+2\/2[^\n]*\nfirst\s+Completed/);
     expect(out).toMatch(/verified: 303 files identical to the backup, byte for byte/);
     expect(out).toMatch(/ferry_operations_total\{[^}]*op="restore",result="completed"/);
     expect(out).toMatch(/demo complete/);

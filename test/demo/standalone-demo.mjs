@@ -191,7 +191,7 @@ async function startFerry(work) {
   startProcess('agent', [BIN.agent, '--node-name', NODE, '--coordinator', `localhost:${ports.hub}`, '--pods-dir', dirs.pods, '--tls-ca', certs.ca, '--tls-cert', client.cert, '--tls-key', client.key,
     '--cache-dir', join(work, 'agent-cache'), '--listen', `127.0.0.1:${ports.agentHttp}`, '--heartbeat-interval', '2s'], join(dirs.logs, 'agent.log'));
   await waitFor('the coordinator and the agent to be ready', async () => (await ready(ports.coordinatorHttp)) && (await ready(ports.agentHttp)));
-  console.log(`coordinator: AgentHub 127.0.0.1:${ports.hub} (mTLS), http://127.0.0.1:${ports.coordinatorHttp}/metrics`);
+  console.log(`coordinator: AgentHub 127.0.0.1:${ports.hub} (mTLS), API 127.0.0.1:${ports.api} (TLS, client certificates), http://127.0.0.1:${ports.coordinatorHttp}/metrics`);
   console.log(`agent:       node ${NODE}, pods dir ${dirs.pods}, http://127.0.0.1:${ports.agentHttp}/metrics`);
   return { dirs, ports, certs };
 }
@@ -242,9 +242,14 @@ async function follow(env, kind, name) {
   return obj;
 }
 
-async function backup(env, name) {
-  writeManifest(env.dirs.manifests, `backup-${name}`, [{ apiVersion: 'ferry.dev/v1alpha1', kind: 'Backup', metadata: { name, namespace: NS }, spec: {} }]);
-  await follow(env, 'Backup', name);
+/** The first backup is a manifest dropped in the folder; the second goes through the CLI and the gRPC API. */
+async function backup(env, name, via) {
+  if (via === 'cli') {
+    await ferryCli(env, ['backup', 'create', name, '-n', NS, '--wait']);
+  } else {
+    writeManifest(env.dirs.manifests, `backup-${name}`, [{ apiVersion: 'ferry.dev/v1alpha1', kind: 'Backup', metadata: { name, namespace: NS }, spec: {} }]);
+    await follow(env, 'Backup', name);
+  }
   const pvbs = listObjects(env.dirs.state, 'PodVolumeBackup', NS).filter((p) => p.spec.backup === name);
   for (const p of pvbs) {
     const s = p.status.stats ?? {};
@@ -265,6 +270,18 @@ function repositoryBytes(location) {
   };
   walk(location.where);
   return total;
+}
+
+/** `ferry <args>` against the coordinator's API as the demo operator (client certificate), output shown as it comes. */
+function ferryCli(env, args) {
+  const operator = env.certs.client('demo-operator');
+  const argv = [BIN.cli, ...args, '--server', `127.0.0.1:${env.ports.api}`, '--ca', env.certs.ca, '--cert', operator.cert, '--key', operator.key];
+  console.log(`$ ferry ${args.join(' ')}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new DemoError(`ferry ${args.join(' ')} exited ${code}`))));
+  });
 }
 
 function showSnapshots(env, where) {
@@ -289,7 +306,7 @@ async function restore(env, backupName) {
   // Like a real outage: the pods go away first, a Restore is created, then the pods come back.
   for (const name of ['web', 'db']) unlinkSync(join(env.dirs.manifests, `pod-${name}.yaml`));
   await waitFor('the damaged pods to be deleted', () => !readObject(env.dirs.state, 'Pod', NS, 'web') && !readObject(env.dirs.state, 'Pod', NS, 'db'));
-  writeManifest(env.dirs.manifests, 'restore', [{ apiVersion: 'ferry.dev/v1alpha1', kind: 'Restore', metadata: { name: 'demo-restore', namespace: NS }, spec: { backupName } }]);
+  await ferryCli(env, ['restore', 'create', 'demo-restore', '--from-backup', backupName, '-n', NS]);
   await waitFor('the Restore to wait for pods', () => readObject(env.dirs.state, 'Restore', NS, 'demo-restore')?.status?.phase === 'InProgress');
   console.log('Restore demo-restore is waiting for pods; creating them again');
   const dirs = await (async () => {
@@ -304,6 +321,7 @@ async function restore(env, backupName) {
     }
     return { web: volumeDirs(env.dirs.pods, pods.web), db: volumeDirs(env.dirs.pods, pods.db) };
   })();
+  await ferryCli(env, ['restore', 'describe', 'demo-restore', '-n', NS]);
   await follow(env, 'Restore', 'demo-restore');
   for (const name of ['web', 'db']) await waitFor(`pod ${name} to run after restore-wait`, () => readObject(env.dirs.state, 'Pod', NS, name)?.status?.phase === 'Running');
   return dirs;
@@ -319,7 +337,7 @@ function verify(expected, actual) {
 async function showMetrics(env) {
   for (const [who, port] of [['coordinator', env.ports.coordinatorHttp], ['agent', env.ports.agentHttp]]) {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const lines = text.split('\n').filter((l) => /^ferry_(operations_total|bytes_read_total|bytes_uploaded_total|bytes_deduplicated_total|agents_connected|jobs_total|last_success_timestamp_seconds)/.test(l));
+    const lines = text.split('\n').filter((l) => /^ferry_(operations_total|volume_bytes_read_total|repository_bytes_uploaded_total|repository_bytes_deduplicated_total|last_success_timestamp_seconds|coordinator_agents_connected|coordinator_operations_finished_total)/.test(l));
     console.log(`${who}: http://127.0.0.1:${port}/metrics`);
     for (const l of lines.slice(0, 8)) console.log(`  ${l}`);
   }
@@ -337,14 +355,15 @@ async function main() {
     let dirs = await createPods(env);
     writeSampleData(dirs);
     for (const [pod, vols] of Object.entries(dirs)) for (const [v, d] of vols) console.log(`  ${pod}/${v}: ${d}`);
-    step(`Backup "first" into ${location.where}`);
-    await backup(env, 'first');
+    step(`Backup "first" into ${location.where} (a Backup manifest in the manifests folder)`);
+    await backup(env, 'first', 'manifest');
     const afterFirst = repositoryBytes(location);
-    step('A small change, then Backup "second": unchanged data is not stored again');
+    step('A small change, then Backup "second" through the CLI and the gRPC API: unchanged data is not stored again');
     writeFileSync(join(dirs.web.get('uploads'), 'index.html'), '<h1>shop</h1>\n<p>summer sale</p>\n');
-    const second = await backup(env, 'second');
+    const second = await backup(env, 'second', 'cli');
     const covered = second.reduce((n, p) => n + (p.status.progress?.totalBytes ?? 0), 0);
-    if (afterFirst !== undefined) console.log(`  the second snapshots cover ${mb(covered)}; the repository grew by ${((repositoryBytes(location) - afterFirst) / 1e3).toFixed(1)} kB (it holds ${mb(afterFirst)} after the first run: the db volume's WAL repeats part of base.dat and was stored once)`);
+    if (afterFirst !== undefined) console.log(`  the second snapshots cover ${mb(covered)}; the repository grew by ${((repositoryBytes(location) - afterFirst) / 1e3).toFixed(1)} kB (it held ${mb(afterFirst)} after the first run)`);
+    await ferryCli(env, ['backup', 'list', '-n', NS]);
     showSnapshots(env, location.where);
     const expected = fingerprint(dirs);
     step('Damaging the data (files deleted, overwritten)');
