@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
 import { createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls } from '../fake-cluster/index.js';
 import type { TestBucket } from '../support/s3.js';
+import { connect } from 'node:net';
 import { AGENT_MAIN, COORDINATOR_MAIN, coordinatorArgs, freePort, makeHubCerts, restoreWaitRunner, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
 
 export const SYS = 'ferry-system';
@@ -74,7 +75,13 @@ export class E2eCluster {
     api.registerMutatingWebhook({ name: 'restore-wait.ferry.dev', url: `https://127.0.0.1:${c.ports.webhook}/mutate-pods`, caBundle: Buffer.from(webhookTls.caPem).toString('base64'), rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }], failurePolicy: 'Ignore', timeoutSeconds: 5 });
     c.startCoordinator();
     for (const node of o.nodes) c.startAgent(node);
+    await c.coordinatorListening();
     return c;
+  }
+
+  /** Resolves once the leader serves the AgentHub and the API (on a loaded machine that takes seconds). */
+  async coordinatorListening(timeoutMs = 60_000): Promise<void> {
+    for (const port of [this.ports.hub, this.ports.api]) await waitFor(() => accepts(port), timeoutMs, `the coordinator to listen on 127.0.0.1:${port}`);
   }
 
   /** The CA of the coordinator's serving certificate (AgentHub and the public API share it). */
@@ -195,4 +202,13 @@ export async function volumeManifest(dir: string, prefix = ''): Promise<Record<s
     } else out[rel] = `file:${(st.mode & 0o7777).toString(8)}:${Math.floor(st.mtimeMs)}:${st.size}:${createHash('sha256').update(await readFile(join(dir, rel))).digest('hex')}`;
   }
   return out;
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
 }

@@ -135,6 +135,8 @@ export interface SnapshotSummary {
   readonly parentId?: string;
   readonly hostname?: string;
   readonly paths: readonly string[];
+  /** Bytes of file content the snapshot covers; undefined when the format does not record it (restic 0.14). */
+  readonly sizeBytes?: number;
 }
 
 /** Retention: a snapshot is kept when any rule keeps it (the engine's policy type; restic maps it to keep-* flags). */

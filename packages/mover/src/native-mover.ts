@@ -82,6 +82,7 @@ function toSummary(s: Snapshot): SnapshotSummary {
     ...(s.parent ? { parentId: s.parent } : {}),
     hostname: s.hostname,
     paths: s.paths,
+    sizeBytes: s.stats.bytes,
   };
 }
 

@@ -233,12 +233,27 @@ export const backupScheduleSample: BackupSchedule = {
 };
 
 /** Every sample, by kind, for the schema tests. */
+/** A backup command's output (kind command): stored and restored as one file. */
+const commandVolume = { name: 'postgres', kind: 'command' as const, command: { container: 'postgres', fileName: 'db-0-postgres.sql' } };
+
+export const commandPodVolumeBackupSample: PodVolumeBackup = {
+  ...podVolumeBackupSample,
+  metadata: { name: 'nightly-20250301020000-c0mnd', namespace: 'shop' },
+  spec: { ...podVolumeBackupSample.spec, volume: commandVolume },
+};
+
+export const commandPodVolumeRestoreSample: PodVolumeRestore = {
+  ...podVolumeRestoreSample,
+  metadata: { name: 'shop-restore-c0m', namespace: 'ferry-system' },
+  spec: { ...podVolumeRestoreSample.spec, target: commandVolume },
+};
+
 export const SAMPLES = {
   BackupLocation: [backupLocationSample, filesystemLocationSample],
   BackupRepository: [backupRepositorySample],
   Backup: [backupSample],
-  PodVolumeBackup: [podVolumeBackupSample],
+  PodVolumeBackup: [podVolumeBackupSample, commandPodVolumeBackupSample],
   Restore: [restoreSample, snapshotRestoreSample],
-  PodVolumeRestore: [podVolumeRestoreSample],
+  PodVolumeRestore: [podVolumeRestoreSample, commandPodVolumeRestoreSample],
   BackupSchedule: [backupScheduleSample],
 } as const;

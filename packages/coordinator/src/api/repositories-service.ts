@@ -94,7 +94,7 @@ async function listSnapshots(ctx: ApiContext, caller: Caller, req: ListSnapshots
   const snapshots = await withMover(ctx, repo, (m) => m.snapshots({ ...(req.tags.length ? { tags: req.tags } : {}) }));
   const newestFirst = [...snapshots].sort((a, b) => b.time.getTime() - a.time.getTime());
   return {
-    snapshots: newestFirst.map((s) => ({ id: s.id, time: rfc3339(s.time), hostname: s.hostname ?? '', paths: [...s.paths], tags: [...s.tags], parent: s.parentId ?? '', sizeBytes: 0 })),
+    snapshots: newestFirst.map((s) => ({ id: s.id, time: rfc3339(s.time), hostname: s.hostname ?? '', paths: [...s.paths], tags: [...s.tags], parent: s.parentId ?? '', sizeBytes: s.sizeBytes ?? 0 })),
   };
 }
 

@@ -166,6 +166,8 @@ describe('Repositories', () => {
     expect(all.err).toBeUndefined();
     expect(all.res?.snapshots).toHaveLength(3);
     expect(all.res?.snapshots[0]).toMatchObject({ id: expect.stringMatching(/^[0-9a-f]{64}$/), time: expect.stringMatching(/Z$/) });
+    // Each snapshot holds one file of "<volume> <random>": its size is that file's length.
+    for (const s of all.res?.snapshots ?? []) expect(Number(s.sizeBytes)).toBeGreaterThanOrEqual('data 0.1'.length);
     const weekly = await invoke(repos.ListSnapshots, repos, { repository: repoName, namespace: 'team-a', tags: ['weekly'] }, alice());
     expect(weekly.res?.snapshots.map((s) => s.tags)).toEqual([['weekly']]);
   });
@@ -223,11 +225,17 @@ describe('health and reflection', () => {
     const client = new Reflection(`localhost:${api.port}`, tlsCredentials(certs));
     try {
       const call = client.ServerReflectionInfo();
+      // The stream ends when we end our side; wait for that before closing the client, or its status surfaces as an uncaught error.
+      const ended = new Promise<void>((resolve) => {
+        call.on('error', () => resolve());
+        call.on('status', () => resolve());
+      });
       const names = await new Promise<string[]>((resolve) => {
         call.on('data', (m: { listServicesResponse?: { service: { name: string }[] } }) => resolve((m.listServicesResponse?.service ?? []).map((s) => s.name).sort()));
         call.write({ listServices: '*' });
       });
       call.end();
+      await ended;
       expect(names).toEqual(expect.arrayContaining(['ferry.v1.Backups', 'ferry.v1.Repositories', 'ferry.v1.Restores', 'ferry.v1.Schedules', 'ferry.v1.Transfer', 'grpc.health.v1.Health']));
     } finally {
       client.close();
