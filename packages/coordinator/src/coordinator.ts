@@ -218,7 +218,7 @@ class Running {
   private async startApi(api: NonNullable<CoordinatorConfig['api']>, o: CoordinatorOptions): Promise<void> {
     if (!api.tls) o.log.warn('public API without TLS (--insecure): bearer tokens cross the network in plaintext');
     const c = this.ctx;
-    const context: ApiContext = { cluster: c.cluster, clock: c.clock, log: o.log.child({ component: 'api' }), namespace: o.config.namespace, repositories: c.repositories, movers: c.purgeMovers, changes: this.changes, resyncMs: 30_000, streams: { open: 0 } };
+    const context: ApiContext = { cluster: c.cluster, clock: c.clock, log: o.log.child({ component: 'api' }), namespace: o.config.namespace, repositories: c.repositories, movers: c.purgeMovers, changes: this.changes, resyncMs: 30_000, streams: { open: 0 }, metrics: c.metrics };
     this.api = new ApiServer({ context, ...(api.tls ? { tls: api.tls } : {}) });
     this.ports.api = await this.api.listen(api.host, api.port);
   }

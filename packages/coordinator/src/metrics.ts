@@ -23,6 +23,9 @@ export class CoordinatorMetrics {
   readonly repositorySize: Gauge<'repository' | 'namespace'>;
   readonly repositorySnapshots: Gauge<'repository' | 'namespace'>;
   readonly maintenanceRuns: Counter<'op' | 'result'>;
+  /** The public API: method is one of the proto's ~30 RPC names, code a gRPC status name. */
+  readonly apiRequests: Counter<'method' | 'code'>;
+  readonly apiRequestDuration: Histogram<'method'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -35,6 +38,14 @@ export class CoordinatorMetrics {
       help: 'Time to answer an admission review, by result (patched, unchanged, error).',
       labelNames: ['result'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.apiRequests = new Counter({ name: 'ferry_coordinator_api_requests_total', help: 'Public gRPC API calls by method and gRPC status code (OK, PERMISSION_DENIED, ...).', labelNames: ['method', 'code'], registers });
+    this.apiRequestDuration = new Histogram({
+      name: 'ferry_coordinator_api_request_duration_seconds',
+      help: 'Time to answer a public API call (for Watch streams: how long the stream was open), by method.',
+      labelNames: ['method'],
+      buckets: [0.005, 0.025, 0.1, 0.5, 2.5, 10, 60, 600, 3600],
       registers,
     });
     this.reconcileErrors = new Counter({ name: 'ferry_coordinator_reconcile_errors_total', help: 'Reconciles that failed and were retried, by kind.', labelNames: ['kind'], registers });

@@ -14,6 +14,7 @@ import { silentLogger } from '@ferry/log';
 import type { ClusterState, ClusterWatch } from '../cluster/cluster-state.js';
 import type { Clock } from '../clock.js';
 import { defaultPurgeMovers, type PurgeMoverFactory } from '../purge.js';
+import { CoordinatorMetrics } from '../metrics.js';
 import { Repositories } from '../repositories.js';
 import { ChangeFeed, type ApiContext } from './rpc.js';
 import { ApiServer } from './server.js';
@@ -79,6 +80,7 @@ export async function startApi(o: { cluster: ClusterState; clock: Clock; certs?:
     changes,
     resyncMs: o.resyncMs ?? 60_000,
     streams: { open: 0 },
+    metrics: new CoordinatorMetrics({ defaultMetrics: false }),
   };
   const server = new ApiServer({ context, ...(o.certs ? { tls: { certFile: o.certs.serverCert, keyFile: o.certs.serverKey, clientCaFile: o.certs.ca } } : {}) });
   const port = await server.listen('127.0.0.1', 0);

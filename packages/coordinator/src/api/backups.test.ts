@@ -116,6 +116,11 @@ describe('namespace isolation of a token', () => {
 
     expect((await invoke(tokenClient.DeleteBackup, tokenClient, { namespace: 'team-a', name: 'mine' }, alice())).res).toEqual({ purging: false });
     expect(await backupIn('team-a', 'mine')).toBeUndefined();
+    // Operators see refusals in /metrics by method and code.
+    const counted = async (method: string, code: string) => (await api.context.metrics.apiRequests.get()).values.find((v) => v.labels.method === method && v.labels.code === code)?.value ?? 0;
+    expect(await counted('DeleteBackup', 'PERMISSION_DENIED')).toBeGreaterThanOrEqual(1);
+    expect(await counted('DeleteBackup', 'OK')).toBeGreaterThanOrEqual(1);
+    expect(await counted('ListBackups', 'PERMISSION_DENIED')).toBeGreaterThanOrEqual(2);
   });
 });
 
@@ -243,6 +248,8 @@ describe('WatchBackup', () => {
     for (const s of streams) s.cancel();
     for (const c of collected) expect((await c.ended).code).toBe(status.CANCELLED);
     await until(() => api.server.openStreams === 0 && api.context.changes.size === 0, 'the server to release the streams');
+    const cancelled = (await api.context.metrics.apiRequests.get()).values.find((v) => v.labels.method === 'WatchBackup' && v.labels.code === 'CANCELLED');
+    expect(cancelled?.value).toBeGreaterThanOrEqual(3);
   });
 
   it('ends with NOT_FOUND for a missing backup and PERMISSION_DENIED in another namespace', async () => {

@@ -9,6 +9,7 @@ import type { Clock } from '../clock.js';
 import type { ClusterEvent, ClusterState } from '../cluster/cluster-state.js';
 import { grpcStatusOf, isCoordinatorError, messageOf } from '../errors.js';
 import type { PurgeMoverFactory } from '../purge.js';
+import type { CoordinatorMetrics } from '../metrics.js';
 import type { Repositories } from '../repositories.js';
 import { authenticate, type Caller } from './auth.js';
 
@@ -44,6 +45,8 @@ export interface ApiContext {
   readonly resyncMs: number;
   /** Open server streams; back to 0 when every client went away. */
   readonly streams: { open: number };
+  /** Calls by method and status code, and their durations. */
+  readonly metrics: Pick<CoordinatorMetrics, 'apiRequests' | 'apiRequestDuration'>;
 }
 
 export type UnaryImpl<Req, Res> = (ctx: ApiContext, caller: Caller, request: Req) => Promise<Res>;
@@ -63,21 +66,36 @@ function toServiceError(ctx: ApiContext, method: string, caller: Caller | undefi
   return { code, details, metadata: new Metadata() };
 }
 
+/** Counts a finished call; durations are wall time on purpose (what a caller waited), not the injected Clock. */
+function observe(ctx: ApiContext, method: string, code: GrpcStatus, startedAt: number): void {
+  ctx.metrics.apiRequests.inc({ method, code: GrpcStatus[code] ?? String(code) });
+  ctx.metrics.apiRequestDuration.observe({ method }, (performance.now() - startedAt) / 1000);
+}
+
 export function unary<Req, Res>(ctx: ApiContext, method: string, impl: UnaryImpl<Req, Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    const startedAt = performance.now();
     let caller: Caller | undefined;
     void (async () => {
       caller = await authenticate(ctx.cluster, call);
       return impl(ctx, caller, call.request);
     })().then(
-      (res) => callback(null, res),
-      (err: unknown) => callback(toServiceError(ctx, method, caller, err)),
+      (res) => {
+        observe(ctx, method, GrpcStatus.OK, startedAt);
+        callback(null, res);
+      },
+      (err: unknown) => {
+        const failure = toServiceError(ctx, method, caller, err);
+        observe(ctx, method, failure.code ?? GrpcStatus.UNKNOWN, startedAt);
+        callback(failure);
+      },
     );
   };
 }
 
 export function serverStream<Req, Res>(ctx: ApiContext, method: string, impl: StreamImpl<Req, Res>) {
   return (call: ServerWritableStream<Req, Res>): void => {
+    const startedAt = performance.now();
     const abort = new AbortController();
     const cancel = (): void => abort.abort();
     call.on('cancelled', cancel);
@@ -89,9 +107,16 @@ export function serverStream<Req, Res>(ctx: ApiContext, method: string, impl: St
       await impl(ctx, caller, call.request, { write: (m) => void call.write(m), signal: abort.signal });
     })()
       .then(
-        () => call.cancelled || call.end(),
+        () => {
+          observe(ctx, method, call.cancelled ? GrpcStatus.CANCELLED : GrpcStatus.OK, startedAt);
+          return call.cancelled || call.end();
+        },
         // grpc-js turns an 'error' event on a server stream into its final status.
-        (err: unknown) => call.cancelled || call.emit('error', toServiceError(ctx, method, caller, err) as ServiceError),
+        (err: unknown) => {
+          const failure = toServiceError(ctx, method, caller, err);
+          observe(ctx, method, call.cancelled ? GrpcStatus.CANCELLED : (failure.code ?? GrpcStatus.UNKNOWN), startedAt);
+          return call.cancelled || call.emit('error', failure as ServiceError);
+        },
       )
       .finally(() => {
         ctx.streams.open--;
