@@ -14,7 +14,7 @@ import { setCondition } from '../conditions.js';
 import { childName } from '../controllers/backup-volumes.js';
 import { involved } from '../controllers/commit.js';
 import { LABELS } from '../context.js';
-import { CoordinatorError, isConflict } from '../errors.js';
+import { CoordinatorError, httpStatusOf, isConflict } from '../errors.js';
 import type { FerryKind, FerryObject } from '../cluster/cluster-state.js';
 import type { BackupObject, BackupStatus, PvbObject, PvbStatus } from '../objects.js';
 import { storeOf } from '../purge.js';
@@ -165,6 +165,10 @@ async function registerBackup(t: TransferContext, g: Registration): Promise<Back
     kind: 'Backup',
     metadata: { name: g.token.name, namespace: g.namespace, labels: { [LABELS.imported]: 'true' }, annotations: { [IMPORT_ANNOTATIONS.from]: from, [IMPORT_ANNOTATIONS.uid]: g.token.uid } },
     spec: { location: g.location },
+  }).catch((err: unknown) => {
+    // Creating in a namespace that does not exist is a 404 from the API server.
+    if (httpStatusOf(err) === 404) throw new CoordinatorError('FailedPrecondition', `namespace ${g.namespace} does not exist on this cluster; create it (kubectl create namespace ${g.namespace}) or import into another namespace`, { cause: err });
+    throw err;
   });
   if (backup.metadata.annotations?.[IMPORT_ANNOTATIONS.uid] !== g.token.uid) {
     throw new CoordinatorError('AlreadyExists', `Backup ${g.namespace}/${g.token.name} already exists and is not an import of ${from} (uid ${g.token.uid}); import into another namespace or delete it`);

@@ -202,6 +202,12 @@ describe('export and import between two clusters', () => {
     expect(pvbs.map((p) => p.spec.pod.namespace)).toEqual(['staging', 'staging']);
   });
 
+  it('names the missing namespace (FailedPrecondition) when the target namespace does not exist', async () => {
+    const err = await failure(importBackup(two.t, { token, password: PASSWORD, namespace: 'nowhere' }));
+    expect(err.code).toBe('FailedPrecondition');
+    expect(err.message).toBe('namespace nowhere does not exist on this cluster; create it (kubectl create namespace nowhere) or import into another namespace');
+  });
+
   it('refuses to take over a Backup of the same name that is not this import', async () => {
     await two.ctx.cluster.delete('Backup', 'staging', 'nightly');
     await two.ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'nightly', namespace: 'staging' }, spec: {} });
