@@ -15,7 +15,7 @@ const ALLOWED = {
   restic: ['mover'],
   api: [],
   agent: ['api', 'log', 'mover', 'restic', 'repository', 'blobstore'],
-  coordinator: ['api', 'log', 'mover', 'repository', 'blobstore'],
+  coordinator: ['api', 'log', 'mover', 'restic', 'repository', 'blobstore'],
   cli: ['api', 'log', 'mover', 'restic', 'repository', 'blobstore'],
 };
 const MAY_USE_RPC = new Set(['agent', 'coordinator', 'cli']);

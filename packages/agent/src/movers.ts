@@ -1,9 +1,7 @@
 /** Builds the mover a job names, with the job's repository, key and credentials. */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Clock } from '@ferry/blobstore';
 import { NativeMover, type Mover, type MoverKind } from '@ferry/mover';
-import { ResticMover } from '@ferry/restic';
+import { openResticMover } from '@ferry/restic';
 import type { JobSpec } from './job-spec.js';
 import type { AgentMetrics } from './metrics.js';
 import { openJobStore } from './store.js';
@@ -45,28 +43,5 @@ async function resticMover(job: JobSpec, options: MoverFactoryOptions): Promise<
   const key = job.repository.key;
   // parseJob already refuses cluster keys for restic; this keeps the type honest.
   const password = key.kind === 'password' ? key.password : '';
-  const s3 = job.repository.s3;
-  const env: Record<string, string> = {};
-  if (s3?.accessKeyId) {
-    env['AWS_ACCESS_KEY_ID'] = s3.accessKeyId;
-    env['AWS_SECRET_ACCESS_KEY'] = s3.secretAccessKey;
-    if (s3.sessionToken) env['AWS_SESSION_TOKEN'] = s3.sessionToken;
-  }
-  if (s3?.region) env['AWS_DEFAULT_REGION'] = s3.region;
-  let caFile: string | undefined;
-  if (s3?.caBundlePem) {
-    const dir = join(options.cacheDir, 'tmp');
-    await mkdir(dir, { recursive: true });
-    caFile = join(dir, `${job.id}.ca.pem`);
-    await writeFile(caFile, s3.caBundlePem, { mode: 0o600 });
-    env['RESTIC_CACERT'] = caFile;
-  }
-  const mover = new ResticMover({
-    repository: job.repository.location,
-    password,
-    env,
-    cacheDir: join(options.cacheDir, 'restic'),
-    ...(options.resticBinary ? { binary: options.resticBinary } : {}),
-  });
-  return { mover, dispose: async () => (caFile ? rm(caFile, { force: true }) : undefined) };
+  return openResticMover({ location: job.repository.location, password, s3: job.repository.s3, cacheDir: options.cacheDir, useId: job.id, binary: options.resticBinary });
 }

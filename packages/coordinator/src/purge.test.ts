@@ -19,7 +19,7 @@ import type { KubeClusterState } from './cluster/kube-state.js';
 import { reconcileBackup } from './controllers/backup.js';
 import { commit } from './controllers/commit.js';
 import type { BackupObject, PvbObject } from './objects.js';
-import { defaultPurgeMovers, nativePurgeMover, type PurgeMoverFactory } from './purge.js';
+import { nativePurgeMover } from './purge.js';
 import type { LocationObject } from './repositories.js';
 
 let api: FakeApiServer;
@@ -28,11 +28,6 @@ let root: string;
 const group = { group: 'ferry.dev', version: 'v1alpha1' };
 
 /** Uses ResticMover for restic repositories, the default (native) otherwise. */
-const withRestic: PurgeMoverFactory = async (t) => {
-  if (t.mover !== 'restic') return defaultPurgeMovers(t);
-  return { mover: new ResticMover({ repository: t.access.location ?? '', password: t.access.key?.password ?? '', cacheDir: join(root, 'restic-cache') }), dispose: async () => undefined };
-};
-
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'ferry-purge-'));
   api = await FakeApiServer.start();
@@ -126,28 +121,30 @@ describe('purgeOnDelete', () => {
     expect(await snapshotsIn(native)).toEqual([kept]);
   });
 
-  it('restic: the default refuses (PurgeFailed, Unsupported) until spec.purgeOnDelete is removed; an injected ResticMover forgets them', async () => {
+  it('restic: the default movers forget them through the restic binary; a wrong password fails the purge (PurgeFailed, naming the repository) until spec.purgeOnDelete is removed', async () => {
     const { ctx, kube } = testContext(api.kubeConfig());
     const resticDir = join(root, 'restic-repo');
     await core.createNamespacedSecret({ namespace: 'ferry-system', body: { metadata: { name: 'restic-pass' }, stringData: { password: 'correct horse battery' } } });
+    await core.createNamespacedSecret({ namespace: 'ferry-system', body: { metadata: { name: 'restic-typo' }, stringData: { password: 'correct horse battry' } } });
     await kube.custom.createClusterCustomObject({ ...group, plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'restic-local' }, spec: { filesystem: { path: root } } } });
     await ctx.cluster.createOrGet('BackupRepository', { metadata: { name: 'restic-shop', namespace: 'ferry-system' }, spec: { location: 'restic-local', namespace: 'shop', mover: 'restic', path: 'restic-repo', keySecretRef: { name: 'restic-pass' } } });
+    await ctx.cluster.createOrGet('BackupRepository', { metadata: { name: 'restic-typo', namespace: 'ferry-system' }, spec: { location: 'restic-local', namespace: 'shop', mover: 'restic', path: 'restic-repo', keySecretRef: { name: 'restic-typo' } } });
     const restic = new ResticMover({ repository: resticDir, password: 'correct horse battery', cacheDir: join(root, 'restic-cache') });
     await restic.init({});
     const [x, y] = [await backupOnce(restic, 'x'), await backupOnce(restic, 'y')];
 
-    await finishedBackup(ctx, 'r1', 'restic-shop', [x!], true);
+    await finishedBackup(ctx, 'r1', 'restic-typo', [x!], true);
     await deleteBackup(ctx, 'r1');
     const refused = await step(ctx, 'r1');
-    expect(refused.backup?.status?.conditions?.find((c) => c.type === 'Failed')?.message).toMatch(/BackupRepository restic-shop failed \(Unsupported\): .*uses the restic mover/);
+    expect(refused.backup?.status?.conditions?.find((c) => c.type === 'Failed')?.message).toMatch(/BackupRepository restic-typo failed \(WrongPassword\)/);
+    expect(JSON.stringify(refused.backup?.status)).not.toContain('battry');
     await ctx.cluster.mergePatch('Backup', 'shop', 'r1', { spec: { purgeOnDelete: false } });
     expect((await step(ctx, 'r1')).backup).toBeUndefined();
     expect(await snapshotsIn(restic)).toEqual([x, y].sort());
 
-    const injected = testContext(api.kubeConfig(), undefined, withRestic).ctx;
-    await finishedBackup(injected, 'r2', 'restic-shop', [x!], true);
-    await deleteBackup(injected, 'r2');
-    expect((await step(injected, 'r2')).backup).toBeUndefined();
+    await finishedBackup(ctx, 'r2', 'restic-shop', [x!], true);
+    await deleteBackup(ctx, 'r2');
+    expect((await step(ctx, 'r2')).backup).toBeUndefined();
     expect(await snapshotsIn(restic)).toEqual([y]);
   });
 });

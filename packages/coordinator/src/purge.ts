@@ -4,9 +4,13 @@
  * jobs (`Repositories.jobRepository`), opens the repository with a Mover and removes exactly
  * those snapshots. Their data goes at the repository's next prune.
  */
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { RepositoryMessage, V1alpha1Mover } from '@ferry/api';
 import { openStore, type BlobStore } from '@ferry/blobstore';
 import { NativeMover, type Mover } from '@ferry/mover';
+import { openResticMover } from '@ferry/restic';
 import { CoordinatorError } from './errors.js';
 import type { Repositories } from './repositories.js';
 
@@ -51,14 +55,18 @@ export function nativePurgeMover(target: PurgeTarget): PurgeMover {
 }
 
 /**
- * Native repositories only. restic ones need `ResticMover` (@ferry/restic) and a restic
- * binary, neither of which the coordinator image carries (test/checks/layers.mjs keeps
- * @ferry/restic out of the coordinator); they fail with Unsupported and a manual remedy.
+ * restic repositories through the restic binary (the coordinator image carries it): the
+ * coordinator only lists and forgets snapshots there, which restic does with metadata
+ * alone. Its cache lives under the temp dir, an emptyDir in the manifests.
  */
-export const defaultPurgeMovers: PurgeMoverFactory = async (target) => {
-  if (target.mover === 'native') return nativePurgeMover(target);
-  throw new CoordinatorError('Unsupported', `BackupRepository ${target.repository} uses the ${target.mover} mover, which the coordinator cannot run; forget the snapshots with restic by hand, then remove spec.purgeOnDelete`);
-};
+export async function resticPurgeMover(target: PurgeTarget): Promise<PurgeMover> {
+  const password = target.access.key?.password;
+  if (!password) throw new CoordinatorError('InvalidArgument', `BackupRepository ${target.repository} is restic but its key Secret holds no password; check its spec.keySecretRef`);
+  return openResticMover({ location: target.access.location ?? '', password, s3: target.access.s3 ?? undefined, cacheDir: join(tmpdir(), 'ferry-coordinator'), useId: randomUUID() });
+}
+
+/** The coordinator's movers: the native engine, or restic for restic repositories. */
+export const defaultPurgeMovers: PurgeMoverFactory = async (target) => (target.mover === 'native' ? nativePurgeMover(target) : resticPurgeMover(target));
 
 export interface ForgetSnapshotsOptions {
   readonly repositories: Repositories;

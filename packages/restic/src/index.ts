@@ -7,3 +7,5 @@ export type { ResticFailure } from './errors.js';
 export { identityHost, identityTags, identityFromSnapshot, TAG as FERRY_TAGS } from './identity.js';
 export { judgeLock, STALE_LOCK_AGE_SECONDS } from './locks.js';
 export type { ResticLock, LockVerdict, StaleRuleContext } from './locks.js';
+export { openResticMover } from './open.js';
+export type { OpenResticOptions, OpenedRestic, ResticS3Access } from './open.js';

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ResticMover } from '@ferry/restic';
 import { loadPackageDefinition, status, type ClientDuplexStream } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { HealthClient, HealthCheckResponse__Output, RepositoriesClient, RestoresClient, SchedulesClient } from '@ferry/api';
@@ -184,6 +185,25 @@ describe('Repositories', () => {
       'maintenance.ferry.dev/prune-requested': '2030-05-01T10:00:00Z',
     });
     expect((await invoke(repos.CheckRepository, repos, { repository: repoName, namespace: 'team-a', readDataPercent: 101 }, alice())).err?.code).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it('lists and forgets the snapshots of a restic repository through the restic binary', async () => {
+    await cluster.core.createNamespacedSecret({ namespace: 'ferry-system', body: { metadata: { name: 'restic-team-a' }, stringData: { password: 'team-a restic password' } } });
+    await cluster.createOrGet('BackupRepository', { metadata: { name: 'local-team-a-restic', namespace: 'ferry-system' }, spec: { location: 'local', namespace: 'team-a', mover: 'restic', path: 'team-a-restic', keySecretRef: { name: 'restic-team-a' } } });
+    const restic = new ResticMover({ repository: join(dir, 'repos', 'team-a-restic'), password: 'team-a restic password', cacheDir: join(dir, 'restic-cache') });
+    await restic.init({});
+    for (const n of [1, 2]) {
+      await writeFile(join(dir, 'src', 'f'), `restic ${n}`);
+      await restic.backup({ source: { kind: 'directory', path: join(dir, 'src') }, identity: { kind: 'pod', namespace: 'team-a', pod: 'db-0', volume: 'data' }, tags: ['nightly'] });
+    }
+    const listed = await invoke(repos.ListSnapshots, repos, { repository: 'local-team-a-restic', namespace: 'team-a' }, bearer('token-viewer'));
+    expect(listed.err).toBeUndefined();
+    expect(listed.res?.snapshots).toHaveLength(2);
+    expect(listed.res?.snapshots.every((s) => s.tags.includes('nightly'))).toBe(true);
+    const forgot = await invoke(repos.ForgetSnapshots, repos, { repository: 'local-team-a-restic', namespace: 'team-a', policy: { keepLast: 1 } }, alice());
+    expect(forgot.err).toBeUndefined();
+    expect(forgot.res?.forgotten).toHaveLength(1);
+    expect((await restic.snapshots({})).map((x) => x.id)).toEqual(forgot.res?.kept);
   });
 
   it('forgets by a retention policy per lineage: dry run changes nothing, then the forgotten snapshots are gone', async () => {
