@@ -15,6 +15,7 @@ import { reconcileRestoredPod } from './controllers/pod-restore.js';
 import { reconcilePodVolumeBackup } from './controllers/pod-volume-backup.js';
 import { reconcilePodVolumeRestore } from './controllers/pod-volume-restore.js';
 import { reconcileRestore } from './controllers/restore.js';
+import { tasksOf } from './controllers/tasks.js';
 import { reconcileSchedule, type ScheduleObject } from './schedules/controller.js';
 import { reconcileMaintenance, repositoriesToNudge } from './maintenance/controller.js';
 import { applyMaintenanceResult } from './maintenance/runs.js';
@@ -286,6 +287,7 @@ class Running {
 
   async stop(): Promise<void> {
     this.queue.stop();
+    tasksOf(this.ctx).abortAll();
     await this.watch.stop();
     await this.api?.stop();
     await this.webhook?.close();

@@ -51,6 +51,11 @@ export class BackgroundTasks {
   forget(key: string): void {
     this.running.delete(key);
   }
+
+  /** A leader that stops (SIGTERM, lost Lease) ends its hooks and commands; the next leader runs them again. */
+  abortAll(): void {
+    for (const handle of this.running.values()) handle.abort.abort();
+  }
 }
 
 // One registry per controller context (= per leading coordinator); the context is built once per leadership.
