@@ -8,9 +8,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_MAIN, COORDINATOR_MAIN, freePort, makeHubCerts, RESTORE_WAIT_MAIN, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
+import { execFileSync } from 'node:child_process';
+import { AGENT_MAIN, COORDINATOR_MAIN, ROOT, freePort, makeHubCerts, RESTORE_WAIT_MAIN, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
 
 const NODE = 'solo';
+const CLI_MAIN = join(ROOT, 'packages/cli/dist/main.js');
 let root: string;
 let certs: HubCerts;
 let hubPort = 0;
@@ -86,6 +88,24 @@ describe('standalone coordinator (LocalClusterState) with a real agent', () => {
     expect(pvbs[0]!.status?.['snapshotId']).toMatch(/^[0-9a-f]{64}$/);
     expect(pvbs[0]!.status?.['progress']?.totalBytes).toBe(6 * (48 << 20));
   }, 180_000);
+
+  it('runs a backup command as a local process in the pod directory and stores its stdout; ferry dump reads it back', async () => {
+    const script = `awk 'BEGIN { for (i = 0; i < 50000; i++) printf "row %d\\n", i }'`;
+    await manifest('pod-dump', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'dumper', namespace: 'shop', labels: { app: 'dumper' }, annotations: { 'backup.ferry.dev/backup-command': JSON.stringify(['/bin/sh', '-c', script]), 'backup.ferry.dev/backup-command-container': 'pg', 'backup.ferry.dev/file-extension': 'txt' } }, spec: { containers: [{ name: 'pg', image: 'postgres' }] } });
+    await waitFor(async () => (await readObject('Pod', 'shop', 'dumper'))?.status?.['phase'] === 'Running', 30_000, 'pod dumper running');
+    await manifest('backup-dump', { apiVersion: 'ferry.dev/v1alpha1', kind: 'Backup', metadata: { name: 'dump', namespace: 'shop' }, spec: { labelSelector: { matchLabels: { app: 'dumper' } } } });
+    const done = await waitFor(async () => {
+      const b = await readObject('Backup', 'shop', 'dump');
+      return ['Completed', 'Failed', 'PartiallyFailed'].includes(b?.status?.['phase']) ? b : undefined;
+    }, 60_000, 'the dump backup to finish');
+    expect(done!.status?.['phase'], JSON.stringify(done!.status)).toBe('Completed');
+    const pvb = (await listObjects('PodVolumeBackup', 'shop')).find((p) => p.spec['backup'] === 'dump')!;
+    expect(pvb.spec['volume']).toMatchObject({ kind: 'command', command: { container: 'pg', fileName: 'dumper-pg.txt' } });
+    const key = JSON.parse(await readFile(join(dir('state'), 'objects', 'Secret', 'ferry-system', 'ferry-cluster-key.json'), 'utf8')) as { data: Record<string, string> };
+    const out = execFileSync(process.execPath, [CLI_MAIN, '--repo', join(dir('repository'), 'shop'), 'dump', pvb.status?.['snapshotId'], 'dumper-pg.txt'], { env: { ...process.env, FERRY_CLUSTER_KEY: Buffer.from(key.data['cluster-key']!, 'base64').toString('hex') }, maxBuffer: 64 << 20 });
+    const expected = Array.from({ length: 50_000 }, (_, i) => `row ${i}\n`).join('');
+    expect(out.toString()).toBe(expected);
+  }, 90_000);
 
   it('reports a malformed manifest and a Backup that breaks the CRD schema, and keeps running', async () => {
     await writeFile(join(dir('manifests'), 'broken.yaml'), 'kind: Backup\nmetadata: {name: [\n');

@@ -44,6 +44,8 @@ export class LocalKubelet {
 
   /** Sets the pod up; an init container runs first, and the pod runs when it exits 0. */
   start(pod: V1Pod): void {
+    // The pod directory exists even without volumes: exec and init containers run in it.
+    mkdirSync(this.podDir(pod), { recursive: true });
     for (const dir of this.volumeDirs(pod).values()) mkdirSync(dir, { recursive: true });
     const init = (pod.spec?.initContainers ?? [])[0];
     if (!init) return this.o.setStatus(pod, this.running());
