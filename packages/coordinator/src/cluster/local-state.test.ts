@@ -153,6 +153,20 @@ describe('LocalClusterState: the manifests folder and the local kubelet', () => 
     expect(failed.status?.message).toMatch(/init container wait exited 4: marker says no/);
   });
 
+  it("starts a pending pod's init container again after a restart (restore-wait only waits for markers)", async () => {
+    const admit = async (p: V1Pod) => ({ ...p, spec: { containers: [], ...p.spec, initContainers: [{ name: 'wait', image: 'x', command: ['sh', '-c', 'while [ ! -f go ]; do sleep 0.05; done'] }] } });
+    cluster.registerPodAdmission(admit);
+    await writeFile(join(root, 'manifests', 'held.yaml'), pod('held'));
+    await cluster.syncManifests();
+    const held = (await cluster.getPod('shop', 'held'))!;
+    expect(held.status?.phase).toBe('Pending');
+    await cluster.close();
+    cluster = open();
+    await cluster.open();
+    await writeFile(join(root, 'pods', held.metadata?.uid ?? '', 'go'), '');
+    expect(await until(async () => ((await cluster.getPod('shop', 'held'))?.status?.phase === 'Running' ? true : undefined))).toBe(true);
+  });
+
   it('execs in the pod directory with the exit code; an unknown container is an error, not a success', async () => {
     await writeFile(join(root, 'manifests', 'db.yaml'), pod('db'));
     await cluster.syncManifests();

@@ -64,6 +64,8 @@ export class LocalClusterState implements ClusterState {
     this.store.load();
     this.applied = this.readApplied();
     mkdirSync(this.o.podsDir, { recursive: true });
+    // A pod whose init container (restore-wait) ran when the coordinator stopped starts it again: it only waits for markers.
+    for (const pod of this.store.list('Pod') as V1Pod[]) if (pod.status?.phase === 'Pending') this.kubelet.start(pod);
     await this.syncManifests();
     this.timer = setInterval(() => void this.syncManifests(), this.o.pollIntervalMs ?? 1000);
   }
