@@ -5,20 +5,17 @@
  * CreateBackup → WatchBackup until Completed → CreateRestore → the pods come back and
  * WatchRestore ends Completed with the data bit-identical.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, loadPackageDefinition, Metadata, status, type ClientReadableStream } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { API_PROTO_FILE, PROTO_LOADER_OPTIONS, type ApiProtoGrpcType, type Backup__Output, type BackupsClient, type Restore__Output, type RestoresClient } from '../../packages/api/src/index.js';
-import { createTestBucket, type TestBucket } from '../support/s3.js';
-import { E2eCluster, fillVolume, volumeManifest } from './cluster.fixture.js';
+import { disposeOwnedCluster, startOwnedCluster, type E2eCluster, fillVolume, volumeManifest } from './cluster.fixture.js';
 import { waitFor } from './processes.fixture.js';
 
 const NS = 'shop';
 let root: string;
-let bucket: TestBucket;
 let cluster: E2eCluster;
 let backups: BackupsClient;
 let restores: RestoresClient;
@@ -45,9 +42,8 @@ function unary<Res>(call: (md: Metadata, cb: (err: Error | null, res?: Res) => v
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'ferry-e2e-api-'));
-  bucket = await createTestBucket({ namePrefix: 'ferry-api' });
-  cluster = await E2eCluster.start({ root, nodes: ['node-a'], namespaces: [NS], bucket, prefix: 'api' });
+  cluster = await startOwnedCluster({ name: 'api', nodes: ['node-a'], namespaces: [NS], prefix: 'api' });
+  root = cluster.o.root;
   cluster.api.addToken('shop-operator-token', { username: 'shop-operator', groups: ['shop-ops'] });
   cluster.api.addPolicyRule({ groups: ['shop-ops'], verbs: ['*'], apiGroups: ['ferry.dev'], resources: ['backups', 'restores'], namespaces: [NS] });
   const protos = loadPackageDefinition(loadSync(API_PROTO_FILE, { ...PROTO_LOADER_OPTIONS, includeDirs: [...PROTO_LOADER_OPTIONS.includeDirs] })) as unknown as ApiProtoGrpcType;
@@ -59,9 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   backups?.close();
   restores?.close();
-  await cluster?.stop();
-  await bucket?.cleanup().catch(() => undefined);
-  if (process.env['FERRY_E2E_KEEP'] === undefined) await rm(root, { recursive: true, force: true });
+  await disposeOwnedCluster(cluster);
 }, 60_000);
 
 describe('the public API end to end', () => {

@@ -12,20 +12,17 @@
  * cluster CA authenticates over mutual TLS.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, ferry, type FerryRun } from '../../packages/cli/src/cli.fixture.js';
-import { createTestBucket, type TestBucket } from '../support/s3.js';
-import { E2eCluster, fillVolume, volumeManifest } from './cluster.fixture.js';
+import { disposeOwnedCluster, startOwnedCluster, type E2eCluster, fillVolume, volumeManifest } from './cluster.fixture.js';
 import { freePort, stopProc, waitFor } from './processes.fixture.js';
 
 const NS = 'shop';
 const TOKEN = 'alice-token-for-the-cli-e2e';
 
 let root: string;
-let bucket: TestBucket;
 let cluster: E2eCluster;
 let server = '';
 let ca = '';
@@ -43,9 +40,8 @@ function expectOk(run: FerryRun): FerryRun {
 
 beforeAll(async () => {
   await assertBuilt();
-  root = await mkdtemp(join(tmpdir(), 'ferry-cli-e2e-'));
-  bucket = await createTestBucket({ namePrefix: 'ferry-cli-e2e' });
-  cluster = await E2eCluster.start({ root, nodes: ['node-a'], namespaces: [NS, 'other', 'imported'], bucket, prefix: 'cli' });
+  cluster = await startOwnedCluster({ name: 'cli', nodes: ['node-a'], namespaces: [NS, 'other', 'imported'], prefix: 'cli' });
+  root = cluster.o.root;
   server = `127.0.0.1:${cluster.ports.api}`;
   ca = join(root, 'certs', 'ca.crt');
   cluster.api.addToken(TOKEN, { username: 'alice', groups: ['shop-admins'] });
@@ -62,9 +58,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await cluster?.stop();
-  await bucket?.cleanup().catch(() => undefined);
-  if (process.env['FERRY_E2E_KEEP'] === undefined && root !== undefined) await rm(root, { recursive: true, force: true });
+  await disposeOwnedCluster(cluster);
 }, 60_000);
 
 describe('ferry cluster commands against a real coordinator', () => {

@@ -6,11 +6,12 @@
  * helpers the tests compare data with.
  */
 import { createHash } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
 import { createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls } from '../fake-cluster/index.js';
-import type { TestBucket } from '../support/s3.js';
+import { createTestBucket, type TestBucket } from '../support/s3.js';
 import { connect } from 'node:net';
 import { AGENT_MAIN, COORDINATOR_MAIN, coordinatorArgs, freePort, makeHubCerts, restoreWaitRunner, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
 
@@ -170,6 +171,29 @@ export class E2eCluster {
     };
     await createStatefulSetPods(this.kc, { namespace: ns, name, replicas: 1, template, volumeClaimTemplates: [{ name: 'data' }] });
   }
+}
+
+/**
+ * A cluster in a temporary directory of its own on a bucket of its own, for a test file's
+ * beforeAll; `disposeOwnedCluster` stops it and removes both (FERRY_E2E_KEEP keeps the directory).
+ */
+export async function startOwnedCluster(o: Omit<E2eClusterOptions, 'root' | 'bucket'> & { readonly name: string }): Promise<E2eCluster> {
+  const root = await mkdtemp(join(tmpdir(), `ferry-e2e-${o.name}-`));
+  const bucket = await createTestBucket({ namePrefix: `ferry-${o.name}` });
+  try {
+    return await E2eCluster.start({ ...o, root, bucket });
+  } catch (err) {
+    await bucket.cleanup().catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export async function disposeOwnedCluster(cluster: E2eCluster | undefined): Promise<void> {
+  if (!cluster) return;
+  await cluster.stop();
+  await cluster.o.bucket.cleanup().catch(() => undefined);
+  if (process.env['FERRY_E2E_KEEP'] === undefined) await rm(cluster.o.root, { recursive: true, force: true });
 }
 
 /** A few hundred small files per volume, with modes, times, a symlink and an empty directory. */

@@ -7,18 +7,15 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
-import { createTestBucket, type TestBucket } from '../support/s3.js';
-import { E2eCluster } from './cluster.fixture.js';
+import { disposeOwnedCluster, startOwnedCluster, type E2eCluster } from './cluster.fixture.js';
 import { waitFor } from './processes.fixture.js';
 
 const NS = 'pg';
 let root: string;
-let bucket: TestBucket;
 let cluster: E2eCluster;
 
 /** 3 MiB of deterministic "dump" the command prints (awk, so the expected bytes are computed here too). */
@@ -42,9 +39,8 @@ function dbPod(extraAnnotations: Record<string, string>): V1Pod {
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'ferry-e2e-cmd-restore-'));
-  bucket = await createTestBucket({ namePrefix: 'ferry-cmd-restore' });
-  cluster = await E2eCluster.start({ root, nodes: ['node-a'], namespaces: [NS], bucket, prefix: 'cmd' });
+  cluster = await startOwnedCluster({ name: 'cmd-restore', nodes: ['node-a'], namespaces: [NS], prefix: 'cmd' });
+  root = cluster.o.root;
   cluster.api.setExecHandler((r) => {
     const dir = join(root, 'exec', r.pod.metadata.name!);
     mkdirSync(dir, { recursive: true });
@@ -53,9 +49,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await cluster?.stop();
-  await bucket?.cleanup().catch(() => undefined);
-  if (process.env['FERRY_E2E_KEEP'] === undefined) await rm(root, { recursive: true, force: true });
+  await disposeOwnedCluster(cluster);
 }, 60_000);
 
 describe('backup command output restored into a pod volume', () => {

@@ -6,31 +6,25 @@
  * Succeeded, with the snapshot count of the backups taken, the repository size and the
  * request it served. (The metrics are checked in packages/coordinator/src/maintenance.)
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { MAINTENANCE_ANNOTATIONS } from '../../packages/api/src/index.js';
-import { createTestBucket, type TestBucket } from '../support/s3.js';
-import { E2eCluster, fillVolume, SYS } from './cluster.fixture.js';
+import { disposeOwnedCluster, startOwnedCluster, type E2eCluster, fillVolume, SYS } from './cluster.fixture.js';
 import { waitFor } from './processes.fixture.js';
 
 const NS = 'shop';
 let root: string;
-let bucket: TestBucket;
 let cluster: E2eCluster;
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'ferry-e2e-maint-'));
-  bucket = await createTestBucket({ namePrefix: 'ferry-e2e-maint' });
-  cluster = await E2eCluster.start({ root, nodes: ['node-a', 'node-b'], namespaces: [NS], bucket, prefix: 'maintenance' });
+  cluster = await startOwnedCluster({ name: 'maint', nodes: ['node-a', 'node-b'], namespaces: [NS], prefix: 'maintenance' });
+  root = cluster.o.root;
 }, 120_000);
 
 afterAll(async () => {
-  await cluster?.stop();
-  await bucket?.cleanup().catch(() => undefined);
-  if (process.env['FERRY_E2E_KEEP'] === undefined) await rm(root, { recursive: true, force: true });
+  await disposeOwnedCluster(cluster);
 }, 60_000);
 
 describe('repository maintenance end to end', () => {
