@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as api from '@ferry/api';
 import { AgentMetrics, parseCommand as parseAgentCommand, CONFIG_OPTIONS as AGENT_OPTIONS } from '@ferry/agent';
@@ -70,18 +71,42 @@ describe('deploy/crds', () => {
   });
 });
 
+function deployYamlFiles(): string[] {
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else if (/\.ya?ml$/.test(e.name)) files.push(join(dir, e.name));
+    }
+  };
+  walk(DEPLOY);
+  return files;
+}
+
+/** Every document of a YAML text as the given YAML version reads it. */
+function readAs(text: string, version: '1.1' | '1.2'): unknown[] {
+  return parseAllDocuments(text, { version }).map((d) => d.toJS());
+}
+
 describe('every manifest parses and matches its schema', () => {
   it('every YAML file under deploy/ parses', () => {
-    const files: string[] = [];
-    const walk = (dir: string): void => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        if (e.isDirectory()) walk(join(dir, e.name));
-        else if (/\.ya?ml$/.test(e.name)) files.push(join(dir, e.name));
-      }
-    };
-    walk(DEPLOY);
+    const files = deployYamlFiles();
     expect(files.length).toBeGreaterThan(15);
     for (const f of files) expect(() => parseYamlFile(f), f).not.toThrow();
+  });
+
+  // kubectl reads YAML 1.1 (0440 is octal 288); kustomize's kyaml and this renderer read 1.2
+  // (0440 is decimal 440, a mode of 0670). The real API server showed the difference.
+  it('every YAML file reads the same as YAML 1.1 (kubectl) and YAML 1.2 (kustomize, Argo CD)', () => {
+    for (const f of deployYamlFiles()) {
+      const text = readFileSync(f, 'utf8');
+      expect(readAs(text, '1.2'), f).toEqual(readAs(text, '1.1'));
+    }
+  });
+
+  it('the version check can fail: an octal-looking mode reads differently', () => {
+    const text = 'defaultMode: 0440\n';
+    expect(readAs(text, '1.2')).not.toEqual(readAs(text, '1.1'));
   });
 
   it.each(OVERLAYS)('overlay %s (with the monitoring component): every object is valid, unknown fields rejected', (overlay) => {
