@@ -1,25 +1,35 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoreV1Api } from '@kubernetes/client-node';
-import { FakeApiServer } from '../../../test/fake-cluster/index.js';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { ControlPlane } from '../../../test/kube/control-plane.js';
 import { ManualClock } from './clock.js';
 import { KubeClusterState } from './cluster/kube-state.js';
 import { LeaderElector } from './leader.js';
 import { silentLogger } from '@ferry/log';
 
-let api: FakeApiServer;
+// On the real kube-apiserver: a Lease's acquireTime/renewTime are MicroTime (six fractional
+// digits), which a plain Date does not serialize to; the fake server accepted it, the real one refused.
+let cp: ControlPlane;
+let root: string;
+let kc: KubeConfig;
 
 beforeAll(async () => {
-  api = await FakeApiServer.start();
-  await api.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'ferry-system' } } });
-});
+  root = await mkdtemp(join(tmpdir(), 'ferry-leader-'));
+  cp = await ControlPlane.start({ root, controllerManager: false });
+  kc = cp.adminKubeConfig();
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'ferry-system' } } });
+}, 120_000);
 
 afterAll(async () => {
-  await api.stop();
+  await cp?.stop();
+  await rm(root, { recursive: true, force: true });
 });
 
 function elector(identity: string, clock: ManualClock, events: string[]): LeaderElector {
   return new LeaderElector({
-    kube: new KubeClusterState(api.kubeConfig()), clock, log: silentLogger, namespace: 'ferry-system', name: 'lease-test', identity,
+    kube: new KubeClusterState(kc), clock, log: silentLogger, namespace: 'ferry-system', name: 'lease-test', identity,
     leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000,
     onStartedLeading: () => events.push(`${identity} leads`), onStoppedLeading: () => events.push(`${identity} stops`),
   });
@@ -40,14 +50,14 @@ describe('leader election on a Lease', () => {
     clock.advance(2_000);
     expect(await b.tryAcquireOrRenew()).toBe(true);
     expect(await a.tryAcquireOrRenew()).toBe(false);
-    const lease = await new KubeClusterState(api.kubeConfig()).coordination.readNamespacedLease({ namespace: 'ferry-system', name: 'lease-test' });
+    const lease = await new KubeClusterState(kc).coordination.readNamespacedLease({ namespace: 'ferry-system', name: 'lease-test' });
     expect(lease.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1, leaseDurationSeconds: 15 });
   });
 
   it('a running elector reports leadership and releases the lease on stop so a standby takes over at once', async () => {
     const clock = new ManualClock();
     const events: string[] = [];
-    const kube = new KubeClusterState(api.kubeConfig());
+    const kube = new KubeClusterState(kc);
     await kube.coordination.deleteNamespacedLease({ namespace: 'ferry-system', name: 'lease-test' });
     const a = elector('a', clock, events);
     a.start();

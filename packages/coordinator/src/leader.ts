@@ -5,7 +5,7 @@
  * renewDeadline. Every write carries the resourceVersion read, so two candidates never
  * both win. Timing runs on the injected Clock.
  */
-import type { V1Lease } from '@kubernetes/client-node';
+import { V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import type { Clock } from './clock.js';
 import { httpStatusOf, isNotFound, messageOf } from './errors.js';
 import type { KubeClusterState } from './cluster/kube-state.js';
@@ -101,8 +101,8 @@ export class LeaderElector {
     return {
       holderIdentity: this.o.identity,
       leaseDurationSeconds: Math.ceil(this.o.leaseDurationMs / 1000),
-      acquireTime: acquireTime as unknown as NonNullable<V1Lease['spec']>['acquireTime'],
-      renewTime: renewTime as unknown as NonNullable<V1Lease['spec']>['renewTime'],
+      acquireTime: new V1MicroTime(acquireTime.getTime()),
+      renewTime: new V1MicroTime(renewTime.getTime()),
       leaseTransitions,
     };
   }
@@ -111,6 +111,6 @@ export class LeaderElector {
     const { kube, namespace, name } = this.o;
     const lease = await kube.coordination.readNamespacedLease({ namespace, name });
     if (lease.spec?.holderIdentity !== this.o.identity) return;
-    await kube.coordination.replaceNamespacedLease({ namespace, name, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new Date(0) as unknown as NonNullable<V1Lease['spec']>['renewTime'] } } });
+    await kube.coordination.replaceNamespacedLease({ namespace, name, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new V1MicroTime(0) } } });
   }
 }
