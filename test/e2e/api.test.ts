@@ -1,7 +1,7 @@
 /**
  * End to end through the public gRPC API: a real coordinator process serving the API over
  * TLS (the hub's certificate), a bearer token checked by TokenReview and authorized by
- * SubjectAccessReview against the fake API server's policy, real agents, the RGW repository.
+ * SubjectAccessReview answered by the real kube-apiserver from RoleBindings, real agents, the RGW repository.
  * CreateBackup → WatchBackup until Completed → CreateRestore → the pods come back and
  * WatchRestore ends Completed with the data bit-identical.
  */
@@ -42,10 +42,12 @@ function unary<Res>(call: (md: Metadata, cb: (err: Error | null, res?: Res) => v
 }
 
 beforeAll(async () => {
-  cluster = await startOwnedCluster({ name: 'api', nodes: ['node-a'], namespaces: [NS], prefix: 'api' });
+  const auth = {
+    tokens: { 'shop-operator-token': { username: 'shop-operator', groups: ['shop-ops'] } },
+    policy: [{ groups: ['shop-ops'], verbs: ['*'], apiGroups: ['ferry.dev'], resources: ['backups', 'restores'], namespaces: [NS] }],
+  };
+  cluster = await startOwnedCluster({ name: 'api', nodes: ['node-a'], namespaces: [NS], prefix: 'api', auth });
   root = cluster.o.root;
-  cluster.api.addToken('shop-operator-token', { username: 'shop-operator', groups: ['shop-ops'] });
-  cluster.api.addPolicyRule({ groups: ['shop-ops'], verbs: ['*'], apiGroups: ['ferry.dev'], resources: ['backups', 'restores'], namespaces: [NS] });
   const protos = loadPackageDefinition(loadSync(API_PROTO_FILE, { ...PROTO_LOADER_OPTIONS, includeDirs: [...PROTO_LOADER_OPTIONS.includeDirs] })) as unknown as ApiProtoGrpcType;
   const creds = credentials.createSsl(await readFile(join(root, 'certs', 'ca.crt')));
   backups = new protos.ferry.v1.Backups(`localhost:${cluster.ports.api}`, creds);

@@ -40,13 +40,15 @@ function expectOk(run: FerryRun): FerryRun {
 
 beforeAll(async () => {
   await assertBuilt();
-  cluster = await startOwnedCluster({ name: 'cli', nodes: ['node-a'], namespaces: [NS, 'other', 'imported'], prefix: 'cli' });
+  const auth = {
+    tokens: { [TOKEN]: { username: 'alice', groups: ['shop-admins'] } },
+    // alice may do anything with Ferry's resources in `shop` and `imported` only: RoleBindings there.
+    policy: [{ users: ['alice'], verbs: ['*'], apiGroups: ['ferry.dev'], resources: ['*'], namespaces: [NS, 'imported'] }],
+  };
+  cluster = await startOwnedCluster({ name: 'cli', nodes: ['node-a'], namespaces: [NS, 'other', 'imported'], prefix: 'cli', auth });
   root = cluster.o.root;
   server = `127.0.0.1:${cluster.ports.api}`;
   ca = join(root, 'certs', 'ca.crt');
-  cluster.api.addToken(TOKEN, { username: 'alice', groups: ['shop-admins'] });
-  // alice may do anything with Ferry's resources in `shop` only, as a namespaced Role would allow.
-  cluster.api.addPolicyRule({ users: ['alice'], verbs: ['*'], apiGroups: ['ferry.dev'], resources: ['*'], namespaces: [NS, 'imported'] });
   await cluster.createStatefulSet(NS, 'db');
   const [pod] = await cluster.runningPods(NS, 1);
   for (const v of ['cache', 'data']) {

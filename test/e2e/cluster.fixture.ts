@@ -1,16 +1,26 @@
 /**
- * Test support (not product): one whole fake cluster for end-to-end tests — a fake API
- * server, fake kubelets and scheduler, the restore webhook registered, a real coordinator
- * process and one real agent process per node over mutual TLS, and a BackupLocation on the
- * run's RGW (its own prefix, so several clusters can share one bucket). Also the volume
- * helpers the tests compare data with.
+ * Test support (not product): one whole cluster for end-to-end tests — an API server,
+ * fake kubelets and scheduler, the restore webhook registered, a real coordinator process
+ * and one real agent process per node over mutual TLS, and a BackupLocation on the run's
+ * RGW (its own prefix, so several clusters can share one bucket). Also the volume helpers
+ * the tests compare data with.
+ *
+ * The API server is the real kube-apiserver with etcd and kube-controller-manager
+ * (test/kube) unless a test asks for the fake one (`apiServer: 'fake'`, for what needs a
+ * kubelet's exec endpoint, which the fake kubelet does not serve). On the real one the
+ * fixture installs what deploy/ ships (CRDs, RBAC, the webhook) and the coordinator runs
+ * with a token of its own ServiceAccount, so every verb it uses must be granted by the
+ * shipped RBAC; test users are static tokens whose rights are RoleBindings.
  */
 import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
-import { createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls } from '../fake-cluster/index.js';
+import { createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls, type PolicyRule, type TokenEntry } from '../fake-cluster/index.js';
+import { ControlPlane } from '../kube/control-plane.js';
+import { coordinatorKubeConfigYaml, installFerry } from '../kube/install.js';
+import { grantRules } from '../kube/rbac.js';
 import { createTestBucket, type TestBucket } from '../support/s3.js';
 import { connect } from 'node:net';
 import { AGENT_MAIN, COORDINATOR_MAIN, coordinatorArgs, freePort, makeHubCerts, restoreWaitRunner, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
@@ -34,8 +44,46 @@ export interface E2eClusterOptions {
   readonly prefix: string;
   /** More coordinator flags. */
   readonly coordinatorArgs?: readonly string[];
-  /** Bearer tokens and RBAC-like rules of the fake API server (TokenReview and SubjectAccessReview for API callers). */
-  readonly auth?: Pick<NonNullable<Parameters<typeof FakeApiServer.start>[0]>, 'tokens' | 'policy'>;
+  /** Bearer tokens of test users and their rights (RBAC on the real server; TokenReview and SubjectAccessReview answer API callers). */
+  readonly auth?: { readonly tokens?: Readonly<Record<string, TokenEntry>>; readonly policy?: readonly PolicyRule[] };
+  /** `real` (default): kube-apiserver + etcd; `fake`: test/fake-cluster. */
+  readonly apiServer?: 'real' | 'fake';
+}
+
+/** The API server behind a test cluster, and how the coordinator reaches it. */
+interface ApiBackend {
+  readonly adminKubeConfig: KubeConfig;
+  /** The kubeconfig the coordinator runs with. */
+  readonly coordinatorKubeConfig: string;
+  readonly fake: FakeApiServer | undefined;
+  readonly real: ControlPlane | undefined;
+  stop(): Promise<void>;
+}
+
+interface WebhookTarget {
+  readonly url: string;
+  readonly caPem: string;
+}
+
+async function fakeBackend(o: E2eClusterOptions, webhook: WebhookTarget): Promise<ApiBackend> {
+  const tokens = Object.fromEntries(Object.entries(o.auth?.tokens ?? {}).map(([token, u]) => [token, { ...u }]));
+  const api = await FakeApiServer.start({ bookmarkIntervalMs: 500, tokens, policy: [...(o.auth?.policy ?? [])] });
+  api.registerMutatingWebhook({ name: 'restore-wait.ferry.dev', url: webhook.url, caBundle: Buffer.from(webhook.caPem).toString('base64'), rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }], failurePolicy: 'Ignore', timeoutSeconds: 5 });
+  const kc = api.kubeConfig();
+  return { adminKubeConfig: kc, coordinatorKubeConfig: kc.exportConfig(), fake: api, real: undefined, stop: () => api.stop() };
+}
+
+async function realBackend(o: E2eClusterOptions, webhook: WebhookTarget): Promise<ApiBackend> {
+  const cp = await ControlPlane.start({ root: o.root, tokens: o.auth?.tokens ?? {} });
+  try {
+    const kc = cp.adminKubeConfig();
+    await installFerry(cp, { webhook });
+    await grantRules(kc, o.auth?.policy ?? []);
+    return { adminKubeConfig: kc, coordinatorKubeConfig: await coordinatorKubeConfigYaml(cp), fake: undefined, real: cp, stop: () => cp.stop() };
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
 }
 
 export class E2eCluster {
@@ -48,7 +96,7 @@ export class E2eCluster {
 
   private constructor(
     readonly o: E2eClusterOptions,
-    readonly api: FakeApiServer,
+    private readonly backend: ApiBackend,
     readonly kc: KubeConfig,
     private readonly certs: HubCerts,
     readonly ports: { readonly hub: number; readonly webhook: number; readonly api: number },
@@ -62,10 +110,25 @@ export class E2eCluster {
     await mkdir(join(o.root, 'certs'), { recursive: true });
     const certs = makeHubCerts(join(o.root, 'certs'), o.nodes);
     const webhookTls = await generateTls();
-    const api = await FakeApiServer.start({ bookmarkIntervalMs: 500, ...(o.auth ?? {}) });
-    const c = new E2eCluster(o, api, api.kubeConfig(), certs, { hub: await freePort(), webhook: await freePort(), api: await freePort() }, webhookTls.dir);
-    await writeFile(c.kubeconfigFile, c.kc.exportConfig());
-    for (const ns of [SYS, ...o.namespaces]) await c.core.createNamespace({ body: { metadata: { name: ns } } });
+    const ports = { hub: await freePort(), webhook: await freePort(), api: await freePort() };
+    // deploy/base/webhook.yaml's path; the real server calls exactly what the manifest says.
+    const webhook = { url: `https://127.0.0.1:${ports.webhook}/mutate-v1-pod`, caPem: webhookTls.caPem };
+    const backend = await ((o.apiServer ?? 'real') === 'real' ? realBackend(o, webhook) : fakeBackend(o, webhook));
+    const c = new E2eCluster(o, backend, backend.adminKubeConfig, certs, ports, webhookTls.dir);
+    try {
+      await c.setUp();
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+    return c;
+  }
+
+  private async setUp(): Promise<void> {
+    const o = this.o;
+    const c = this;
+    await writeFile(c.kubeconfigFile, this.backend.coordinatorKubeConfig, { mode: 0o600 });
+    for (const ns of [SYS, ...o.namespaces]) await c.ensureNamespace(ns);
     const conn = o.bucket.connection;
     await c.core.createNamespacedSecret({ namespace: SYS, body: { metadata: { name: 'rgw-credentials' }, stringData: { accessKeyId: conn.accessKeyId, secretAccessKey: conn.secretAccessKey } } });
     await c.custom.createClusterCustomObject({ ...group, plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'rgw' }, spec: { default: true, s3: { bucket: o.bucket.bucket, endpoint: conn.endpoint, region: conn.region, prefix: o.prefix, forcePathStyle: true }, credentialsSecretRef: { name: 'rgw-credentials' } } } });
@@ -73,11 +136,26 @@ export class E2eCluster {
       c.kubelets.set(node, await FakeKubelet.start({ nodeName: node, kubeConfig: c.kc, podsDir: c.podsDir(node), pvStorageDir: join(o.root, 'pv-storage'), initContainerRunner: restoreWaitRunner }));
     }
     c.scheduler = await FakeScheduler.start({ kubeConfig: c.kc });
-    api.registerMutatingWebhook({ name: 'restore-wait.ferry.dev', url: `https://127.0.0.1:${c.ports.webhook}/mutate-pods`, caBundle: Buffer.from(webhookTls.caPem).toString('base64'), rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }], failurePolicy: 'Ignore', timeoutSeconds: 5 });
     c.startCoordinator();
     for (const node of o.nodes) c.startAgent(node);
     await c.coordinatorListening();
-    return c;
+  }
+
+  /** The fake API server, for tests that need what only it offers (exec handlers); throws on the real one. */
+  get api(): FakeApiServer {
+    if (!this.backend.fake) throw new Error('this test cluster runs the real kube-apiserver; start it with apiServer: \'fake\' for fake-only features');
+    return this.backend.fake;
+  }
+
+  /** The real control plane, when the cluster runs on one. */
+  get controlPlane(): ControlPlane | undefined {
+    return this.backend.real;
+  }
+
+  private async ensureNamespace(name: string): Promise<void> {
+    await this.core.createNamespace({ body: { metadata: { name } } }).catch((e: { code?: number }) => {
+      if (e.code !== 409) throw e;
+    });
   }
 
   /** Resolves once the leader serves the AgentHub and the API (on a loaded machine that takes seconds). */
@@ -128,7 +206,7 @@ export class E2eCluster {
     for (const a of this.agents.values()) await stopProc(a);
     await this.scheduler?.stop();
     for (const k of this.kubelets.values()) await k.stop();
-    await this.api.stop();
+    await this.backend.stop();
   }
 
   get(plural: string, name: string, ns: string): Promise<Cr> {
@@ -184,7 +262,8 @@ export async function startOwnedCluster(o: Omit<E2eClusterOptions, 'root' | 'buc
     return await E2eCluster.start({ ...o, root, bucket });
   } catch (err) {
     await bucket.cleanup().catch(() => undefined);
-    await rm(root, { recursive: true, force: true });
+    if (process.env['FERRY_E2E_KEEP'] === undefined) await rm(root, { recursive: true, force: true });
+    else console.error(`[e2e] ${o.name}: cluster failed to start; its files are kept in ${root}`);
     throw err;
   }
 }

@@ -39,7 +39,9 @@ function dbPod(extraAnnotations: Record<string, string>): V1Pod {
 }
 
 beforeAll(async () => {
-  cluster = await startOwnedCluster({ name: 'cmd-restore', nodes: ['node-a'], namespaces: [NS], prefix: 'cmd' });
+  // Exec reaches a container through the kubelet's streaming endpoint, which the fake kubelet
+  // does not serve: this file runs on the fake API server, whose exec handler stands in for it.
+  cluster = await startOwnedCluster({ name: 'cmd-restore', nodes: ['node-a'], namespaces: [NS], prefix: 'cmd', apiServer: 'fake' });
   root = cluster.o.root;
   cluster.api.setExecHandler((r) => {
     const dir = join(root, 'exec', r.pod.metadata.name!);

@@ -1,5 +1,5 @@
 /**
- * End to end: a fake Kubernetes API server and two fake nodes (kubelets), two real agent
+ * End to end: the real kube-apiserver (test/kube) and two fake nodes (kubelets), two real agent
  * processes and a real coordinator process, real gRPC with mutual TLS, a repository on the
  * run's Ceph RGW. Backup → Completed with snapshot ids and progress; pods deleted and data
  * wiped; Restore; pods recreated as a ReplicaSet/StatefulSet would; the webhook injects
@@ -7,58 +7,30 @@
  * the coordinator is SIGKILLed mid-backup and restarted, and an agent is SIGKILLed mid-backup.
  * Last, a Backup deleted with purgeOnDelete has its snapshots forgotten in the RGW repository.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
 import { KubeClusterState } from '../../packages/coordinator/src/cluster/kube-state.js';
 import { nativePurgeMover } from '../../packages/coordinator/src/purge.js';
 import { Repositories } from '../../packages/coordinator/src/repositories.js';
-import { createBoundPvc, createReplicaSetPods, createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls } from '../fake-cluster/index.js';
-import { createTestBucket, type TestBucket } from '../support/s3.js';
-import { fillVolume as fill, volumeManifest as manifest } from './cluster.fixture.js';
-import { AGENT_MAIN, COORDINATOR_MAIN, coordinatorArgs, freePort, makeHubCerts, restoreWaitRunner, startNode, stopProc, waitFor, type HubCerts, type Proc } from './processes.fixture.js';
+import { createBoundPvc, createReplicaSetPods, createStatefulSetPods } from '../fake-cluster/index.js';
+import { disposeOwnedCluster, fillVolume as fill, startOwnedCluster, volumeManifest as manifest, type Cr, type E2eCluster } from './cluster.fixture.js';
+import { waitFor } from './processes.fixture.js';
 
 const NS = 'shop';
 const SYS = 'ferry-system';
 const group = { group: 'ferry.dev', version: 'v1alpha1' };
 
-interface Cr { metadata: { name: string; uid?: string }; spec: Record<string, unknown>; status?: Record<string, any> }
-
-let api: FakeApiServer;
-let kc: KubeConfig;
-let core: CoreV1Api;
-let custom: CustomObjectsApi;
+let cluster: E2eCluster;
 let root: string;
-let certs: HubCerts;
-let bucket: TestBucket;
-let scheduler: FakeScheduler;
-const kubelets = new Map<string, FakeKubelet>();
-const agents = new Map<string, Proc>();
-let coordinator: Proc | undefined;
-let hubPort = 0;
-let webhookPort = 0;
-let kubeconfigFile = '';
-let webhookTls: Awaited<ReturnType<typeof generateTls>>;
 
-const podsDir = (node: string) => join(root, node, 'pods');
-
-function startCoordinator(): Proc {
-  const args = coordinatorArgs({ kubeconfigFile, namespace: SYS, hubPort, certs, webhook: { port: webhookPort, dir: webhookTls.dir } });
-  return startNode(COORDINATOR_MAIN, args, join(root, 'coordinator.log'));
-}
-
-function startAgent(node: string): Proc {
-  const c = certs.client(node);
-  const args = ['--node-name', node, '--coordinator', `localhost:${hubPort}`, '--pods-dir', podsDir(node), '--tls-ca', certs.ca, '--tls-cert', c.cert, '--tls-key', c.key,
-    '--cache-dir', join(root, node, 'cache'), '--listen', '127.0.0.1:0', '--heartbeat-interval', '1s', '--native-workers', '1', '--log-level', 'info'];
-  return startNode(AGENT_MAIN, args, join(root, `agent-${node}.log`));
-}
-
-const get = (plural: string, name: string, ns = NS) => custom.getNamespacedCustomObject({ ...group, namespace: ns, plural, name }) as Promise<Cr>;
-const list = async (plural: string, labelSelector?: string) => ((await custom.listNamespacedCustomObject({ ...group, namespace: NS, plural, ...(labelSelector ? { labelSelector } : {}) })) as { items: Cr[] }).items;
-const create = (plural: string, body: Record<string, unknown>, ns = NS) => custom.createNamespacedCustomObject({ ...group, namespace: ns, plural, body: { apiVersion: 'ferry.dev/v1alpha1', ...body } });
+const get = (plural: string, name: string, ns = NS) => cluster.get(plural, name, ns);
+const list = (plural: string, labelSelector?: string) => cluster.list(plural, NS, labelSelector);
+const create = (plural: string, body: Record<string, unknown>, ns = NS) => cluster.create(plural, body, ns);
+const volumeDir = (pod: V1Pod, volume: string) => cluster.volumeDir(pod, volume);
+const runningPods = () => cluster.runningPods(NS, 2);
+const waitPhase = (plural: string, name: string, phases: string[], timeoutMs: number) => cluster.waitPhase(plural, name, NS, phases, timeoutMs);
 
 function template(app: string): V1PodTemplateSpec {
   return {
@@ -68,67 +40,20 @@ function template(app: string): V1PodTemplateSpec {
 }
 
 async function createWorkloads(): Promise<void> {
-  await createBoundPvc(kc, NS, 'web-data');
+  await createBoundPvc(cluster.kc, NS, 'web-data');
   const web = template('web');
   web.spec!.volumes!.push({ name: 'data', persistentVolumeClaim: { claimName: 'web-data' } });
-  await createReplicaSetPods(kc, { namespace: NS, name: 'web-5d9c7', replicas: 1, template: web });
-  await createStatefulSetPods(kc, { namespace: NS, name: 'db', replicas: 1, template: template('db'), volumeClaimTemplates: [{ name: 'data' }] });
-}
-
-async function runningPods(): Promise<V1Pod[]> {
-  return waitFor(async () => {
-    const pods = (await core.listNamespacedPod({ namespace: NS })).items.filter((p) => !p.metadata?.deletionTimestamp);
-    return pods.length === 2 && pods.every((p) => p.status?.phase === 'Running') && pods;
-  }, 60_000, 'two running pods');
-}
-
-function volumeDir(pod: V1Pod, volume: string): string {
-  const dir = kubelets.get(pod.spec!.nodeName!)!.volumeDirs(pod.metadata!.uid!)?.get(volume);
-  if (!dir) throw new Error(`no directory for ${pod.metadata!.name}/${volume}`);
-  return dir;
-}
-
-async function waitPhase(plural: string, name: string, phases: string[], timeoutMs: number): Promise<Cr> {
-  return waitFor(async () => {
-    const o = await get(plural, name);
-    return phases.includes(o.status?.phase) && o;
-  }, timeoutMs, `${plural}/${name} to reach ${phases.join('|')}`);
+  await createReplicaSetPods(cluster.kc, { namespace: NS, name: 'web-5d9c7', replicas: 1, template: web });
+  await createStatefulSetPods(cluster.kc, { namespace: NS, name: 'db', replicas: 1, template: template('db'), volumeClaimTemplates: [{ name: 'data' }] });
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'ferry-e2e-'));
-  await mkdir(join(root, 'certs'));
-  certs = makeHubCerts(join(root, 'certs'), ['node-a', 'node-b']);
-  webhookTls = await generateTls();
-  [hubPort, webhookPort] = [await freePort(), await freePort()];
-  bucket = await createTestBucket({ namePrefix: 'ferry-e2e' });
-  api = await FakeApiServer.start({ bookmarkIntervalMs: 500 });
-  kc = api.kubeConfig();
-  core = kc.makeApiClient(CoreV1Api);
-  custom = kc.makeApiClient(CustomObjectsApi);
-  kubeconfigFile = join(root, 'kubeconfig');
-  await writeFile(kubeconfigFile, kc.exportConfig());
-  for (const ns of [SYS, NS]) await core.createNamespace({ body: { metadata: { name: ns } } });
-  const conn = bucket.connection;
-  await core.createNamespacedSecret({ namespace: SYS, body: { metadata: { name: 'rgw-credentials' }, stringData: { accessKeyId: conn.accessKeyId, secretAccessKey: conn.secretAccessKey } } });
-  await custom.createClusterCustomObject({ ...group, plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'rgw' }, spec: { default: true, s3: { bucket: bucket.bucket, endpoint: conn.endpoint, region: conn.region, forcePathStyle: true }, credentialsSecretRef: { name: 'rgw-credentials' } } } });
-  for (const node of ['node-a', 'node-b']) {
-    kubelets.set(node, await FakeKubelet.start({ nodeName: node, kubeConfig: kc, podsDir: podsDir(node), pvStorageDir: join(root, 'pv-storage'), initContainerRunner: restoreWaitRunner }));
-  }
-  scheduler = await FakeScheduler.start({ kubeConfig: kc });
-  api.registerMutatingWebhook({ name: 'restore-wait.ferry.dev', url: `https://127.0.0.1:${webhookPort}/mutate-pods`, caBundle: Buffer.from(webhookTls.caPem).toString('base64'), rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }], failurePolicy: 'Ignore', timeoutSeconds: 5 });
-  coordinator = startCoordinator();
-  for (const node of ['node-a', 'node-b']) agents.set(node, startAgent(node));
-}, 120_000);
+  cluster = await startOwnedCluster({ name: 'coordinator', nodes: ['node-a', 'node-b'], namespaces: [NS], prefix: 'coordinator' });
+  root = cluster.o.root;
+}, 180_000);
 
 afterAll(async () => {
-  await stopProc(coordinator);
-  for (const a of agents.values()) await stopProc(a);
-  await scheduler?.stop();
-  for (const k of kubelets.values()) await k.stop();
-  await api?.stop();
-  await bucket?.cleanup().catch(() => undefined);
-  if (process.env['FERRY_E2E_KEEP'] === undefined) await rm(root, { recursive: true, force: true });
+  await disposeOwnedCluster(cluster);
 }, 60_000);
 
 describe('coordinator end to end', () => {
@@ -156,13 +81,12 @@ describe('coordinator end to end', () => {
     expect(pvbs).toHaveLength(4);
     for (const p of pvbs) expect(p.status?.snapshotId).toMatch(/^[0-9a-f]{64}$/);
     expect(progressSeen.size).toBeGreaterThan(0);
-    const repo = (await custom.listNamespacedCustomObject({ ...group, namespace: SYS, plural: 'backuprepositories' })) as { items: Cr[] };
-    expect(repo.items.map((r) => r.metadata.name)).toEqual(['rgw-shop']);
+    expect((await cluster.list('backuprepositories', SYS)).map((r) => r.metadata.name)).toEqual(['rgw-shop']);
   }, 120_000);
 
   it('restores into recreated pods: webhook injects restore-wait, agents restore, data is bit-identical', async () => {
-    for (const p of (await core.listNamespacedPod({ namespace: NS })).items) await core.deleteNamespacedPod({ namespace: NS, name: p.metadata!.name! });
-    await waitFor(async () => (await core.listNamespacedPod({ namespace: NS })).items.length === 0, 30_000, 'pods to be gone');
+    for (const p of (await cluster.core.listNamespacedPod({ namespace: NS })).items) await cluster.core.deleteNamespacedPod({ namespace: NS, name: p.metadata!.name! });
+    await waitFor(async () => (await cluster.core.listNamespacedPod({ namespace: NS })).items.length === 0, 30_000, 'pods to be gone');
     await rm(join(root, 'pv-storage'), { recursive: true, force: true });
     await create('restores', { kind: 'Restore', metadata: { name: 'r1' }, spec: { backupName: 'b1' } });
     await waitPhase('restores', 'r1', ['InProgress'], 20_000);
@@ -186,9 +110,9 @@ describe('coordinator end to end', () => {
     for (const pod of pods) await writeFile(join(volumeDir(pod, 'data'), 'new.bin'), Buffer.alloc(4 << 20, pod.metadata!.name!));
     await create('backups', { kind: 'Backup', metadata: { name: 'b2' }, spec: {} });
     await waitFor(async () => (await list('podvolumebackups', 'ferry.dev/backup=b2')).some((p) => p.status?.phase === 'InProgress'), 30_000, 'a volume of b2 in progress');
-    coordinator!.child.kill('SIGKILL');
-    await coordinator!.exited;
-    coordinator = startCoordinator();
+    cluster.coordinator!.child.kill('SIGKILL');
+    await cluster.coordinator!.exited;
+    cluster.startCoordinator();
     const b = await waitPhase('backups', 'b2', ['Completed', 'PartiallyFailed', 'Failed'], 60_000);
     expect(b.status!.phase, JSON.stringify(b.status)).toBe('Completed');
     const pvbs = await list('podvolumebackups', 'ferry.dev/backup=b2');
@@ -207,8 +131,8 @@ describe('coordinator end to end', () => {
     await writeFile(join(volumeDir(victim, 'cache'), 'large.bin'), Buffer.alloc(96 << 20).map((_, i) => (i * 2654435761) >>> 24));
     await create('backups', { kind: 'Backup', metadata: { name: 'b3' }, spec: {} });
     await waitFor(async () => (await list('podvolumebackups', 'ferry.dev/backup=b3')).some((p) => p.spec.node === 'node-b' && p.status?.phase === 'InProgress'), 30_000, 'a node-b volume in progress');
-    agents.get('node-b')!.child.kill('SIGKILL');
-    await agents.get('node-b')!.exited;
+    cluster.agents.get('node-b')!.child.kill('SIGKILL');
+    await cluster.agents.get('node-b')!.exited;
     const b = await waitPhase('backups', 'b3', ['Completed', 'PartiallyFailed', 'Failed'], 60_000);
     expect(b.status!.phase, JSON.stringify(b.status)).toBe('PartiallyFailed');
     const pvbs = await list('podvolumebackups', 'ferry.dev/backup=b3');
@@ -219,22 +143,22 @@ describe('coordinator end to end', () => {
   }, 90_000);
 
   it('forgets the snapshots of a Backup deleted with purgeOnDelete; other Backups keep theirs', async () => {
-    const repository = await new Repositories({ cluster: new KubeClusterState(kc), namespace: SYS }).jobRepository('rgw-shop', { initialize: false });
+    const repository = await new Repositories({ cluster: new KubeClusterState(cluster.kc), namespace: SYS }).jobRepository('rgw-shop', { initialize: false });
     const mover = nativePurgeMover({ repository: 'rgw-shop', mover: 'native', access: repository }).mover;
     const ids = async (backup: string) => (await list('podvolumebackups', `ferry.dev/backup=${backup}`)).map((p) => p.status?.snapshotId as string);
     const [purged, kept] = [await ids('b2'), await ids('b1')];
     expect(purged).toHaveLength(4);
     const before = (await mover.snapshots({})).map((s) => s.id);
     expect(before).toEqual(expect.arrayContaining([...purged, ...kept]));
-    await custom.patchNamespacedCustomObject({ ...group, namespace: NS, plural: 'backups', name: 'b2', body: { spec: { purgeOnDelete: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
-    await custom.deleteNamespacedCustomObject({ ...group, namespace: NS, plural: 'backups', name: 'b2' });
+    await cluster.custom.patchNamespacedCustomObject({ ...group, namespace: NS, plural: 'backups', name: 'b2', body: { spec: { purgeOnDelete: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await cluster.custom.deleteNamespacedCustomObject({ ...group, namespace: NS, plural: 'backups', name: 'b2' });
     await waitFor(async () => !(await list('backups')).some((b) => b.metadata.name === 'b2'), 30_000, 'backup b2 to be gone');
     const after = (await mover.snapshots({})).map((s) => s.id);
     for (const id of purged) expect(after).not.toContain(id);
     expect(after).toEqual(expect.arrayContaining(kept));
     expect(after).toHaveLength(before.length - purged.length);
     expect(await list('podvolumebackups', 'ferry.dev/backup=b2')).toHaveLength(0);
-    const events = (await core.listNamespacedEvent({ namespace: NS })).items.filter((e) => e.involvedObject.name === 'b2' && e.reason === 'Purged');
+    const events = (await cluster.core.listNamespacedEvent({ namespace: NS })).items.filter((e) => e.involvedObject.name === 'b2' && e.reason === 'Purged');
     expect(events[0]?.message).toMatch(/forgot 4 snapshot\(s\) in BackupRepository rgw-shop/);
   }, 60_000);
 });

@@ -167,7 +167,8 @@ export class FakeKubelet {
   private async finishDeletion(pod: V1Pod, s: PodState): Promise<void> {
     await teardownVolumes(s.layout, this.podDir(pod.metadata!.uid!), this.o.pvStorageDir);
     const preconditions = { uid: pod.metadata!.uid! };
-    await this.core.deleteNamespacedPod({ namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, gracePeriodSeconds: 0, body: { preconditions } }).catch(() => undefined);
+    // With a DeleteOptions body the real API server ignores the query's gracePeriodSeconds: say it in the body.
+    await this.core.deleteNamespacedPod({ namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions } }).catch(() => undefined);
   }
 
   private podIP(): string {
