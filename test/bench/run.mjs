@@ -4,6 +4,8 @@
 //   BENCH_RUNS=3      repetitions of every measurement (the median is reported)
 //   BENCH_MEDIA=tmpfs,disk   BENCH_DATASETS=large,small,onefile
 //   BENCH_TOOLS=ferry,restic,restic-mover   BENCH_RESULTS=path/to/results.json
+//   BENCH_BASELINE_CLI=/path/to/other/packages/cli/dist/main.js adds tool "ferry-baseline"
+//     (put it in BENCH_TOOLS) to compare two builds in one run on a noisy machine
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
