@@ -77,7 +77,9 @@ export class LocalStore implements BlobStore {
       const { size } = await handle.stat();
       const range = options.range ?? { offset: 0, length: size };
       assertRangeWithin(key, range, size);
-      const buffer = Buffer.alloc(range.length);
+      // Not zero-filled: every byte is read over (or the get fails); and an ArrayBuffer of
+      // its own, so a caller may transfer it to a worker.
+      const buffer = Buffer.allocUnsafeSlow(range.length);
       let done = 0;
       while (done < range.length) {
         throwIfAborted(options.signal, what, key);
