@@ -21,9 +21,12 @@ import { joinRaw } from './paths.js';
 import { beginBackupSession } from './backup-session.js';
 import { observed, Semaphore } from './concurrency.js';
 import type { WriteSession } from './write-session.js';
+import { ParentTrees } from './parent-trees.js';
 
 const FILES_IN_FLIGHT = 128;
 const LARGE_FILES_IN_FLIGHT = 2;
+/** Parent directory listings read ahead of the walker (each a store read). */
+const PARENT_TREES_AHEAD = 8;
 const DEFAULT_CHECKPOINT_MS = 5 * 60_000;
 const PROGRAM = 'ferry 0.1.0';
 
@@ -137,6 +140,7 @@ class BackupRun {
   readonly problems: FileProblem[] = [];
   readonly meter: ProgressMeter;
   private readonly files = new Semaphore(FILES_IN_FLIGHT);
+  private readonly parentTrees: ParentTrees;
   /** Files the walk has reached, stored or not yet (the files total once the walk ends). */
   private filesSeen = 0;
   private readonly largeFiles = new Semaphore(LARGE_FILES_IN_FLIGHT);
@@ -159,6 +163,7 @@ class BackupRun {
     this.lastCheckpoint = repo.clock.now();
     this.checkpointEvery = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_MS;
     this.meter = new ProgressMeter('backup', repo.clock, options.onProgress);
+    this.parentTrees = new ParentTrees((ids, signal) => repo.readTree(ids, signal), options.signal, PARENT_TREES_AHEAD);
     const { minSize, avgSize, maxSize } = repo.config.chunker;
     this.writer = new ContentWriter({
       pool: repo.pool,
@@ -240,6 +245,7 @@ class BackupRun {
     const nodes: Promise<TreeNode | undefined>[] = [];
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
+      if (parent) this.prefetchParentDirs(parent, names, i);
       const st = stats[i]!;
       const childRel = rel === '' ? name.toString('utf8') : `${rel}/${name.toString('utf8')}`;
       if (!localRules.empty && localRules.matches(childRel)) continue;
@@ -380,8 +386,16 @@ class BackupRun {
 
   private async parentMap(trees: readonly string[]): Promise<ParentMap> {
     const map: ParentMap = new Map();
-    for (const node of await this.repo.readTree(trees, this.signal)) map.set(node.name.toString('latin1'), node);
+    for (const node of await this.parentTrees.get(trees)) map.set(node.name.toString('latin1'), node);
     return map;
+  }
+
+  /** Prefetches the parent listings of the next few subdirectories after names[i]. */
+  private prefetchParentDirs(parent: ParentMap, names: readonly Buffer[], i: number): void {
+    for (let j = i; j < Math.min(names.length, i + PARENT_TREES_AHEAD); j++) {
+      const node = parent.get(names[j]!.toString('latin1'));
+      if (node?.type === 'dir' && node.subtrees) this.parentTrees.prefetch(node.subtrees);
+    }
   }
 
   private async ignoreFileRules(abs: Buffer, rel: string, names: Buffer[], rules: ExcludeRules): Promise<ExcludeRules> {
