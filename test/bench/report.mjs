@@ -29,7 +29,9 @@ export function derive(row, ceilingMBps) {
   const speedRatio = f?.seconds && r?.seconds ? round(r.seconds / f.seconds, 2) : null;
   const readsAll = row.phase === 'first backup' || row.phase === 'changed re-backup';
   const ceilingShare = readsAll && f?.mbPerSecond && ceilingMBps ? round(f.mbPerSecond / ceilingMBps, 2) : null;
-  return { ...row, ferryToResticSpeed: speedRatio, ferryShareOfCeiling: ceilingShare };
+  const b = row.tools['ferry-baseline'];
+  const baselineRatio = f?.seconds && b?.seconds ? round(b.seconds / f.seconds, 2) : null;
+  return { ...row, ferryToResticSpeed: speedRatio, ferryShareOfCeiling: ceilingShare, ferryToBaselineSpeed: baselineRatio };
 }
 
 function cell(v, width) {
@@ -62,11 +64,13 @@ export function renderTable(result) {
       }
       const ratio = row.ferryToResticSpeed === null ? '-' : `${row.ferryToResticSpeed}x`;
       const share = row.ferryShareOfCeiling === null ? '-' : `${Math.round(row.ferryShareOfCeiling * 100)}%`;
-      lines.push(`${line}| ${cell(ratio, 12)} | ${cell(share, 10)}`);
+      const vsBaseline = row.ferryToBaselineSpeed === null ? '' : ` | ${cell(`${row.ferryToBaselineSpeed}x`, 9)}`;
+      lines.push(`${line}| ${cell(ratio, 12)} | ${cell(share, 10)}${vsBaseline}`);
     }
   }
   lines.push('');
   lines.push('ferry/restic: restic time / Ferry time (above 1: Ferry is faster). of ceiling: Ferry MB/s / ceiling MB/s.');
+  if (tools.includes('ferry-baseline')) lines.push('last column: ferry-baseline time / Ferry time (BENCH_BASELINE_CLI, the build compared against).');
   lines.push('MB = 10^6 bytes; MB/s and files/s over the whole data set; added = repository growth (du -sb); medians of runs.');
   return lines.join('\n');
 }

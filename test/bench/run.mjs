@@ -2,8 +2,11 @@
 // Ferry vs restic on the same generated data, on tmpfs and on disk. See README.md here.
 //   BENCH_SCALE=0.1   data size factor (1 = 1 GiB large files, 100k small files, 1 GiB image)
 //   BENCH_RUNS=3      repetitions of every measurement (the median is reported)
-//   BENCH_MEDIA=tmpfs,disk   BENCH_DATASETS=large,small,onefile
+//   BENCH_MEDIA=tmpfs,disk,s3 (s3: repositories in Ceph RGW; BENCH_S3_ENDPOINT to use a running one)
+//   BENCH_DATASETS=large,small,onefile
 //   BENCH_TOOLS=ferry,restic,restic-mover   BENCH_RESULTS=path/to/results.json
+//   BENCH_BASELINE_CLI=/path/to/other/packages/cli/dist/main.js adds tool "ferry-baseline"
+//     (put it in BENCH_TOOLS) to compare two builds in one run on a noisy machine
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +18,7 @@ import { generateLarge, generateOnefile, generateSmall, mutatePages, plan } from
 import { duBytes, median, rssMethod } from './measure.mjs';
 import { derive, renderTable, summarize } from './report.mjs';
 import { FERRY_CLI, TOOLS } from './tools.mjs';
+import { openS3Medium } from './s3.mjs';
 
 const env = process.env;
 const config = {
@@ -25,7 +29,8 @@ const config = {
   tools: (env.BENCH_TOOLS ?? 'ferry,restic,restic-mover').split(',').filter(Boolean),
   seed: Number(env.BENCH_SEED ?? 20261123),
 };
-const MEDIA_ROOTS = { tmpfs: '/dev/shm', disk: env.BENCH_DISK_DIR ?? '/var/tmp' };
+// s3: data on tmpfs, repositories in an RGW bucket (see s3.mjs).
+const MEDIA_ROOTS = { tmpfs: '/dev/shm', disk: env.BENCH_DISK_DIR ?? '/var/tmp', s3: '/dev/shm' };
 const resultsFile =
   env.BENCH_RESULTS ?? fileURLToPath(new URL(`./results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url));
 
@@ -76,19 +81,23 @@ async function ceilingFor(dataRoot, p) {
 }
 
 /** One tool through every phase of one data set, on a fresh repository. */
-async function runScenario(tool, set, name, base, run, record) {
-  const repo = join(base, `repo-${tool.name}`);
+async function runScenario(tool, set, name, base, run, record, s3) {
+  const repoName = `repo-${tool.name}-${name}-${run}`;
+  const repo = s3 ? s3.url(repoName) : join(base, `repo-${tool.name}`);
+  const repoSize = () => (s3 ? s3.size(repoName) : duBytes(repo));
+  const removeRepo = () => (s3 ? s3.remove(repoName) : rm(repo, { recursive: true, force: true }));
   const cache = join(base, `cache-${tool.name}`);
   const target = join(base, `restore-${tool.name}`);
-  for (const d of [repo, cache, target]) await rm(d, { recursive: true, force: true });
+  await removeRepo();
+  for (const d of [cache, target]) await rm(d, { recursive: true, force: true });
   await mkdir(cache, { recursive: true });
   // restic init wants a missing or empty directory; Ferry's init creates it.
   await tool.init(repo, cache);
-  let size = await duBytes(repo);
+  let size = await repoSize();
   let lastSnapshot;
   const phase = async (phaseName, action) => {
     const m = await action();
-    const now = await duBytes(repo);
+    const now = await repoSize();
     record(phaseName, { seconds: m.seconds, rssKiB: m.peakRssKiB, bytesAdded: now - size });
     size = now;
     if (m.snapshotId) lastSnapshot = m.snapshotId;
@@ -106,7 +115,8 @@ async function runScenario(tool, set, name, base, run, record) {
     if (restored < set.bytes) throw new Error(`${tool.name} restored ${restored} bytes, expected at least ${set.bytes}`);
   } finally {
     if (mutation) await mutation.revert();
-    for (const d of [repo, cache, target]) await rm(d, { recursive: true, force: true });
+    await removeRepo();
+    for (const d of [cache, target]) await rm(d, { recursive: true, force: true });
   }
 }
 
@@ -114,7 +124,8 @@ async function benchMedium(mediumName, p) {
   const root = MEDIA_ROOTS[mediumName];
   const base = await mkdtemp(join(root, 'ferry-bench-'));
   toRemove.add(base);
-  log(`${mediumName}: data and repositories under ${base}`);
+  const s3 = mediumName === 's3' ? await openS3Medium() : undefined;
+  log(`${mediumName}: data${s3 ? '' : ' and repositories'} under ${base}${s3 ? `, repositories in ${s3.description}` : ''}`);
   try {
     const sets = await generateAll(join(base, 'data'), p);
     const ceiling = await ceilingFor(join(base, 'data'), p);
@@ -134,7 +145,7 @@ async function benchMedium(mediumName, p) {
         for (const toolName of config.tools) {
           log(`${mediumName} ${name} run ${run}/${config.runs}: ${toolName}`);
           try {
-            await runScenario(TOOLS[toolName], set, name, base, run, record(name, toolName));
+            await runScenario(TOOLS[toolName], set, name, base, run, record(name, toolName), s3);
           } catch (err) {
             log(`  ${toolName} failed: ${err.message}`);
             const key = `${name}\0first backup`;
@@ -149,8 +160,9 @@ async function benchMedium(mediumName, p) {
       const tools = Object.fromEntries(Object.entries(row.tools).map(([t, s]) => [t, summarize(s, set)]));
       return derive({ dataset: row.dataset, phase: row.phase, files: set.files, bytes: set.bytes, tools }, ceiling?.mbPerSecond);
     });
-    return { name: mediumName, root, ceiling, rows };
+    return { name: mediumName, root: s3 ? `${root}, repositories in ${s3.description}` : root, ceiling, rows };
   } finally {
+    await s3?.close();
     await rm(base, { recursive: true, force: true });
     toRemove.delete(base);
   }

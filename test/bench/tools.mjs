@@ -17,21 +17,22 @@ function lastJson(stdout, predicate) {
   throw new Error(`no matching JSON line in output: ${stdout.slice(-300)}`);
 }
 
-const ferry = {
-  name: 'ferry',
+/** Ferry with the CLI at `cli` (a second build, e.g. main's, runs as tool "ferry-baseline"). */
+const ferryAt = (name, cli) => ({
+  name,
   env: () => ({ FERRY_PASSWORD: PASSWORD, FERRY_BENCH: '1' }),
   async init(repo) {
-    await measure(process.execPath, [FERRY, '--repo', repo, 'init'], { env: this.env() });
+    await measure(process.execPath, [cli, '--repo', repo, 'init'], { env: this.env() });
   },
   async backup(repo, path) {
-    const m = await measure(process.execPath, [FERRY, '--repo', repo, '--json', 'backup', path], { env: this.env() });
+    const m = await measure(process.execPath, [cli, '--repo', repo, '--json', 'backup', path], { env: this.env() });
     const summary = lastJson(m.stdout, (v) => v.type === 'summary');
     return { ...m, snapshotId: summary.snapshotId, reportedBytesAdded: summary.bytesAdded };
   },
   async restore(repo, _snapshotId, target) {
-    return measure(process.execPath, [FERRY, '--repo', repo, '--json', 'restore', 'latest', '--target', target], { env: this.env() });
+    return measure(process.execPath, [cli, '--repo', repo, '--json', 'restore', 'latest', '--target', target], { env: this.env() });
   },
-};
+});
 
 function resticEnv(cacheDir) {
   return { RESTIC_PASSWORD: PASSWORD, RESTIC_CACHE_DIR: cacheDir };
@@ -67,5 +68,10 @@ const resticMover = {
   },
 };
 
-export const TOOLS = { ferry, restic, 'restic-mover': resticMover };
+export const TOOLS = {
+  ferry: ferryAt('ferry', FERRY),
+  restic,
+  'restic-mover': resticMover,
+  ...(process.env.BENCH_BASELINE_CLI ? { 'ferry-baseline': ferryAt('ferry-baseline', process.env.BENCH_BASELINE_CLI) } : {}),
+};
 export const FERRY_CLI = FERRY;

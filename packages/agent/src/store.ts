@@ -5,11 +5,13 @@
  */
 import { resolve } from 'node:path';
 import {
+  blobDataLength,
   BlobStoreError,
   LocalStore,
   RetryingStore,
   S3Store,
   parseS3Url,
+  type BlobData,
   type BlobListEntry,
   type BlobStat,
   type BlobStore,
@@ -40,10 +42,10 @@ export class TimedStore implements BlobStore {
     return this.inner.capabilities;
   }
 
-  put(key: string, data: Uint8Array, options?: PutOptions): Promise<void> {
+  put(key: string, data: BlobData, options?: PutOptions): Promise<void> {
     return this.time('put', async () => {
       await this.inner.put(key, data, options);
-      this.metrics.storeBytes.inc({ backend: this.backend, direction: 'upload' }, data.byteLength);
+      this.metrics.storeBytes.inc({ backend: this.backend, direction: 'upload' }, blobDataLength(data));
     });
   }
 

@@ -23,10 +23,26 @@
  * - `description` names the store for messages and never contains credentials.
  * - Every call accepts an `AbortSignal`; an aborted call rejects with code `Aborted`.
  */
+/**
+ * An object's bytes: one buffer, or its parts in order (a pack is written as its blobs,
+ * so 16 MiB are not copied into one buffer just to be written out).
+ */
+export type BlobData = Uint8Array | readonly Uint8Array[];
+
+export function blobDataLength(data: BlobData): number {
+  return data instanceof Uint8Array ? data.byteLength : data.reduce((n, p) => n + p.byteLength, 0);
+}
+
+/** The bytes as one buffer; copies only when there are several parts. */
+export function joinBlobData(data: BlobData): Buffer {
+  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.concat(data);
+}
+
 export interface BlobStore {
   readonly description: string;
   readonly capabilities: BlobStoreCapabilities;
-  put(key: string, data: Uint8Array, options?: PutOptions): Promise<void>;
+  put(key: string, data: BlobData, options?: PutOptions): Promise<void>;
   get(key: string, options?: GetOptions): Promise<Buffer>;
   stat(key: string, options?: CallOptions): Promise<BlobStat | undefined>;
   list(prefix: string, options?: CallOptions): AsyncIterable<BlobListEntry>;

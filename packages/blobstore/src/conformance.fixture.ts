@@ -52,6 +52,17 @@ export function describeBlobStoreConformance(
       expect(await store.stat('empty')).toEqual({ size: 0 });
     });
 
+    it('stores an object given as parts as their concatenation (many parts, empty ones, none)', async () => {
+      const parts = Array.from({ length: 1500 }, (_, i) => randomBytes(i % 7 === 0 ? 0 : 1 + (i % 300)));
+      await store.put('data/cd/parts', parts);
+      await store.put('no-parts', []);
+      const whole = Buffer.concat(parts);
+      expect((await store.get('data/cd/parts')).equals(whole)).toBe(true);
+      expect(await store.stat('data/cd/parts')).toEqual({ size: whole.length });
+      expect((await store.get('data/cd/parts', { range: { offset: 100, length: 50 } })).equals(whole.subarray(100, 150))).toBe(true);
+      expect(await store.stat('no-parts')).toEqual({ size: 0 });
+    });
+
     it('reads its own writes after an overwrite (get, stat, list)', async () => {
       await store.put('config', Buffer.from('first version'));
       await store.put('config', Buffer.from('second'));

@@ -1,4 +1,5 @@
 import {
+  type BlobData,
   BlobStoreError,
   type BlobListEntry,
   type BlobStat,
@@ -72,7 +73,7 @@ export class FaultyStore implements BlobStore {
     this.rules = [];
   }
 
-  put(key: string, data: Uint8Array, options?: PutOptions): Promise<void> {
+  put(key: string, data: BlobData, options?: PutOptions): Promise<void> {
     return this.call('put', key, () => this.inner.put(key, data, options));
   }
 

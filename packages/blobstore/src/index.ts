@@ -1,4 +1,7 @@
 export {
+  blobDataLength,
+  joinBlobData,
+  type BlobData,
   BlobStoreError,
   getIfExists,
   isBlobStoreError,

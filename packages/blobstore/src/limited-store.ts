@@ -1,10 +1,12 @@
-import type {
-  BlobListEntry,
-  BlobStat,
-  BlobStore,
-  CallOptions,
-  GetOptions,
-  PutOptions,
+import {
+  blobDataLength,
+  type BlobData,
+  type BlobListEntry,
+  type BlobStat,
+  type BlobStore,
+  type CallOptions,
+  type GetOptions,
+  type PutOptions,
 } from './blobstore.js';
 import { systemClock, type Clock } from './clock.js';
 import { Semaphore } from './semaphore.js';
@@ -49,8 +51,8 @@ export class LimitedStore implements BlobStore {
     return this.inner.capabilities;
   }
 
-  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
-    await this.upload?.take(data.length, options.signal);
+  async put(key: string, data: BlobData, options: PutOptions = {}): Promise<void> {
+    await this.upload?.take(blobDataLength(data), options.signal);
     return this.inSlot(options.signal, () => this.inner.put(key, data, options));
   }
 

@@ -4,6 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { throwIfAborted } from './abort.js';
 import {
+  type BlobData,
   BlobStoreError,
   type BlobListEntry,
   type BlobStat,
@@ -40,7 +41,7 @@ export class LocalStore implements BlobStore {
     this.description = `local:${this.root}`;
   }
 
-  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
+  async put(key: string, data: BlobData, options: PutOptions = {}): Promise<void> {
     const file = this.pathOf(key);
     const what = `put ${key} to ${this.description}`;
     throwIfAborted(options.signal, what, key);
@@ -76,7 +77,9 @@ export class LocalStore implements BlobStore {
       const { size } = await handle.stat();
       const range = options.range ?? { offset: 0, length: size };
       assertRangeWithin(key, range, size);
-      const buffer = Buffer.alloc(range.length);
+      // Not zero-filled: every byte is read over (or the get fails); and an ArrayBuffer of
+      // its own, so a caller may transfer it to a worker.
+      const buffer = Buffer.allocUnsafeSlow(range.length);
       let done = 0;
       while (done < range.length) {
         throwIfAborted(options.signal, what, key);
@@ -220,10 +223,12 @@ export function mapFsError(err: unknown, what: string, key?: string): BlobStoreE
   return new BlobStoreError(code, message, { key, cause: err });
 }
 
-async function writeDurably(file: string, data: Uint8Array): Promise<void> {
+async function writeDurably(file: string, data: BlobData): Promise<void> {
   const handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
   try {
-    await handle.writeFile(data);
+    // Parts go out with writev (libuv loops over short writes and IOV_MAX), never joined first.
+    if (data instanceof Uint8Array) await handle.writeFile(data);
+    else if (data.length > 0) await handle.writev(data as Uint8Array[], 0);
     await handle.sync();
   } finally {
     await handle.close();

@@ -1,5 +1,7 @@
 import { throwIfAborted } from './abort.js';
 import {
+  joinBlobData,
+  type BlobData,
   BlobStoreError,
   type BlobListEntry,
   type BlobStat,
@@ -21,14 +23,15 @@ export class MemoryStore implements BlobStore {
     this.description = `memory:${options.name ?? 'default'}`;
   }
 
-  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
+  async put(key: string, data: BlobData, options: PutOptions = {}): Promise<void> {
     assertValidKey(key);
     await tick();
     throwIfAborted(options.signal, `put ${key} to ${this.description}`, key);
     if (options.ifNotExists && this.objects.has(key)) {
       throw new BlobStoreError('AlreadyExists', `${key} already exists in ${this.description}`, { key });
     }
-    this.objects.set(key, Buffer.from(data));
+    // A copy either way: joinBlobData only views a single buffer.
+    this.objects.set(key, Buffer.from(joinBlobData(data)));
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Buffer> {

@@ -1,5 +1,7 @@
 import { throwIfAborted } from './abort.js';
 import {
+  joinBlobData,
+  type BlobData,
   BlobStoreError,
   isBlobStoreError,
   type BlobListEntry,
@@ -79,7 +81,7 @@ export class RetryingStore implements BlobStore {
     return this.inner.capabilities;
   }
 
-  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
+  async put(key: string, data: BlobData, options: PutOptions = {}): Promise<void> {
     let ambiguous = false;
     await this.withRetry('put', key, options.signal, async () => {
       try {
@@ -156,10 +158,10 @@ export class RetryingStore implements BlobStore {
     await this.clock.sleep(delayMs, signal);
   }
 
-  private async holds(key: string, data: Uint8Array, signal: AbortSignal | undefined): Promise<boolean> {
+  private async holds(key: string, data: BlobData, signal: AbortSignal | undefined): Promise<boolean> {
     try {
       const stored = await this.inner.get(key, { signal });
-      return stored.equals(data);
+      return stored.equals(joinBlobData(data));
     } catch {
       return false;
     }

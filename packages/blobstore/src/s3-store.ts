@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { abortedError, throwIfAborted } from './abort.js';
 import {
+  blobDataLength,
+  type BlobData,
   BlobStoreError,
   type BlobListEntry,
   type BlobStat,
@@ -85,16 +87,19 @@ export class S3Store implements BlobStore {
     this.description = describeS3Location(options.endpoint, this.bucket, this.prefix);
   }
 
-  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
+  async put(key: string, data: BlobData, options: PutOptions = {}): Promise<void> {
     assertValidKey(key);
     const what = `put ${key} to ${this.description}`;
     throwIfAborted(options.signal, what, key);
+    const md5 = createHash('md5');
+    for (const part of data instanceof Uint8Array ? [data] : data) md5.update(part);
     const command = new (await sdk()).PutObjectCommand({
       Bucket: this.bucket,
       Key: this.prefix + key,
-      Body: data,
-      ContentLength: data.length,
-      ContentMD5: createHash('md5').update(data).digest('base64'),
+      // Parts are streamed in order instead of joined; a retry calls put again, with a new stream.
+      Body: data instanceof Uint8Array ? data : Readable.from(data, { objectMode: false }),
+      ContentLength: blobDataLength(data),
+      ContentMD5: md5.digest('base64'),
       IfNoneMatch: options.ifNotExists ? '*' : undefined,
     });
     try {

@@ -3,7 +3,7 @@
  * stays only a bounded number of files ahead of the content writer, so memory depends
  * on the files in flight and the directories on the current path, not on the tree size.
  */
-import { lstat, readdir, readlink, readFile } from 'node:fs/promises';
+import { lstat, readlink, readFile } from 'node:fs/promises';
 import { toEntryStat, type EntryError, type EntryStat } from './entry-stat.js';
 import { basename, resolve } from 'node:path';
 import { currentHost, currentUser } from './host.js';
@@ -21,9 +21,12 @@ import { joinRaw } from './paths.js';
 import { beginBackupSession } from './backup-session.js';
 import { observed, Semaphore } from './concurrency.js';
 import type { WriteSession } from './write-session.js';
+import { ParentTrees } from './parent-trees.js';
 
 const FILES_IN_FLIGHT = 128;
 const LARGE_FILES_IN_FLIGHT = 2;
+/** Parent directory listings read ahead of the walker (each a store read). */
+const PARENT_TREES_AHEAD = 8;
 const DEFAULT_CHECKPOINT_MS = 5 * 60_000;
 const PROGRAM = 'ferry 0.1.0';
 
@@ -137,6 +140,9 @@ class BackupRun {
   readonly problems: FileProblem[] = [];
   readonly meter: ProgressMeter;
   private readonly files = new Semaphore(FILES_IN_FLIGHT);
+  private readonly parentTrees: ParentTrees;
+  /** Files the walk has reached, stored or not yet (the files total once the walk ends). */
+  private filesSeen = 0;
   private readonly largeFiles = new Semaphore(LARGE_FILES_IN_FLIGHT);
   private readonly writer: ContentWriter;
   private readonly signal: AbortSignal | undefined;
@@ -157,6 +163,7 @@ class BackupRun {
     this.lastCheckpoint = repo.clock.now();
     this.checkpointEvery = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_MS;
     this.meter = new ProgressMeter('backup', repo.clock, options.onProgress);
+    this.parentTrees = new ParentTrees((ids, signal) => repo.readTree(ids, signal), options.signal, PARENT_TREES_AHEAD);
     const { minSize, avgSize, maxSize } = repo.config.chunker;
     this.writer = new ContentWriter({
       pool: repo.pool,
@@ -177,10 +184,13 @@ class BackupRun {
     if (src.kind === 'stream') return this.storeDir([await this.streamNode(src.stream, src.fileName)]);
     const rules = ExcludeRules.from(this.options.excludes ?? []);
     if (src.paths.length === 0) throw new RepositoryError('InvalidArgument', 'nothing to back up: no paths given');
-    if (this.meter.wanted) void this.countTotals(src.paths, rules);
     if (src.paths.length === 1) {
       const st = await this.lstatRoot(src.paths[0]!);
-      if (st.type === 'dir') return (await this.walkDir(Buffer.from(resolve(src.paths[0]!)), '', parent?.tree, rules, this.root))();
+      if (st.type === 'dir') {
+        const stored = await this.walkDir(Buffer.from(resolve(src.paths[0]!)), '', parent?.tree, rules, this.root);
+        this.walked();
+        return stored();
+      }
     }
     const names = new Set<string>();
     const nodes: Promise<TreeNode | undefined>[] = [];
@@ -192,7 +202,19 @@ class BackupRun {
       const later = await this.entry(Buffer.from(resolve(path)), name, Buffer.from(name), st, parentRoot?.get(Buffer.from(name).toString('latin1')), rules, this.root);
       nodes.push(this.track(later.node, this.root));
     }
+    this.walked();
     return this.storeDir(await settleNodes(nodes));
+  }
+
+  /**
+   * The walk has seen every entry: its counts are the totals, and progress gets an ETA.
+   * Counting during the real walk replaces a second full walk (an lstat of every entry on
+   * the main thread) that competed with the backup; the walker runs ahead of the data,
+   * so the totals arrive early for large files and near the end for many small ones.
+   */
+  private walked(): void {
+    this.meter.filesTotal = this.filesSeen;
+    this.meter.bytesTotal = this.counters.bytesProcessed;
   }
 
   private async lstatRoot(path: string): Promise<EntryStat> {
@@ -223,6 +245,7 @@ class BackupRun {
     const nodes: Promise<TreeNode | undefined>[] = [];
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
+      if (parent) this.prefetchParentDirs(parent, names, i);
       const st = stats[i]!;
       const childRel = rel === '' ? name.toString('utf8') : `${rel}/${name.toString('utf8')}`;
       if (!localRules.empty && localRules.matches(childRel)) continue;
@@ -257,6 +280,7 @@ class BackupRun {
 
   private async file(abs: Buffer, rel: string, base: TreeNode, parent: TreeNode | undefined): Promise<Later> {
     const size = Number(base.size);
+    this.filesSeen++;
     this.counters.bytesProcessed += size;
     if (parent && this.unchanged(base, parent)) {
       this.counters.filesUnmodified++;
@@ -362,8 +386,16 @@ class BackupRun {
 
   private async parentMap(trees: readonly string[]): Promise<ParentMap> {
     const map: ParentMap = new Map();
-    for (const node of await this.repo.readTree(trees, this.signal)) map.set(node.name.toString('latin1'), node);
+    for (const node of await this.parentTrees.get(trees)) map.set(node.name.toString('latin1'), node);
     return map;
+  }
+
+  /** Prefetches the parent listings of the next few subdirectories after names[i]. */
+  private prefetchParentDirs(parent: ParentMap, names: readonly Buffer[], i: number): void {
+    for (let j = i; j < Math.min(names.length, i + PARENT_TREES_AHEAD); j++) {
+      const node = parent.get(names[j]!.toString('latin1'));
+      if (node?.type === 'dir' && node.subtrees) this.parentTrees.prefetch(node.subtrees);
+    }
   }
 
   private async ignoreFileRules(abs: Buffer, rel: string, names: Buffer[], rules: ExcludeRules): Promise<ExcludeRules> {
@@ -385,30 +417,6 @@ class BackupRun {
   private problem(rel: string, err: unknown): void {
     const message = err instanceof Error || isEntryError(err) ? err.message : String(err);
     this.problems.push({ path: rel, message });
-  }
-
-  /** Counts files and bytes ahead of the backup so progress has totals and an ETA. */
-  private async countTotals(paths: readonly string[], rules: ExcludeRules): Promise<void> {
-    let files = 0;
-    let bytes = 0;
-    const visit = async (abs: Buffer, rel: string): Promise<void> => {
-      if (this.signal?.aborted) return;
-      const st = await lstat(abs).catch(() => undefined);
-      if (!st) return;
-      if (st.isFile()) {
-        files++;
-        bytes += st.size;
-      } else if (st.isDirectory()) {
-        const names = await readdir(abs, { encoding: 'buffer' }).catch(() => [] as Buffer[]);
-        for (const n of names) {
-          const r = rel === '' ? n.toString('utf8') : `${rel}/${n.toString('utf8')}`;
-          if (rules.empty || !rules.matches(r)) await visit(joinRaw(abs, n), r);
-        }
-      }
-    };
-    for (const p of paths) await visit(Buffer.from(resolve(p)), '');
-    this.meter.filesTotal = files;
-    this.meter.bytesTotal = bytes;
   }
 }
 

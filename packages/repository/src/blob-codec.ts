@@ -4,7 +4,7 @@
  * Runs in the worker threads for data and on the main thread for trees.
  */
 import { Decoder, Encoder } from '@toondepauw/node-zstd';
-import { AAD, contentId, open, seal } from './crypto.js';
+import { AAD, contentId, openSplit, seal } from './crypto.js';
 
 export const BLOB_DATA = 0;
 export const BLOB_TREE = 1;
@@ -47,10 +47,10 @@ export class BlobCodec {
 
   /** Returns the verified raw blob, or a string saying what is wrong with it. */
   decode(type: BlobType, id: Buffer, sealed: Uint8Array): Buffer | string {
-    const plain = open(this.keys.blob, AAD.blob(type, id), sealed);
+    const plain = openSplit(this.keys.blob, AAD.blob(type, id), sealed, 1);
     if (plain === undefined) return 'authentication failed (damaged or not this blob)';
-    const encoding = plain[0];
-    const body = plain.subarray(1);
+    const encoding = plain.head[0];
+    const body = plain.body;
     let raw: Buffer;
     if (encoding === ENCODING_RAW) raw = body;
     else if (encoding === ENCODING_ZSTD) {

@@ -11,6 +11,7 @@ import { Semaphore } from './concurrency.js';
 import { RepositoryError } from './errors.js';
 import { packKey } from './pack.js';
 import type { WorkerPool } from './worker-pool.js';
+import { ownsWholeBuffer } from './worker-protocol.js';
 
 /** Blobs closer than this in one pack are read together (the gap is read and dropped). */
 const MAX_GAP = 256 * 1024;
@@ -81,11 +82,14 @@ export class BlobFetcher {
     const end = Math.max(...range.map((r) => r.offset + r.length));
     try {
       const bytes = await this.reads.with(1, () => this.o.store.get(packKey(pack), { range: { offset: start, length: end - start }, signal: this.o.signal }));
-      const slice = (r: Request): Buffer => Buffer.from(bytes.subarray(r.offset - start, r.offset - start + r.length));
-      for (const r of range) if (r.sealedOnly) r.resolve(slice(r));
+      const view = (r: Request): Buffer => bytes.subarray(r.offset - start, r.offset - start + r.length);
+      for (const r of range) if (r.sealedOnly) r.resolve(Buffer.from(view(r)));
       const toDecode = range.filter((r) => !r.sealedOnly);
       if (toDecode.length === 0) return;
-      const results = await this.o.pool.decode(toDecode.map((r) => ({ type: BLOB_DATA as typeof BLOB_DATA, id: r.id, sealed: slice(r) })));
+      // The whole read moves to the worker with the blobs as views of it: no copy per blob.
+      const whole = ownsWholeBuffer(bytes);
+      const items = toDecode.map((r) => ({ type: BLOB_DATA as typeof BLOB_DATA, id: r.id, sealed: whole ? view(r) : Buffer.from(view(r)) }));
+      const results = await (whole ? this.o.pool.decode(items, [bytes.buffer as ArrayBuffer]) : this.o.pool.decode(items));
       toDecode.forEach((r, i) => {
         const res = results[i]!;
         if ('error' in res) r.reject(new RepositoryError('Corrupt', `data blob ${r.id.toString('hex')} in pack ${pack}: ${res.error}`));

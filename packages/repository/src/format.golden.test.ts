@@ -75,11 +75,14 @@ describe('format v1 golden values', () => {
     b.add(Buffer.alloc(32, 0xaa), Buffer.alloc(50, 1), 40);
     b.add(Buffer.alloc(32, 0xbb), Buffer.alloc(70, 2), 60);
     const pack = b.finish(keys.object);
-    const headerLen = pack.bytes.readUInt32LE(pack.bytes.length - 4);
+    // The pack is handed to the store as its parts; the stored object is their concatenation.
+    const bytes = Buffer.concat(pack.parts);
+    expect(pack.size).toBe(bytes.length);
+    const headerLen = bytes.readUInt32LE(bytes.length - 4);
     expect(headerLen).toBe(16 + 8 + 2 * 45 + 16);
-    const header = pack.bytes.subarray(pack.bytes.length - 4 - headerLen, pack.bytes.length - 4);
+    const header = bytes.subarray(bytes.length - 4 - headerLen, bytes.length - 4);
     expect(pack.id).toEqual(createHash('sha256').update(header).digest());
-    const decoded = decodePackHeader(keys.object, header, pack.bytes.length);
+    const decoded = decodePackHeader(keys.object, header, bytes.length);
     expect(decoded.ok && decoded.entries.map((e) => [e.id[0], e.offset, e.length, e.rawLength])).toEqual([
       [0xaa, 0, 50, 40],
       [0xbb, 50, 70, 60],

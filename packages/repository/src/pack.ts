@@ -20,7 +20,9 @@ export interface PackEntry {
 
 export interface FinishedPack {
   readonly id: Buffer;
-  readonly bytes: Buffer;
+  /** The pack's bytes as its parts in order (blobs, header, trailer): written out without joining. */
+  readonly parts: readonly Buffer[];
+  readonly size: number;
   readonly entries: readonly PackEntry[];
 }
 
@@ -53,7 +55,8 @@ export class PackBuilder {
     const trailer = Buffer.alloc(4);
     trailer.writeUInt32LE(header.length);
     const id = createHash('sha256').update(header).digest();
-    return { id, bytes: Buffer.concat([...this.parts, header, trailer]), entries: this.entries };
+    const parts = [...this.parts, header, trailer];
+    return { id, parts, size: this.bytes + header.length + trailer.length, entries: this.entries };
   }
 }
 

@@ -110,8 +110,8 @@ export class WorkerPool {
     return res.result;
   }
 
-  async decode(items: readonly { type: BlobType; id: Buffer; sealed: Buffer }[]): Promise<readonly DecodeResult[]> {
-    const transfer = items.map((i) => i.sealed).filter(ownsWholeBuffer).map((s) => s.buffer as ArrayBuffer);
+  /** `transfer` moves buffers the items are views of (a whole ranged read) to the worker without a copy. */
+  async decode(items: readonly { type: BlobType; id: Buffer; sealed: Buffer }[], transfer = items.map((i) => i.sealed).filter(ownsWholeBuffer).map((s) => s.buffer as ArrayBuffer)): Promise<readonly DecodeResult[]> {
     const res = await this.request({ op: 'decode', items }, transfer);
     if (res.op !== 'decode') throw new Error('worker answered the wrong request');
     return res.results;

@@ -134,8 +134,8 @@ export class WriteSession {
     const finished = pack.builder.finish(this.options.objectKey);
     this.options.index.setPackId(pack.packNo, finished.id);
     const upload = this.options.store
-      .put(packKey(finished.id), finished.bytes, { signal: this.options.signal })
-      .then(() => this.uploaded(finished.id, type, finished.entries, finished.bytes.length))
+      .put(packKey(finished.id), finished.parts, { signal: this.options.signal })
+      .then(() => this.uploaded(finished.id, type, finished.entries, finished.size))
       .catch((err: unknown) => {
         this.uploadError ??= err;
       })

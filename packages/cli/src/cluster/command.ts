@@ -9,7 +9,7 @@ import type { ClientReadableStream } from '@grpc/grpc-js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIO } from '../io.js';
 import type { ErrorContext, GlobalOptions } from '../session.js';
-import { connect, type ClusterConnection, type ConnectionFlags } from './connection.js';
+import type { ClusterConnection, ConnectionFlags } from './connection.js';
 import { displayMode, exitCodeForPhase, followOperation, ProgressDisplay, type OperationView } from './follow.js';
 import { parseOutputFormat, renderItems, renderObject, type OutputFormat } from './format.js';
 
@@ -93,6 +93,8 @@ export async function runCluster<F>(
 ): Promise<void> {
   const flags = command.optsWithGlobals<F & ClusterFlags>();
   const tls = { ...flags, key: o.tlsKeyFlag === false ? undefined : flags.key };
+  // Loaded on use: gRPC and the API's protobuf definitions cost a local command ~0.2 s of start-up.
+  const { connect } = await import('./connection.js');
   const conn = await connect({ flags: tls, io: host.io, context: host.context, wallNow: host.wallNow, ...(host.signal !== undefined ? { signal: host.signal } : {}) });
   const quiet = flags.quiet === true;
   const run: ClusterRun<F> = {

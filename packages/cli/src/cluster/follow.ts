@@ -5,12 +5,11 @@
  * on this client.
  */
 import type { Clock } from '@ferry/blobstore';
-import { isTerminalPhase, type Progress__Output } from '@ferry/api';
-import { status, type ClientReadableStream } from '@grpc/grpc-js';
+import type { Progress__Output } from '@ferry/api';
+import type { ClientReadableStream } from '@grpc/grpc-js';
 import { CliError, ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import type { CliIO } from '../io.js';
 import { formatBytes, formatDuration, formatRate } from '../units.js';
-import { isServiceError } from './api-errors.js';
 
 /** What the display needs of a Backup or Restore message. */
 export interface OperationView {
@@ -141,6 +140,8 @@ export interface FollowOptions<T> {
 
 /** Resolves with the first message in a terminal phase. */
 export async function followOperation<T>(o: FollowOptions<T>): Promise<T> {
+  // Loaded on use, so registering the cluster commands does not load gRPC for local ones.
+  const [{ status }, { isServiceError }] = await Promise.all([import('@grpc/grpc-js'), import('./api-errors.js')]);
   let failures = 0;
   let delay = o.reconnectDelayMs ?? 1000;
   for (;;) {
@@ -162,6 +163,7 @@ export async function followOperation<T>(o: FollowOptions<T>): Promise<T> {
 }
 
 async function readUntilTerminal<T>(o: FollowOptions<T>): Promise<T | undefined> {
+  const { isTerminalPhase } = await import('@ferry/api');
   const stream = o.open();
   const onAbort = (): void => stream.cancel();
   o.signal?.addEventListener('abort', onAbort, { once: true });

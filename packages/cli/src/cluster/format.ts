@@ -3,8 +3,16 @@
  * and `kubectl describe`-style key/value blocks.
  */
 import { InvalidArgumentError } from 'commander';
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 import { formatBytes } from '../units.js';
+
+type Yaml = typeof import('yaml');
+let yamlModule: Yaml | undefined;
+/** yaml is ~70 files: loaded on the first YAML output, not by every command's start-up. */
+function yaml(): Yaml {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as Yaml;
+  return yamlModule;
+}
 
 export const OUTPUT_FORMATS = ['table', 'json', 'yaml', 'name'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -62,7 +70,7 @@ export function countCell(done: number, total: number): string {
 
 /** The value of a single-object command (`describe`, `create`) in a machine format. */
 export function renderObject(value: unknown, format: 'json' | 'yaml'): string {
-  return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value);
+  return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : yaml().stringify(value);
 }
 
 /** A list command's items in a machine format: `{"items": [...]}` so it parses as one document. */

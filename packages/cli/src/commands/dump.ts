@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import type { Repository, TreeNode } from '@ferry/repository';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { writeWithBackpressure } from '../io.js';
-import { writeTar, type TarEntry } from '../tar-writer.js';
+import type { TarEntry } from '../tar-writer.js';
 import type { CommandResult } from './result.js';
 
 export interface DumpCommandOptions {
@@ -35,6 +35,7 @@ export async function dumpCommand(options: DumpCommandOptions): Promise<CommandR
       throw new CliError(`/${target} in snapshot ${snapshot.id.slice(0, 8)} is a ${node.type}, not a file or directory`);
     }
   }
+  const { writeTar } = await import('../tar-writer.js');
   await writeTar({
     entries: prepend(firstEntry, iterator),
     content,
