@@ -152,6 +152,11 @@ export class E2eCluster {
     return this.backend.real;
   }
 
+  /** What the real API server refused the coordinator's ServiceAccount (empty on the fake server). */
+  async coordinatorRefusals(): Promise<string[]> {
+    return (await this.backend.real?.forbidden(`system:serviceaccount:${SYS}:ferry-coordinator`)) ?? [];
+  }
+
   private async ensureNamespace(name: string): Promise<void> {
     await this.core.createNamespace({ body: { metadata: { name } } }).catch((e: { code?: number }) => {
       if (e.code !== 409) throw e;
@@ -270,9 +275,12 @@ export async function startOwnedCluster(o: Omit<E2eClusterOptions, 'root' | 'buc
 
 export async function disposeOwnedCluster(cluster: E2eCluster | undefined): Promise<void> {
   if (!cluster) return;
+  const refused = await cluster.coordinatorRefusals();
   await cluster.stop();
   await cluster.o.bucket.cleanup().catch(() => undefined);
   if (process.env['FERRY_E2E_KEEP'] === undefined) await rm(cluster.o.root, { recursive: true, force: true });
+  // Any call the shipped RBAC does not allow fails the file, even one the coordinator retried or swallowed.
+  if (refused.length > 0) throw new Error(`the API server refused the coordinator (deploy/base/coordinator-rbac.yaml lacks these):\n${refused.join('\n')}`);
 }
 
 /** A few hundred small files per volume, with modes, times, a symlink and an empty directory. */

@@ -132,12 +132,16 @@ export class ControlPlane {
     await mkdir(logDir, { recursive: true });
     makePki(pki);
     await writeFile(join(pki, 'tokens.csv'), tokenFile(o.tokens ?? {}), { mode: 0o600 });
+    // Metadata-level audit of every request: who did what and the answer code, so a 403 that the
+    // product swallowed still shows (kube-logs/audit.log; ControlPlane.forbidden() reads it).
+    await writeFile(join(pki, 'audit-policy.yaml'), 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n  - level: Metadata\n');
     const etcdData = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : o.root, 'ferry-etcd-'));
     const daemons: Daemon[] = [];
     try {
       const etcdUrl = await startEtcd(etcdData, logDir, daemons);
       const port = await freePort();
-      daemons.push(startDaemon('kube-apiserver', binary('kube-apiserver'), apiServerArgs({ pki, port, etcdUrl, extra: o.apiServerArgs ?? [] }), join(logDir, 'kube-apiserver.log')));
+      const audit = [`--audit-policy-file=${join(pki, 'audit-policy.yaml')}`, `--audit-log-path=${join(logDir, 'audit.log')}`, '--audit-log-mode=blocking'];
+      daemons.push(startDaemon('kube-apiserver', binary('kube-apiserver'), apiServerArgs({ pki, port, etcdUrl, extra: [...audit, ...(o.apiServerArgs ?? [])] }), join(logDir, 'kube-apiserver.log')));
       const url = `https://127.0.0.1:${port}`;
       const caPem = await readFile(join(pki, 'ca.crt'), 'utf8');
       const cp = new ControlPlane(url, caPem, pki, daemons, etcdData, logDir, 0);
@@ -166,6 +170,21 @@ export class ControlPlane {
     const core = this.adminKubeConfig().makeApiClient(CoreV1Api);
     const r = await core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { audiences: [], expirationSeconds } } });
     return r.status!.token;
+  }
+
+  /** Requests the server refused with 403, from the audit log: `user verb resource[/sub] namespace`. */
+  async forbidden(usernamePrefix = ''): Promise<string[]> {
+    const text = await readFile(join(this.logDir, 'audit.log'), 'utf8').catch(() => '');
+    const out: string[] = [];
+    for (const line of text.split('\n')) {
+      if (!line.includes('"code":403')) continue;
+      const e = JSON.parse(line) as { user?: { username?: string }; verb?: string; objectRef?: { resource?: string; subresource?: string; namespace?: string; apiGroup?: string } };
+      const user = e.user?.username ?? '';
+      if (!user.startsWith(usernamePrefix)) continue;
+      const r = e.objectRef ?? {};
+      out.push(`${user} ${e.verb} ${r.apiGroup ? `${r.apiGroup}/` : ''}${r.resource ?? ''}${r.subresource ? `/${r.subresource}` : ''} ${r.namespace ?? ''}`.trim());
+    }
+    return [...new Set(out)];
   }
 
   /** Whether every process still runs (a test that kills none expects true). */

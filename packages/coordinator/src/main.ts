@@ -62,7 +62,7 @@ async function openClusterState(config: CoordinatorConfig, log: Logger): Promise
   const kubeConfig = new KubeConfig();
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromCluster();
-  return new KubeClusterState(kubeConfig);
+  return new KubeClusterState(kubeConfig, { systemNamespace: config.namespace });
 }
 
 async function closeCluster(cluster: ClusterState): Promise<void> {

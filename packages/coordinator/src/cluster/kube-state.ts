@@ -25,7 +25,11 @@ export class KubeClusterState implements ClusterState {
   private readonly authn: AuthenticationV1Api;
   private readonly authz: AuthorizationV1Api;
 
-  constructor(readonly kubeConfig: KubeConfig) {
+  /**
+   * `systemNamespace`: where the coordinator's BackupRepositories live. Its RBAC reads them
+   * only there (a Role), so they are watched there, not cluster-wide.
+   */
+  constructor(readonly kubeConfig: KubeConfig, readonly options: { readonly systemNamespace?: string } = {}) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.coordination = kubeConfig.makeApiClient(CoordinationV1Api);

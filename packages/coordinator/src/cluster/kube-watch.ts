@@ -13,6 +13,7 @@ export interface KubeClients {
   readonly core: CoreV1Api;
   readonly custom: CustomObjectsApi;
   readonly kubeConfig: KubeConfig;
+  readonly options?: { readonly systemNamespace?: string };
 }
 
 const WATCHED_FERRY_KINDS = ['Backup', 'PodVolumeBackup', 'Restore', 'PodVolumeRestore', 'BackupSchedule', 'BackupRepository'] as const;
@@ -30,8 +31,12 @@ export class KubeWatch implements ClusterWatch {
 
   private ferryWatch(kind: FerryKind & WatchedKind): ListWatch<KubernetesObject> {
     const plural = FERRY_KINDS[kind].plural;
-    const list = async () => (await this.kube.custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as { items: KubernetesObject[]; metadata: { resourceVersion?: string } };
-    return this.wire(kind, new ListWatch<KubernetesObject>(`/apis/${API_GROUP}/${API_VERSION}/${plural}`, new Watch(this.kube.kubeConfig), list as never, false));
+    // BackupRepositories live in the coordinator's namespace only, and its Role reads them only there.
+    const namespace = kind === 'BackupRepository' ? this.kube.options?.systemNamespace : undefined;
+    const ref = { group: API_GROUP, version: API_VERSION, plural };
+    const list = async () => (namespace ? await this.kube.custom.listNamespacedCustomObject({ ...ref, namespace }) : await this.kube.custom.listClusterCustomObject(ref)) as { items: KubernetesObject[]; metadata: { resourceVersion?: string } };
+    const path = `/apis/${API_GROUP}/${API_VERSION}/${namespace ? `namespaces/${namespace}/` : ''}${plural}`;
+    return this.wire(kind, new ListWatch<KubernetesObject>(path, new Watch(this.kube.kubeConfig), list as never, false));
   }
 
   private wire(kind: WatchedKind, lw: ListWatch<KubernetesObject>): ListWatch<KubernetesObject> {
