@@ -15,6 +15,7 @@ import type {
 } from '@ferry/api';
 import { CoordinatorError } from './errors.js';
 import type { FerryObject, ClusterState } from './cluster/cluster-state.js';
+import { IMPORTED_LABEL } from './cluster/labels.js';
 
 export const CLUSTER_KEY_SECRET = 'ferry-cluster-key';
 export const CLUSTER_KEY_FIELD = 'cluster-key';
@@ -51,15 +52,37 @@ export class Repositories {
     return `${name.slice(0, 236)}-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
   }
 
-  /** The BackupRepository for location × namespace, created (with the cluster key) on first use. */
-  async ensure(location: LocationObject, namespace: string, mover: V1alpha1Mover, imported?: { path: string; repositoryId: string }): Promise<RepositoryObject> {
+  /**
+   * The namespace's own BackupRepository at location (path = the namespace), created (with
+   * the cluster key) on first use. Never an imported one: an object of this name that was
+   * made by an import (older releases named imports like this) is refused, so a namespace's
+   * new backups can only go into its own repository.
+   */
+  async ensure(location: LocationObject, namespace: string, mover: V1alpha1Mover): Promise<RepositoryObject> {
     await this.ensureClusterKey();
     const name = Repositories.repositoryName(location.metadata.name ?? '', namespace);
-    const spec = { location: location.metadata.name ?? '', namespace, mover, path: imported?.path ?? namespace, keySecretRef: { name: CLUSTER_KEY_SECRET, key: CLUSTER_KEY_FIELD } };
-    return this.o.cluster.createOrGet<RepositoryObject>('BackupRepository', {
+    const repo = await this.o.cluster.createOrGet<RepositoryObject>('BackupRepository', {
       metadata: { name, namespace: this.o.namespace, labels: { 'ferry.dev/location': location.metadata.name ?? '', 'ferry.dev/namespace': namespace } },
-      // An imported repository (transfer/import.ts) lives at the exporter's path and pins the id it was checked against.
-      spec: imported ? { ...spec, repositoryId: imported.repositoryId } : spec,
+      spec: { location: location.metadata.name ?? '', namespace, mover, path: namespace, keySecretRef: { name: CLUSTER_KEY_SECRET, key: CLUSTER_KEY_FIELD } },
+    });
+    if (isImported(repo) || (repo.spec.path ?? namespace) !== namespace) {
+      throw new CoordinatorError('FailedPrecondition', `BackupRepository ${this.o.namespace}/${name} is an imported repository at path ${repo.spec.path ?? namespace}, not namespace ${namespace}'s own; backups never write into it: delete it and import again (imports are now named imported-…)`);
+    }
+    return repo;
+  }
+
+  /**
+   * A repository another cluster (or namespace) wrote, registered for restores into
+   * `namespace`: its own object (`imported-<location>-<namespace>-<id>`), labelled imported,
+   * never returned by ensure(), so new backups never use it.
+   */
+  async ensureImported(location: LocationObject, namespace: string, imported: { path: string; repositoryId: string }): Promise<RepositoryObject> {
+    await this.ensureClusterKey();
+    const locationName = location.metadata.name ?? '';
+    const name = Repositories.repositoryName(`imported-${locationName.replace(/^imported-/, '')}`, `${namespace}-${imported.repositoryId.slice(0, 12)}`);
+    return this.o.cluster.createOrGet<RepositoryObject>('BackupRepository', {
+      metadata: { name, namespace: this.o.namespace, labels: { 'ferry.dev/location': locationName, 'ferry.dev/namespace': namespace, [IMPORTED_LABEL]: 'true' } },
+      spec: { location: locationName, namespace, mover: 'native', path: imported.path, repositoryId: imported.repositoryId, keySecretRef: { name: CLUSTER_KEY_SECRET, key: CLUSTER_KEY_FIELD } },
     });
   }
 
@@ -143,4 +166,9 @@ export function locationUrl(location: LocationObject, path: string): string {
   const fs = location.spec.filesystem;
   if (!fs) throw new CoordinatorError('InvalidArgument', `BackupLocation ${location.metadata.name} sets neither s3 nor filesystem`);
   return `${fs.path.replace(/\/+$/, '')}/${path}`;
+}
+
+/** Whether this cluster only reads the repository: made by an import, or pinned to another cluster's repository id. */
+export function isImported(repo: RepositoryObject): boolean {
+  return repo.metadata.labels?.[IMPORTED_LABEL] === 'true' || repo.spec.repositoryId !== undefined;
 }
