@@ -86,6 +86,20 @@ export class Repositories {
     });
   }
 
+  /**
+   * Throws ReadOnly (naming the BackupLocation) when this cluster may only read the
+   * repository: it was imported, or its location has accessMode ReadOnly. Every writer
+   * (forget, purge, retention, prune) asks first.
+   */
+  async assertWritable(repositoryName: string, operation: string): Promise<void> {
+    const repo = await this.get(repositoryName);
+    const location = await this.resolveLocation(repo.spec.location);
+    assertLocationWritable(location, operation);
+    if (isImported(repo)) {
+      throw new CoordinatorError('ReadOnly', `BackupRepository ${this.o.namespace}/${repositoryName} at BackupLocation ${repo.spec.location} was imported: this cluster only restores from it, so ${operation} is refused; run it on the cluster that owns the repository`);
+    }
+  }
+
   private async ensureClusterKey(): Promise<void> {
     const existing = await this.o.cluster.getSecret(this.o.namespace, CLUSTER_KEY_SECRET);
     if (existing) return;
@@ -171,4 +185,10 @@ export function locationUrl(location: LocationObject, path: string): string {
 /** Whether this cluster only reads the repository: made by an import, or pinned to another cluster's repository id. */
 export function isImported(repo: RepositoryObject): boolean {
   return repo.metadata.labels?.[IMPORTED_LABEL] === 'true' || repo.spec.repositoryId !== undefined;
+}
+
+/** Throws ReadOnly when the location has spec.accessMode ReadOnly: backups, forget and prune would write to it. */
+export function assertLocationWritable(location: LocationObject, operation: string): void {
+  if (location.spec.accessMode !== 'ReadOnly') return;
+  throw new CoordinatorError('ReadOnly', `BackupLocation ${location.metadata.name} has spec.accessMode ReadOnly: ${operation} would write to it and is refused; this cluster only restores from it. Use a ReadWrite location, or set accessMode: ReadWrite if this cluster owns the store`);
 }

@@ -55,6 +55,9 @@ async function start({ c, backup, status }: Ctx): Promise<Decision<BackupStatus>
     if (isCoordinatorError(err, 'LocationNotFound')) return reject(c, backup, status, backup.spec.location ? 'LocationNotFound' : 'NoDefaultLocation', err.message);
     throw err;
   }
+  if (location.spec.accessMode === 'ReadOnly') {
+    return reject(c, backup, status, 'LocationReadOnly', `Backup ${backup.metadata.namespace}/${backup.metadata.name}: BackupLocation ${location.metadata.name} has spec.accessMode ReadOnly, so no backup may write to it; name a ReadWrite location in spec.location`);
+  }
   const selected = await createPodVolumeBackups(c, backup, location, namespaces);
   return { status: acceptedStatus(c, backup, status, location.metadata.name ?? '', selected), events: selected.events, requeueAfterMs: 1_000 };
 }
@@ -205,6 +208,11 @@ async function purgeSnapshots(c: ControllerContext, backup: BackupObject, pvbs: 
       c.log.info('purged snapshots of a deleted Backup', { namespace: backup.metadata.namespace, backup: backup.metadata.name, repository, removed: r.removed.length, alreadyGone: r.alreadyGone.length });
       events.push({ involved: involved('Backup', backup), type: 'Normal', reason: 'Purged', message: `forgot ${r.removed.length} snapshot(s) in BackupRepository ${repository}${r.alreadyGone.length ? ` (${r.alreadyGone.length} already gone)` : ''}; their data is freed at the repository's next prune` });
     } catch (err) {
+      // A repository this cluster only reads keeps its snapshots: the deletion goes on without forgetting them.
+      if (isCoordinatorError(err, 'ReadOnly')) {
+        events.push({ involved: involved('Backup', backup), type: 'Warning', reason: 'PurgeSkipped', message: `kept ${snapshotIds.length} snapshot(s) in BackupRepository ${repository}: ${err.message}` });
+        continue;
+      }
       return { ok: false, decision: purgeFailed(c, backup, repository, snapshotIds.length, err) };
     }
   }
