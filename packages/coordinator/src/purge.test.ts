@@ -184,4 +184,32 @@ describe('purgeOnDelete', () => {
       await (ctx.cluster as KubeClusterState).custom.patchClusterCustomObject({ ...group, plural: 'backuplocations', name: 'local', body: [{ op: 'replace', path: '/spec/accessMode', value: 'ReadWrite' }] });
     }
   });
+  it('TTL: a finished Backup is deleted once status.expiration passed (ManualClock), with an Expired Event; with purgeOnDelete its snapshots are forgotten too, without it they stay', async () => {
+    const { ctx, clock } = testContext(api.kubeConfig());
+    const location = (await ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
+    const repoName = (await ctx.repositories.ensure(location, 'shop', 'native')).metadata.name!;
+    const native = nativePurgeMover({ repository: repoName, mover: 'native', access: await ctx.repositories.jobRepository(repoName, { initialize: true }) }).mover;
+    await native.init({}).catch(() => undefined);
+    const [purged, kept] = [await backupOnce(native, 'ttl-a'), await backupOnce(native, 'ttl-b')];
+    const expiration = new Date(clock.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    for (const [name, id, purge] of [['ttl-purge', purged, true], ['ttl-keep', kept, false]] as const) {
+      await finishedBackup(ctx, name, repoName, [id], purge);
+      const b = (await ctx.cluster.get<BackupObject>('Backup', 'shop', name))!;
+      await ctx.cluster.replaceStatus('Backup', b, { ...b.status, expiration });
+    }
+
+    const early = await step(ctx, 'ttl-purge');
+    expect(early.backup?.metadata.deletionTimestamp).toBeUndefined();
+    expect(early.requeueAfterMs).toBe(3_600_000);
+    clock.advance(3_600_000);
+    for (const name of ['ttl-purge', 'ttl-keep']) {
+      await step(ctx, name); // expired: the coordinator deletes it
+      expect((await step(ctx, name)).backup).toBeUndefined(); // the finalizer ran (and purged, with purgeOnDelete)
+    }
+    expect((await events('ttl-purge', 'Expired'))[0]?.message).toBe(`status.expiration ${expiration} passed: deleting the Backup and forgetting its snapshots (spec.purgeOnDelete)`);
+    expect((await events('ttl-keep', 'Expired'))[0]?.message).toBe(`status.expiration ${expiration} passed: deleting the Backup; its snapshots stay (spec.purgeOnDelete is not set)`);
+    const left = await snapshotsIn(native);
+    expect(left).not.toContain(purged);
+    expect(left).toContain(kept);
+  });
 });

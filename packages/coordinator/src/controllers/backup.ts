@@ -82,7 +82,8 @@ function acceptedStatus(c: ControllerContext, backup: BackupObject, status: Back
     conditions,
     location,
     startTimestamp: now,
-    ...(ttl.ok ? { expiration: new Date(created + ttl.milliseconds).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+    // ttl 0 keeps the Backup until it is deleted by hand.
+    ...(ttl.ok && ttl.milliseconds > 0 ? { expiration: new Date(created + ttl.milliseconds).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
     counts: { total: s.created.length, new: s.created.length, inProgress: 0, completed: 0, partiallyFailed: 0, failed: 0, canceled: 0, skipped: s.skipped.length },
     skippedVolumes: s.skipped.slice(0, 1000),
     ...(s.problems.length > 0 ? { annotationProblems: s.problems.slice(0, 100) } : {}),
@@ -137,15 +138,31 @@ async function cancelVolumes(c: ControllerContext, pvbs: readonly PvbObject[]): 
   }
 }
 
-const done = async (): Promise<Decision<BackupStatus>> => ({});
+/** Expiry is looked at again at least this often, so an edited expiration or a stepped clock is noticed. */
+const EXPIRY_RECHECK_MS = 3_600_000;
+
+/**
+ * A finished Backup is deleted once status.expiration passed; the deletion then goes
+ * through finalize(), which forgets the snapshots when spec.purgeOnDelete says so.
+ */
+async function expireWhenDue({ c, backup, status }: Ctx): Promise<Decision<BackupStatus>> {
+  if (!status.expiration || backup.metadata.deletionTimestamp) return {};
+  const left = Date.parse(status.expiration) - c.clock.now();
+  if (left > 0) return { requeueAfterMs: Math.min(left, EXPIRY_RECHECK_MS) };
+  const snapshots = backup.spec.purgeOnDelete ? ' and forgetting its snapshots (spec.purgeOnDelete)' : '; its snapshots stay (spec.purgeOnDelete is not set)';
+  await c.cluster.event({ involved: involved('Backup', backup), type: 'Normal', reason: 'Expired', message: `status.expiration ${status.expiration} passed: deleting the Backup${snapshots}` }, c.clock);
+  c.log.info('deleting an expired Backup', { namespace: backup.metadata.namespace, backup: backup.metadata.name, expiration: status.expiration });
+  await c.cluster.delete('Backup', backup.metadata.namespace ?? '', backup.metadata.name ?? '');
+  return {};
+}
 
 const HANDLERS: PhaseHandlers<V1alpha1OperationPhase, Ctx, BackupStatus> = {
   New: start,
   InProgress: running,
-  Completed: done,
-  PartiallyFailed: done,
-  Failed: done,
-  Canceled: done,
+  Completed: expireWhenDue,
+  PartiallyFailed: expireWhenDue,
+  Failed: expireWhenDue,
+  Canceled: expireWhenDue,
 };
 
 export async function reconcileBackup(c: ControllerContext, backup: BackupObject): Promise<Decision<BackupStatus>> {
