@@ -73,6 +73,10 @@ export function mapS3Error(err: unknown, what: string, key?: string, signal?: Ab
       BY_NAME[e.name ?? ''] ??
       codeByStatus(e.$metadata?.httpStatusCode) ??
       (/socket hang up|timed? ?out/i.test(e.message ?? '') ? 'Unavailable' : 'Internal'));
+  if (e.name === 'CredentialsProviderError') {
+    // The SDK found no keys anywhere (environment, profile, instance metadata): say where they go.
+    return new BlobStoreError('PermissionDenied', `${what} failed: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for the bucket named by --repo / FERRY_REPOSITORY`, { key, cause: err });
+  }
   const detail = e.name === 'NoSuchBucket' ? 'the bucket does not exist (create it with `ferry init`)' : describe(e);
   const hint = FIX_HINTS[code];
   return new BlobStoreError(code, `${what} failed: ${detail}${hint ? `; ${hint}` : ''}`, { key, cause: err });

@@ -21,8 +21,34 @@ export function describeError(err: unknown, context: ErrorContext, exitCode: num
   return `ferry: ${scrub(text, context.secrets)}`;
 }
 
-function scrub(text: string, secrets: readonly string[]): string {
+/** A secret this long cannot be a word of the message around it, so it is replaced wherever it occurs. */
+const ANYWHERE_LENGTH = 16;
+
+/**
+ * Redacts secrets as values, never as substrings of prose (a password `the` must not turn
+ * "the repository" into "*** repository"). A short secret is replaced where a value
+ * stands: after `=` or `:` (fields, environment, argv `--password=`), as URL userinfo
+ * (`//user:secret@`), in quotes, as a whole argv word, or as the whole text. Long secrets
+ * (keys, tokens) are replaced anywhere.
+ */
+export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('***');
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (secret.length === 0) continue;
+    if (secret.length >= ANYWHERE_LENGTH) {
+      out = out.split(secret).join('***');
+      continue;
+    }
+    const s = escapeRegExp(secret);
+    out = out
+      .replace(new RegExp(`(=|:)${s}(?=$|[\\s&;,@'"\\])}])`, 'g'), '$1***')
+      .replace(new RegExp(`(['"\`])${s}\\1`, 'g'), '$1***$1')
+      .replace(new RegExp(`(^|\\s)(--[\\w-]+ )${s}(?=$|\\s)`, 'g'), '$1$2***');
+    if (out === secret) out = '***';
+  }
   return out;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -3,7 +3,7 @@ import type { Clock } from './clock.js';
 import type { AgentHub } from './hub.js';
 import type { ClusterState } from './cluster/cluster-state.js';
 import type { Logger } from '@ferry/log';
-import { RESTORED_POD_LABEL } from './cluster/labels.js';
+import { IMPORTED_LABEL, RESTORED_POD_LABEL } from './cluster/labels.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { PurgeMoverFactory } from './purge.js';
 import type { Repositories } from './repositories.js';
@@ -46,7 +46,7 @@ export const LABELS = {
   schedule: 'ferry.dev/schedule',
   podUid: 'ferry.dev/pod-uid',
   /** `true` on Backups and PodVolumeBackups made by ImportBackup: already complete, never run here. */
-  imported: 'ferry.dev/imported',
+  imported: IMPORTED_LABEL,
   /** On pods adopted by the webhook: the Restore they belong to. */
   restoredBy: RESTORED_POD_LABEL,
 } as const;

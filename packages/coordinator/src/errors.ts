@@ -18,6 +18,7 @@ export const COORDINATOR_ERROR_CODES = [
   'Unavailable',
   'CredentialsNotFound',
   'LocationNotFound',
+  'ReadOnly',
   'Unsupported',
   'Internal',
 ] as const;
@@ -50,6 +51,7 @@ const GRPC_STATUS: Record<CoordinatorErrorCode, GrpcStatus> = {
   Unavailable: GrpcStatus.UNAVAILABLE,
   CredentialsNotFound: GrpcStatus.FAILED_PRECONDITION,
   LocationNotFound: GrpcStatus.FAILED_PRECONDITION,
+  ReadOnly: GrpcStatus.FAILED_PRECONDITION,
   Unsupported: GrpcStatus.UNIMPLEMENTED,
   Internal: GrpcStatus.INTERNAL,
 };

@@ -19,7 +19,8 @@ import type { KubeClusterState } from './cluster/kube-state.js';
 import { reconcileBackup } from './controllers/backup.js';
 import { commit } from './controllers/commit.js';
 import type { BackupObject, PvbObject } from './objects.js';
-import { nativePurgeMover } from './purge.js';
+import { forgetSnapshots, nativePurgeMover } from './purge.js';
+import { applyScheduleRetention } from './schedules/retention.js';
 import type { LocationObject } from './repositories.js';
 
 let api: FakeApiServer;
@@ -146,5 +147,69 @@ describe('purgeOnDelete', () => {
     await deleteBackup(ctx, 'r2');
     expect((await step(ctx, 'r2')).backup).toBeUndefined();
     expect(await snapshotsIn(restic)).toEqual([y]);
+  });
+  it('never writes where this cluster only reads: a Backup to a ReadOnly location fails (LocationReadOnly, an Event naming it), an imported Backup with purgeOnDelete is deleted with its snapshots kept (PurgeSkipped), forget and retention refuse', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const location = (await ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
+    await ctx.cluster.createOrGet<LocationObject>('BackupLocation', { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'archive' }, spec: { accessMode: 'ReadOnly', filesystem: { path: join(root, 'repos') } } });
+    const own = await ctx.repositories.ensure(location, 'shop', 'native');
+    const native = nativePurgeMover({ repository: own.metadata.name!, mover: 'native', access: await ctx.repositories.jobRepository(own.metadata.name!, { initialize: true }) }).mover;
+    await native.init({}).catch(() => undefined);
+    const id = await backupOnce(native, 'ro');
+
+    const b = await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'to-archive', namespace: 'shop', finalizers: ['ferry.dev/backup-cleanup'] }, spec: { location: 'archive' } });
+    expect(b.status?.phase).toBeUndefined();
+    const refused = (await step(ctx, 'to-archive')).backup!;
+    expect(refused.status).toMatchObject({ phase: 'Failed', error: { code: 'LocationReadOnly' } });
+    expect((await events('to-archive', 'LocationReadOnly'))[0]?.message).toMatch(/BackupLocation archive has spec.accessMode ReadOnly, so no backup may write to it/);
+    expect(await ctx.cluster.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=to-archive')).toHaveLength(0);
+    expect((await ctx.cluster.list('BackupRepository', 'ferry-system')).map((r) => r.metadata.name)).not.toContain('archive-shop');
+
+    const imported = await ctx.repositories.ensureImported(location, 'shop', { path: 'shop', repositoryId: 'cd'.repeat(16) });
+    await finishedBackup(ctx, 'imported', imported.metadata.name!, [id], true);
+    await ctx.cluster.mergePatch('Backup', 'shop', 'imported', { metadata: { labels: { 'ferry.dev/imported': 'true' } } });
+    await deleteBackup(ctx, 'imported');
+    expect((await step(ctx, 'imported')).backup).toBeUndefined();
+    expect(await snapshotsIn(native)).toContain(id);
+    expect((await events('imported', 'PurgeSkipped'))[0]?.message).toMatch(new RegExp(`kept 1 snapshot\\(s\\) in BackupRepository ${imported.metadata.name}: .*at BackupLocation local was imported`));
+    const retention = await applyScheduleRetention({ repositories: ctx.repositories, movers: ctx.purgeMovers, repository: imported.metadata.name!, tag: 'ferry-schedule=shop/s', policy: { keepLast: 1 }, timeZone: 'UTC', now: Date.now() }).catch((e: unknown) => e);
+    expect(retention).toMatchObject({ code: 'ReadOnly' });
+
+    await (ctx.cluster as KubeClusterState).custom.patchClusterCustomObject({ ...group, plural: 'backuplocations', name: 'local', body: [{ op: 'add', path: '/spec/accessMode', value: 'ReadOnly' }] });
+    try {
+      const forget = await forgetSnapshots({ repositories: ctx.repositories, movers: ctx.purgeMovers, repository: own.metadata.name!, snapshotIds: [id] }).catch((e: unknown) => e);
+      expect(forget).toMatchObject({ code: 'ReadOnly', message: expect.stringMatching(/^BackupLocation local has spec.accessMode ReadOnly: forgetting 1 snapshot\(s\) would write to it and is refused/) });
+      expect(await snapshotsIn(native)).toContain(id);
+    } finally {
+      await (ctx.cluster as KubeClusterState).custom.patchClusterCustomObject({ ...group, plural: 'backuplocations', name: 'local', body: [{ op: 'replace', path: '/spec/accessMode', value: 'ReadWrite' }] });
+    }
+  });
+  it('TTL: a finished Backup is deleted once status.expiration passed (ManualClock), with an Expired Event; with purgeOnDelete its snapshots are forgotten too, without it they stay', async () => {
+    const { ctx, clock } = testContext(api.kubeConfig());
+    const location = (await ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
+    const repoName = (await ctx.repositories.ensure(location, 'shop', 'native')).metadata.name!;
+    const native = nativePurgeMover({ repository: repoName, mover: 'native', access: await ctx.repositories.jobRepository(repoName, { initialize: true }) }).mover;
+    await native.init({}).catch(() => undefined);
+    const [purged, kept] = [await backupOnce(native, 'ttl-a'), await backupOnce(native, 'ttl-b')];
+    const expiration = new Date(clock.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    for (const [name, id, purge] of [['ttl-purge', purged, true], ['ttl-keep', kept, false]] as const) {
+      await finishedBackup(ctx, name, repoName, [id], purge);
+      const b = (await ctx.cluster.get<BackupObject>('Backup', 'shop', name))!;
+      await ctx.cluster.replaceStatus('Backup', b, { ...b.status, expiration });
+    }
+
+    const early = await step(ctx, 'ttl-purge');
+    expect(early.backup?.metadata.deletionTimestamp).toBeUndefined();
+    expect(early.requeueAfterMs).toBe(3_600_000);
+    clock.advance(3_600_000);
+    for (const name of ['ttl-purge', 'ttl-keep']) {
+      await step(ctx, name); // expired: the coordinator deletes it
+      expect((await step(ctx, name)).backup).toBeUndefined(); // the finalizer ran (and purged, with purgeOnDelete)
+    }
+    expect((await events('ttl-purge', 'Expired'))[0]?.message).toBe(`status.expiration ${expiration} passed: deleting the Backup and forgetting its snapshots (spec.purgeOnDelete)`);
+    expect((await events('ttl-keep', 'Expired'))[0]?.message).toBe(`status.expiration ${expiration} passed: deleting the Backup; its snapshots stay (spec.purgeOnDelete is not set)`);
+    const left = await snapshotsIn(native);
+    expect(left).not.toContain(purged);
+    expect(left).toContain(kept);
   });
 });

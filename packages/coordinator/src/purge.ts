@@ -84,6 +84,7 @@ export interface ForgetSnapshotsResult {
 
 /** Removes these snapshots from one repository; ids already gone are skipped, so retries are safe. */
 export async function forgetSnapshots(o: ForgetSnapshotsOptions): Promise<ForgetSnapshotsResult> {
+  await o.repositories.assertWritable(o.repository, `forgetting ${o.snapshotIds.length} snapshot(s)`);
   const repo = await o.repositories.get(o.repository);
   const access = await o.repositories.jobRepository(o.repository, { initialize: false });
   const m = await o.movers({ repository: o.repository, mover: repo.spec.mover, access });

@@ -15,6 +15,7 @@ import type {
 } from '@ferry/api';
 import { CoordinatorError } from './errors.js';
 import type { FerryObject, ClusterState } from './cluster/cluster-state.js';
+import { IMPORTED_LABEL } from './cluster/labels.js';
 
 export const CLUSTER_KEY_SECRET = 'ferry-cluster-key';
 export const CLUSTER_KEY_FIELD = 'cluster-key';
@@ -51,16 +52,52 @@ export class Repositories {
     return `${name.slice(0, 236)}-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
   }
 
-  /** The BackupRepository for location × namespace, created (with the cluster key) on first use. */
-  async ensure(location: LocationObject, namespace: string, mover: V1alpha1Mover, imported?: { path: string; repositoryId: string }): Promise<RepositoryObject> {
+  /**
+   * The namespace's own BackupRepository at location (path = the namespace), created (with
+   * the cluster key) on first use. Never an imported one: an object of this name that was
+   * made by an import (older releases named imports like this) is refused, so a namespace's
+   * new backups can only go into its own repository.
+   */
+  async ensure(location: LocationObject, namespace: string, mover: V1alpha1Mover): Promise<RepositoryObject> {
     await this.ensureClusterKey();
     const name = Repositories.repositoryName(location.metadata.name ?? '', namespace);
-    const spec = { location: location.metadata.name ?? '', namespace, mover, path: imported?.path ?? namespace, keySecretRef: { name: CLUSTER_KEY_SECRET, key: CLUSTER_KEY_FIELD } };
-    return this.o.cluster.createOrGet<RepositoryObject>('BackupRepository', {
+    const repo = await this.o.cluster.createOrGet<RepositoryObject>('BackupRepository', {
       metadata: { name, namespace: this.o.namespace, labels: { 'ferry.dev/location': location.metadata.name ?? '', 'ferry.dev/namespace': namespace } },
-      // An imported repository (transfer/import.ts) lives at the exporter's path and pins the id it was checked against.
-      spec: imported ? { ...spec, repositoryId: imported.repositoryId } : spec,
+      spec: { location: location.metadata.name ?? '', namespace, mover, path: namespace, keySecretRef: { name: CLUSTER_KEY_SECRET, key: CLUSTER_KEY_FIELD } },
     });
+    if (isImported(repo) || (repo.spec.path ?? namespace) !== namespace) {
+      throw new CoordinatorError('FailedPrecondition', `BackupRepository ${this.o.namespace}/${name} is an imported repository at path ${repo.spec.path ?? namespace}, not namespace ${namespace}'s own; backups never write into it: delete it and import again (imports are now named imported-…)`);
+    }
+    return repo;
+  }
+
+  /**
+   * A repository another cluster (or namespace) wrote, registered for restores into
+   * `namespace`: its own object (`imported-<location>-<namespace>-<id>`), labelled imported,
+   * never returned by ensure(), so new backups never use it.
+   */
+  async ensureImported(location: LocationObject, namespace: string, imported: { path: string; repositoryId: string }): Promise<RepositoryObject> {
+    await this.ensureClusterKey();
+    const locationName = location.metadata.name ?? '';
+    const name = Repositories.repositoryName(`imported-${locationName.replace(/^imported-/, '')}`, `${namespace}-${imported.repositoryId.slice(0, 12)}`);
+    return this.o.cluster.createOrGet<RepositoryObject>('BackupRepository', {
+      metadata: { name, namespace: this.o.namespace, labels: { 'ferry.dev/location': locationName, 'ferry.dev/namespace': namespace, [IMPORTED_LABEL]: 'true' } },
+      spec: { location: locationName, namespace, mover: 'native', path: imported.path, repositoryId: imported.repositoryId, keySecretRef: { name: CLUSTER_KEY_SECRET, key: CLUSTER_KEY_FIELD } },
+    });
+  }
+
+  /**
+   * Throws ReadOnly (naming the BackupLocation) when this cluster may only read the
+   * repository: it was imported, or its location has accessMode ReadOnly. Every writer
+   * (forget, purge, retention, prune) asks first.
+   */
+  async assertWritable(repositoryName: string, operation: string): Promise<void> {
+    const repo = await this.get(repositoryName);
+    const location = await this.resolveLocation(repo.spec.location);
+    assertLocationWritable(location, operation);
+    if (isImported(repo)) {
+      throw new CoordinatorError('ReadOnly', `BackupRepository ${this.o.namespace}/${repositoryName} at BackupLocation ${repo.spec.location} was imported: this cluster only restores from it, so ${operation} is refused; run it on the cluster that owns the repository`);
+    }
   }
 
   private async ensureClusterKey(): Promise<void> {
@@ -143,4 +180,15 @@ export function locationUrl(location: LocationObject, path: string): string {
   const fs = location.spec.filesystem;
   if (!fs) throw new CoordinatorError('InvalidArgument', `BackupLocation ${location.metadata.name} sets neither s3 nor filesystem`);
   return `${fs.path.replace(/\/+$/, '')}/${path}`;
+}
+
+/** Whether this cluster only reads the repository: made by an import, or pinned to another cluster's repository id. */
+export function isImported(repo: RepositoryObject): boolean {
+  return repo.metadata.labels?.[IMPORTED_LABEL] === 'true' || repo.spec.repositoryId !== undefined;
+}
+
+/** Throws ReadOnly when the location has spec.accessMode ReadOnly: backups, forget and prune would write to it. */
+export function assertLocationWritable(location: LocationObject, operation: string): void {
+  if (location.spec.accessMode !== 'ReadOnly') return;
+  throw new CoordinatorError('ReadOnly', `BackupLocation ${location.metadata.name} has spec.accessMode ReadOnly: ${operation} would write to it and is refused; this cluster only restores from it. Use a ReadWrite location, or set accessMode: ReadWrite if this cluster owns the store`);
 }

@@ -221,7 +221,10 @@ class BackupRun {
     try {
       return toEntryStat(await lstat(path, { bigint: true }));
     } catch (err) {
-      throw new RepositoryError('InvalidArgument', `cannot back up ${path}: ${(err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new RepositoryError('InvalidArgument', `cannot back up ${path}: it does not exist; check the path (relative paths start at the current directory)`, { cause: err });
+      if (code === 'EACCES' || code === 'EPERM') throw new RepositoryError('InvalidArgument', `cannot back up ${path}: permission denied (${code}); run as a user that can read it`, { cause: err });
+      throw new RepositoryError('InvalidArgument', `cannot back up ${path}: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -78,7 +78,12 @@ export function restoreSmallFile(codec: BlobCodec, job: SmallFileJob): SmallFile
   let bytes = 0;
   try {
     for (const raw of raws) {
-      for (let off = 0; off < raw.length; ) off += writeSync(fd, raw, off, raw.length - off, bytes + off);
+      for (let off = 0; off < raw.length; ) {
+        const written = writeSync(fd, raw, off, raw.length - off, bytes + off);
+        // A write that makes no progress would otherwise be retried forever.
+        if (written <= 0) throw new Error(`write made no progress at byte ${bytes + off}`);
+        off += written;
+      }
       bytes += raw.length;
     }
     applyMetaSync(fd, job.meta, problems);

@@ -15,6 +15,7 @@ import { Batcher, observed, Semaphore } from './concurrency.js';
 import type { SmallFileJob, SmallFileResult } from './file-writer.js';
 import { asCanceled, RepositoryError, throwIfAborted } from './errors.js';
 import { ProgressMeter } from './progress.js';
+import { prepareTarget } from './restore-target.js';
 import type { RepositoryCore } from './core.js';
 
 const FILES_IN_FLIGHT = 128;
@@ -85,10 +86,8 @@ class RestoreRun {
   }
 
   async restore(rootTrees: readonly string[], include: string): Promise<void> {
+    await prepareTarget(this.options.target);
     const target = Buffer.from(this.options.target);
-    await fs.mkdir(target, { recursive: true }).catch((err: unknown) => {
-      throw new RepositoryError('InvalidArgument', `cannot create restore target ${target}: ${(err as Error).message}`);
-    });
     const parts = include.split('/').filter((p) => p !== '' && p !== '.');
     if (parts.length === 0) await this.restoreDir(target, '', rootTrees);
     else await this.restoreIncluded(target, parts, rootTrees);

@@ -57,7 +57,7 @@ export const BackupSpecSchema = obj('What to back up and how.', {
   location: opt(objectName('BackupLocation to write to. Default: the location with spec.default: true.')),
   mover: opt(mover('Mover for repositories this Backup creates. Default: native; an existing repository keeps its own.')),
   tags: tags('Tags added to every snapshot.'),
-  ttl: opt(duration('How long the Backup and its snapshots are kept before the coordinator deletes them. Default 720h.')),
+  ttl: opt(duration('How long after creation a finished Backup is kept: then the coordinator deletes it (Event Expired) and, with spec.purgeOnDelete, forgets its snapshots; without purgeOnDelete the snapshots stay until retention or forget removes them. 0 keeps it until deleted by hand. Default 720h.')),
   volumeTimeout: opt(duration('Per-volume time limit; a volume that exceeds it fails alone. Default 4h.')),
   purgeOnDelete: opt(bool('When the Backup is deleted, also forget its snapshots in the repositories (data is freed by the next prune).')),
   cancel: opt(bool('Set to true to cancel: running volumes stop, the Backup ends Canceled.')),

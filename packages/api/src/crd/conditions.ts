@@ -26,6 +26,7 @@ export const CONDITION_REASONS = {
   InvalidSpec: 'A field is invalid in a way the schema cannot express; the message names the field.',
   LocationNotFound: 'The named BackupLocation does not exist.',
   NoDefaultLocation: 'No location was named and no BackupLocation has spec.default: true (or more than one has).',
+  LocationReadOnly: 'The Backup names a BackupLocation with spec.accessMode ReadOnly; nothing is written to it.',
   NamespaceNotAllowed: "A Backup or Restore outside the coordinator's namespace named a namespace other than its own.",
   BackupNotFound: 'The Restore names a Backup that does not exist.',
   BackupNotRestorable: 'The Restore names a Backup that is not Completed or PartiallyFailed.',

@@ -1,2 +1,5 @@
 /** On pods adopted by the restore webhook: the Restore they belong to. Both cluster states watch pods by it. */
 export const RESTORED_POD_LABEL = 'restore.ferry.dev/restore';
+
+/** `true` on objects made by ImportBackup/ImportKey: read from here, never written by this cluster's own backups. */
+export const IMPORTED_LABEL = 'ferry.dev/imported';

@@ -55,6 +55,9 @@ async function start({ c, backup, status }: Ctx): Promise<Decision<BackupStatus>
     if (isCoordinatorError(err, 'LocationNotFound')) return reject(c, backup, status, backup.spec.location ? 'LocationNotFound' : 'NoDefaultLocation', err.message);
     throw err;
   }
+  if (location.spec.accessMode === 'ReadOnly') {
+    return reject(c, backup, status, 'LocationReadOnly', `Backup ${backup.metadata.namespace}/${backup.metadata.name}: BackupLocation ${location.metadata.name} has spec.accessMode ReadOnly, so no backup may write to it; name a ReadWrite location in spec.location`);
+  }
   const selected = await createPodVolumeBackups(c, backup, location, namespaces);
   return { status: acceptedStatus(c, backup, status, location.metadata.name ?? '', selected), events: selected.events, requeueAfterMs: 1_000 };
 }
@@ -79,7 +82,8 @@ function acceptedStatus(c: ControllerContext, backup: BackupObject, status: Back
     conditions,
     location,
     startTimestamp: now,
-    ...(ttl.ok ? { expiration: new Date(created + ttl.milliseconds).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+    // ttl 0 keeps the Backup until it is deleted by hand.
+    ...(ttl.ok && ttl.milliseconds > 0 ? { expiration: new Date(created + ttl.milliseconds).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
     counts: { total: s.created.length, new: s.created.length, inProgress: 0, completed: 0, partiallyFailed: 0, failed: 0, canceled: 0, skipped: s.skipped.length },
     skippedVolumes: s.skipped.slice(0, 1000),
     ...(s.problems.length > 0 ? { annotationProblems: s.problems.slice(0, 100) } : {}),
@@ -134,15 +138,31 @@ async function cancelVolumes(c: ControllerContext, pvbs: readonly PvbObject[]): 
   }
 }
 
-const done = async (): Promise<Decision<BackupStatus>> => ({});
+/** Expiry is looked at again at least this often, so an edited expiration or a stepped clock is noticed. */
+const EXPIRY_RECHECK_MS = 3_600_000;
+
+/**
+ * A finished Backup is deleted once status.expiration passed; the deletion then goes
+ * through finalize(), which forgets the snapshots when spec.purgeOnDelete says so.
+ */
+async function expireWhenDue({ c, backup, status }: Ctx): Promise<Decision<BackupStatus>> {
+  if (!status.expiration || backup.metadata.deletionTimestamp) return {};
+  const left = Date.parse(status.expiration) - c.clock.now();
+  if (left > 0) return { requeueAfterMs: Math.min(left, EXPIRY_RECHECK_MS) };
+  const snapshots = backup.spec.purgeOnDelete ? ' and forgetting its snapshots (spec.purgeOnDelete)' : '; its snapshots stay (spec.purgeOnDelete is not set)';
+  await c.cluster.event({ involved: involved('Backup', backup), type: 'Normal', reason: 'Expired', message: `status.expiration ${status.expiration} passed: deleting the Backup${snapshots}` }, c.clock);
+  c.log.info('deleting an expired Backup', { namespace: backup.metadata.namespace, backup: backup.metadata.name, expiration: status.expiration });
+  await c.cluster.delete('Backup', backup.metadata.namespace ?? '', backup.metadata.name ?? '');
+  return {};
+}
 
 const HANDLERS: PhaseHandlers<V1alpha1OperationPhase, Ctx, BackupStatus> = {
   New: start,
   InProgress: running,
-  Completed: done,
-  PartiallyFailed: done,
-  Failed: done,
-  Canceled: done,
+  Completed: expireWhenDue,
+  PartiallyFailed: expireWhenDue,
+  Failed: expireWhenDue,
+  Canceled: expireWhenDue,
 };
 
 export async function reconcileBackup(c: ControllerContext, backup: BackupObject): Promise<Decision<BackupStatus>> {
@@ -205,6 +225,11 @@ async function purgeSnapshots(c: ControllerContext, backup: BackupObject, pvbs: 
       c.log.info('purged snapshots of a deleted Backup', { namespace: backup.metadata.namespace, backup: backup.metadata.name, repository, removed: r.removed.length, alreadyGone: r.alreadyGone.length });
       events.push({ involved: involved('Backup', backup), type: 'Normal', reason: 'Purged', message: `forgot ${r.removed.length} snapshot(s) in BackupRepository ${repository}${r.alreadyGone.length ? ` (${r.alreadyGone.length} already gone)` : ''}; their data is freed at the repository's next prune` });
     } catch (err) {
+      // A repository this cluster only reads keeps its snapshots: the deletion goes on without forgetting them.
+      if (isCoordinatorError(err, 'ReadOnly')) {
+        events.push({ involved: involved('Backup', backup), type: 'Warning', reason: 'PurgeSkipped', message: `kept ${snapshotIds.length} snapshot(s) in BackupRepository ${repository}: ${err.message}` });
+        continue;
+      }
       return { ok: false, decision: purgeFailed(c, backup, repository, snapshotIds.length, err) };
     }
   }

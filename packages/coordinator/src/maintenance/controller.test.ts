@@ -227,4 +227,29 @@ describe('repository maintenance controller', () => {
     expect(status.lastPrune?.message).toMatch(/disconnected during the prune.*gave up after 2 attempts/);
     await stop();
   });
+  it('never prunes an imported repository (this cluster only reads it): a requested prune is recorded Failed with a PruneFailed Event naming the location; a check still runs', async () => {
+    const { ctx, clock, port, stop } = await setup();
+    const agent = await testAgent(port, 'node-c');
+    const location = (await ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
+    const repo = await ctx.repositories.ensureImported(location, 'lost', { path: 'shop', repositoryId: 'ab'.repeat(16) });
+    const name = repo.metadata.name!;
+    await ctx.cluster.mergePatch('BackupRepository', 'ferry-system', name, { metadata: { annotations: { [MAINTENANCE_ANNOTATIONS.pruneRequested]: new Date(clock.now()).toISOString() } } });
+    await reconcile(ctx, name);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(agent.assigned()).toHaveLength(0);
+    const status = (await fresh(ctx, name)).status!;
+    expect(status.lastPrune).toMatchObject({ result: 'Failed' });
+    expect(status.lastPrune?.message).toMatch(/at BackupLocation local was imported: this cluster only restores from it, so a prune is refused/);
+    const events = (await core.listNamespacedEvent({ namespace: 'ferry-system' })).items.filter((e) => e.involvedObject.name === name);
+    expect(events.find((e) => e.reason === 'PruneFailed')?.message).toContain('BackupLocation local');
+    await reconcile(ctx, name);
+    expect(agent.assigned()).toHaveLength(0);
+
+    await ctx.cluster.mergePatch('BackupRepository', 'ferry-system', name, { metadata: { annotations: { [MAINTENANCE_ANNOTATIONS.checkRequested]: new Date(clock.now()).toISOString() } } });
+    await reconcile(ctx, name);
+    await until(() => agent.assigned().length === 1);
+    expect(agent.assigned()[0]!.maintenance?.operation).toBe('MAINTENANCE_OPERATION_CHECK');
+    agent.close();
+    await stop();
+  });
 });

@@ -11,7 +11,7 @@ import { isoTime } from '../clock.js';
 import { setCondition } from '../conditions.js';
 import type { ControllerContext } from '../context.js';
 import { commit } from '../controllers/commit.js';
-import { messageOf } from '../errors.js';
+import { isCoordinatorError, messageOf } from '../errors.js';
 import type { AgentSession } from '../hub.js';
 import { exportRepositoryMetrics, forgetRepositoryMetrics } from './metrics.js';
 import { recordRun, type MaintenanceJob } from './runs.js';
@@ -50,6 +50,13 @@ async function schedule(ctx: ControllerContext, repo: RepositoryObject): Promise
 }
 
 async function start(ctx: ControllerContext, repo: RepositoryObject, status: RepositoryStatus, due: DueRun, attempt: number): Promise<{ requeueAfterMs?: number }> {
+  if (due.operation === 'prune') {
+    const refused = await readOnly(ctx, repo);
+    if (refused) {
+      await recordRun(ctx, repo, { operation: 'prune', job: { operation: 'prune', jobId: maintenanceJobId(repo.metadata.uid ?? '', 'prune', due.trigger, attempt), node: '', agentInstance: '', attempt, startedAt: isoTime(ctx.clock), ...(due.requestedAt ? { requestedAt: due.requestedAt } : {}) }, succeeded: false, message: refused });
+      return {};
+    }
+  }
   const agent = leastBusyAgent(ctx);
   const now = isoTime(ctx.clock);
   if (!agent) {
@@ -150,4 +157,15 @@ function withoutJob(status: RepositoryStatus): RepositoryStatus {
 /** BackupRepositories to look at when an agent connects or leaves: those waiting for one, or running on that node. */
 export function repositoriesToNudge(repositories: readonly RepositoryObject[], node: string): RepositoryObject[] {
   return repositories.filter((r) => r.status?.maintenanceJob?.node === node || r.status?.conditions?.some((c) => c.type === 'Maintenance' && c.reason === 'WaitingForAgent'));
+}
+
+/** Why a prune may not run here (the repository is imported or its location ReadOnly), or undefined. A check only reads and always runs. */
+async function readOnly(ctx: ControllerContext, repo: RepositoryObject): Promise<string | undefined> {
+  try {
+    await ctx.repositories.assertWritable(repo.metadata.name ?? '', 'a prune');
+    return undefined;
+  } catch (err) {
+    if (isCoordinatorError(err, 'ReadOnly')) return err.message;
+    throw err;
+  }
 }

@@ -57,6 +57,7 @@ export interface ScheduleRetentionResult {
 /** Applies the policy to one repository's snapshots of the schedule. */
 export async function applyScheduleRetention(o: ScheduleRetentionOptions): Promise<ScheduleRetentionResult> {
   const policy = enginePolicy(o.policy);
+  await o.repositories.assertWritable(o.repository, `retention of ${o.tag}`);
   const repo = await o.repositories.get(o.repository);
   const access = await o.repositories.jobRepository(o.repository, { initialize: false });
   const m = await o.movers({ repository: o.repository, mover: repo.spec.mover, access });

@@ -143,7 +143,7 @@ function newLocation(token: TransferToken, spec: Omit<LocationObject['spec'], 'a
 
 async function ensureRepository(t: TransferContext, token: TransferToken, location: LocationObject, namespace: string): Promise<RepositoryObject> {
   const { path, repositoryId } = token.repository;
-  const repo = await t.repositories.ensure(location, namespace, 'native', { path, repositoryId });
+  const repo = await t.repositories.ensureImported(location, namespace, { path, repositoryId });
   const what = `BackupRepository ${t.namespace}/${repo.metadata.name}`;
   if (repo.spec.mover !== 'native' || (repo.spec.path ?? repo.spec.namespace) !== path) throw new CoordinatorError('FailedPrecondition', `${what} already exists for another repository (${repo.spec.mover} at path ${repo.spec.path ?? repo.spec.namespace}); import into another namespace`);
   if (repo.spec.repositoryId && repo.spec.repositoryId !== repositoryId) throw new CoordinatorError('FailedPrecondition', `${what} records repository ${repo.spec.repositoryId}, not the token's ${repositoryId}; import into another namespace`);

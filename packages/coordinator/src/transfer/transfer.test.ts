@@ -197,7 +197,7 @@ describe('export and import between two clusters', () => {
 
   it('imports into another namespace: volumes are restored there', async () => {
     const r = await importBackup(two.t, { token, password: PASSWORD, namespace: 'staging' });
-    expect(r.repository).toBe(`${r.location}-staging`);
+    expect(r.repository).toBe(`${r.location}-staging-${parseToken(token).repository.repositoryId.slice(0, 12)}`);
     const pvbs = await two.ctx.cluster.list<PvbObject>('PodVolumeBackup', 'staging', 'ferry.dev/backup=nightly');
     expect(pvbs.map((p) => p.spec.pod.namespace)).toEqual(['staging', 'staging']);
   });
@@ -247,7 +247,7 @@ describe('export and import between two clusters', () => {
     const three = await startCluster(['shop']);
     try {
       await three.ctx.cluster.createOrGet<LocationObject>('BackupLocation', { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'mine' }, spec: { filesystem: { path: join(root, 'repos') } } });
-      expect((await importKey(three.t, { token: t })).repository.metadata.name).toBe('mine-shop');
+      expect((await importKey(three.t, { token: t })).repository.metadata.name).toBe(`imported-mine-shop-${parseToken(t).repository.repositoryId.slice(0, 12)}`);
     } finally {
       await three.api.stop();
     }
@@ -263,6 +263,21 @@ describe('export and import between two clusters', () => {
       await one.ctx.cluster.replaceStatus('PodVolumeBackup', p, { phase: 'Completed', snapshotId: ids[0] });
     }
     expect((await failure(exportBackup(one.t, { namespace: SYS, name: 'all', keyExport: 'none' }))).message).toMatch(/spans 2 repositories \(local-shop, local-web\)/);
+  });
+
+  it("an import into another namespace of the same cluster is its own repository: that namespace's new backups never go into the exporter's", async () => {
+    await one.api.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'other' } } });
+    const bare = (await exportBackup(one.t, { namespace: 'shop', name: 'nightly', keyExport: 'none' })).token;
+    const r = await importBackup(one.t, { token: bare, namespace: 'other' });
+    const imported = (await one.ctx.cluster.get<RepositoryObject>('BackupRepository', SYS, r.repository))!;
+    expect(imported.spec).toMatchObject({ path: 'shop', namespace: 'other' });
+    expect(imported.metadata.labels).toMatchObject({ 'ferry.dev/imported': 'true' });
+    const local = (await one.ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
+    const own = await one.ctx.repositories.ensure(local, 'other', 'native');
+    expect(own.metadata.name).toBe('local-other');
+    expect(own.metadata.name).not.toBe(r.repository);
+    expect(own.spec.path).toBe('other');
+    expect(own.spec.repositoryId).toBeUndefined();
   });
 
   it('no key, cluster key or password ever reached a log line, an Event or a status on either cluster', async () => {
