@@ -10,7 +10,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ALLOWED = {
   log: [],
   blobstore: [],
-  repository: ['blobstore'],
+  native: [],
+  repository: ['blobstore', 'native'],
   mover: ['blobstore', 'repository'],
   restic: ['mover'],
   api: [],

@@ -89,6 +89,11 @@ describe('Dockerfile.agent', () => {
     expect(mapping.some((m) => m.dest === '/opt/ferry/proto')).toBe(true);
     // Every Ferry package the agent imports at runtime is in the image.
     const deps = Object.keys((JSON.parse(readFileSync(join(root, 'packages/agent/package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+    // The native addon (through @ferry/repository): its package, its wrapper and the built binary, built in the build stage.
+    for (const path of ['package.json', 'dist', 'build/Release/ferry_native.node']) {
+      expect(mapping.some((m) => m.dest === `/opt/ferry/packages/native/${path}`), `@ferry/native ${path} in the image`).toBe(true);
+    }
+    expect(instructions.some((i) => i.stage === 'build' && i.op === 'RUN' && i.args.includes('node packages/native/build.mjs'))).toBe(true);
     for (const dep of deps.filter((d) => d.startsWith('@ferry/'))) {
       expect(mapping.some((m) => m.dest === `/opt/ferry/packages/${dep.slice(7)}/dist`), `${dep} dist in the image`).toBe(true);
     }

@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import { pack as tarPack, type Pack } from 'tar-stream';
 import type { TreeNode } from '@ferry/repository';
 import { writeWithBackpressure } from './io.js';
+import { aclText } from './posix-acl.js';
 
 export interface TarEntry {
   /** Path inside the archive, '/'-joined, no leading '/'. */
@@ -67,8 +68,8 @@ function headerFor(path: string, node: TreeNode, hardlinks: Map<string, string>)
     mode: node.mode,
     uid: node.uid,
     gid: node.gid,
-    mtime: new Date(Number(node.mtimeNs / 1_000_000n)),
-    pax: { mtime: paxTime(node.mtimeNs) },
+    mtime: ustarTime(node.mtimeNs),
+    pax: paxRecords(node),
   };
   switch (node.type) {
     case 'dir':
@@ -92,6 +93,37 @@ function headerFor(path: string, node: TreeNode, hardlinks: Map<string, string>)
       return { ...base, type: 'file', size: node.size ?? 0 };
     }
   }
+}
+
+/**
+ * Nanosecond times, and extended attributes and ACLs in the SCHILY records GNU tar reads
+ * with `--xattrs --xattrs-include='*' --acls`. pax records are UTF-8 text: an attribute
+ * whose value is not UTF-8 cannot travel in a dump (ferry restore keeps it).
+ */
+function paxRecords(node: TreeNode): Record<string, string> {
+  const pax: Record<string, string> = { mtime: paxTime(node.mtimeNs) };
+  if (node.atimeNs !== undefined) pax['atime'] = paxTime(node.atimeNs);
+  for (const x of node.xattrs ?? []) {
+    const acl = x.name.startsWith('system.posix_acl_') ? aclText(x.value) : undefined;
+    if (x.name === 'system.posix_acl_access' && acl !== undefined) pax['SCHILY.acl.access'] = acl;
+    else if (x.name === 'system.posix_acl_default' && acl !== undefined) pax['SCHILY.acl.default'] = acl;
+    else if (isUtf8(x.value)) pax[`SCHILY.xattr.${x.name}`] = x.value.toString('utf8');
+  }
+  return pax;
+}
+
+function isUtf8(value: Buffer): boolean {
+  return Buffer.from(value.toString('utf8'), 'utf8').equals(value);
+}
+
+/**
+ * The ustar header's own mtime, for readers that ignore pax: tar-stream writes it as a
+ * 32-bit signed number, so a time outside 1970..2038 is clamped there (pax keeps the truth).
+ */
+function ustarTime(ns: bigint): Date {
+  const seconds = ns / 1_000_000_000n;
+  const clamped = seconds < 0n ? 0n : seconds > 0x7fffffffn ? 0x7fffffffn : seconds;
+  return new Date(Number(clamped) * 1000);
 }
 
 /** pax `mtime` keeps the nanoseconds that the ustar octal field drops. */

@@ -49,6 +49,11 @@ describe('Dockerfile.coordinator', () => {
     expect(m && existsSync(join(root, m.src, entry[1]!.slice(m.dest.length))), `entrypoint ${entry[1]}`).toBe(true);
     expect(mapping.some((x) => x.dest === '/opt/ferry/proto')).toBe(true);
     const deps = Object.keys((JSON.parse(readFileSync(join(root, 'packages/coordinator/package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+    // The native addon (through @ferry/repository): its package, its wrapper and the built binary, built in the build stage.
+    for (const path of ['package.json', 'dist', 'build/Release/ferry_native.node']) {
+      expect(mapping.some((x) => x.dest === `/opt/ferry/packages/native/${path}`), `@ferry/native ${path} in the image`).toBe(true);
+    }
+    expect(instructions.some((i) => i.stage === 'build' && i.op === 'RUN' && i.args.includes('node packages/native/build.mjs'))).toBe(true);
     for (const dep of deps.filter((d) => d.startsWith('@ferry/'))) expect(mapping.some((x) => x.dest === `/opt/ferry/packages/${dep.slice(7)}/dist`), dep).toBe(true);
   });
 });

@@ -87,6 +87,30 @@ export interface TreeNode {
   /** Raw symlink target bytes. */
   readonly target?: Buffer;
   readonly rdev?: bigint;
+  /** Access time (format v2; v1 trees did not record it, restore then uses mtime). */
+  readonly atimeNs?: bigint;
+  /**
+   * A sparse file's data extents in file order (format v2): `content` is their data,
+   * concatenated; everything else up to `size` is a hole. Absent: `content` is the whole file.
+   */
+  readonly extents?: readonly FileExtent[];
+  /** Extended attributes (POSIX ACLs among them, as system.posix_acl_*), sorted by name (format v2). */
+  readonly xattrs?: readonly Xattr[];
+  /**
+   * Set when decoding a v1 tree, which did not record holes: the restorer then leaves
+   * all-zero filesystem blocks unwritten, as v1 restores did. Never stored.
+   */
+  readonly legacyHoles?: boolean;
+}
+
+export interface FileExtent {
+  readonly offset: number;
+  readonly length: number;
+}
+
+export interface Xattr {
+  readonly name: string;
+  readonly value: Buffer;
 }
 
 export interface Progress {

@@ -22,6 +22,7 @@ import { beginBackupSession } from './backup-session.js';
 import { observed, Semaphore } from './concurrency.js';
 import type { WriteSession } from './write-session.js';
 import { ParentTrees } from './parent-trees.js';
+import { readXattrs } from './xattrs.js';
 
 const FILES_IN_FLIGHT = 128;
 const LARGE_FILES_IN_FLIGHT = 2;
@@ -266,13 +267,13 @@ class BackupRun {
 
   /** Schedules one directory entry; the returned promise yields its node (or undefined if it is skipped). */
   private async entry(abs: Buffer, rel: string, name: Buffer, st: EntryStat, parent: TreeNode | undefined, rules: ExcludeRules, progress: DirProgress): Promise<Later> {
-    const base = metadata(name, st);
+    const base = this.withXattrs(abs, rel, metadata(name, st));
     if (st.type === 'dir') {
       this.counters.dirs++;
       const wait = await this.walkDir(abs, rel, parent?.type === 'dir' ? parent.subtrees : undefined, rules, progress.child(base));
       return { node: wait().then((subtrees) => ({ ...base, subtrees })) };
     }
-    if (st.type === 'file') return this.file(abs, rel, base, parent);
+    if (st.type === 'file') return this.file(abs, rel, base, parent, mayHaveHoles(st));
     if (st.type === 'symlink') {
       const target = await readlink(abs, { encoding: 'buffer' }).catch((e: unknown) => e as Error);
       if (target instanceof Error) return this.skip(rel, target);
@@ -281,7 +282,14 @@ class BackupRun {
     return ready(st.type === 'chardev' || st.type === 'blockdev' ? { ...base, rdev: st.rdev } : base);
   }
 
-  private async file(abs: Buffer, rel: string, base: TreeNode, parent: TreeNode | undefined): Promise<Later> {
+  /** Adds the entry's extended attributes (ACLs among them); what cannot be kept is a problem. */
+  private withXattrs(abs: Buffer, rel: string, base: TreeNode): TreeNode {
+    const { xattrs, problems } = readXattrs(abs);
+    for (const message of problems) this.problems.push({ path: rel, message });
+    return xattrs.length > 0 ? { ...base, xattrs } : base;
+  }
+
+  private async file(abs: Buffer, rel: string, base: TreeNode, parent: TreeNode | undefined, sparse: boolean): Promise<Later> {
     const size = Number(base.size);
     this.filesSeen++;
     this.counters.bytesProcessed += size;
@@ -289,13 +297,14 @@ class BackupRun {
       this.counters.filesUnmodified++;
       this.meter.filesDone++;
       this.meter.bytesDone += size;
-      return ready({ ...base, content: parent.content ?? [] });
+      return ready({ ...base, content: parent.content ?? [], ...(parent.extents ? { extents: parent.extents } : {}) });
     }
-    const large = size > this.writer.smallFileLimit;
+    // A file with holes is read by its data extents (the large-file path), whatever its size.
+    const large = sparse || size > this.writer.smallFileLimit;
     await this.files.acquire();
     if (large) await this.largeFiles.acquire();
     this.meter.currentFile = rel;
-    const stored = (large ? this.writer.largeFile(abs) : this.writer.smallFile(abs, size)).finally(() => {
+    const stored = (sparse ? this.writer.sparseFile(abs, size) : large ? this.writer.largeFile(abs) : this.writer.smallFile(abs, size)).finally(() => {
       this.files.release();
       if (large) this.largeFiles.release();
     });
@@ -313,7 +322,7 @@ class BackupRun {
     else this.counters.filesNew++;
     this.meter.filesDone++;
     this.meter.tick();
-    return { ...base, size: content.size, content: content.ids };
+    return { ...base, size: content.size, content: content.ids, ...(content.extents ? { extents: content.extents } : {}) };
   }
 
   private fileFailed(rel: string, err: unknown): undefined {
@@ -433,12 +442,18 @@ function metadata(name: Buffer, st: EntryStat): TreeNode {
     uid: st.uid,
     gid: st.gid,
     mtimeNs: st.mtimeNs,
+    atimeNs: st.atimeNs,
     ctimeNs: st.ctimeNs,
     inode: st.ino,
     device: st.dev,
     links: st.nlink,
     ...(st.type === 'file' ? { size: st.size } : {}),
   };
+}
+
+/** Fewer 512-byte blocks than the size needs: the file has holes (compressed or inline-data files may look so too; their extents are then the whole file). */
+function mayHaveHoles(st: EntryStat): boolean {
+  return st.type === 'file' && st.size > 0 && st.blocks * 512 < st.size;
 }
 
 function isEntryError(v: unknown): v is EntryError {

@@ -11,6 +11,8 @@ import type { WorkerPool } from './worker-pool.js';
 import type { WriteSession } from './write-session.js';
 import { ownsWholeBuffer, type EncodeResult, type ReadEncodeResult } from './worker-protocol.js';
 import { throwIfAborted } from './errors.js';
+import { dataExtents } from '@ferry/native';
+import type { FileExtent } from './api.js';
 
 const openP = promisify(openCb);
 const closeP = promisify(closeCb);
@@ -30,7 +32,10 @@ export interface ContentStats {
 
 export interface StoredContent {
   readonly ids: string[];
+  /** Bytes of the file: for a sparse file its logical size, holes included. */
   readonly size: number;
+  /** A sparse file's data extents; `ids` hold only their bytes. */
+  readonly extents?: FileExtent[];
 }
 
 export interface ContentWriterOptions {
@@ -83,11 +88,31 @@ export class ContentWriter {
     }
   }
 
-  /** Reads a file in fresh blocks: each one is transferred to a worker, not copied. */
-  private async *blocks(fd: number): AsyncIterable<Buffer> {
-    for (let pos = 0; ; ) {
+  /**
+   * Stores a file with holes by its data extents (SEEK_DATA/SEEK_HOLE), so holes are never
+   * read. A file whose one extent is all of it is stored like any other file.
+   */
+  async sparseFile(path: Buffer, size: number): Promise<StoredContent> {
+    const fd = await openP(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const extents = dataExtents(fd, size);
+      if (extents.length === 1 && extents[0]!.offset === 0 && extents[0]!.length === size) return await this.stream(this.blocks(fd));
+      const stored = await this.stream(this.extentBlocks(fd, extents));
+      return { ...stored, size, extents };
+    } finally {
+      await closeP(fd);
+    }
+  }
+
+  private async *extentBlocks(fd: number, extents: readonly FileExtent[]): AsyncIterable<Buffer> {
+    for (const e of extents) yield* this.blocks(fd, e.offset, e.offset + e.length);
+  }
+
+  /** Reads a file (or the range [from, to)) in fresh blocks: each one is transferred to a worker, not copied. */
+  private async *blocks(fd: number, from = 0, to = Infinity): AsyncIterable<Buffer> {
+    for (let pos = from; pos < to; ) {
       throwIfAborted(this.o.signal, 'backup');
-      const buf = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+      const buf = Buffer.allocUnsafeSlow(Math.min(BLOCK_BYTES, to - pos));
       const n = await readP(fd, buf, pos);
       if (n === 0) return;
       pos += n;

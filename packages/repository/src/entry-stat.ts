@@ -10,7 +10,10 @@ export interface EntryStat {
   readonly size: number;
   readonly nlink: number;
   readonly mtimeNs: bigint;
+  readonly atimeNs: bigint;
   readonly ctimeNs: bigint;
+  /** 512-byte blocks allocated: fewer than the size needs means the file has holes. */
+  readonly blocks: number;
   readonly ino: bigint;
   readonly dev: bigint;
   readonly rdev: bigint;
@@ -34,7 +37,9 @@ export function toEntryStat(st: BigIntStats): EntryStat {
     size: Number(st.size),
     nlink: Number(st.nlink),
     mtimeNs: st.mtimeNs,
+    atimeNs: st.atimeNs,
     ctimeNs: st.ctimeNs,
+    blocks: Number(st.blocks),
     ino: st.ino,
     dev: st.dev,
     rdev: st.rdev,

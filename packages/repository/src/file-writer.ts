@@ -4,23 +4,17 @@
  * safety rules as restorer.ts: the file is created with O_EXCL|O_NOFOLLOW after removing
  * whatever non-directory was at the path, so nothing is written through a link.
  */
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import type { BlobCodec } from './blob-codec.js';
 import { BLOB_DATA } from './blob-codec.js';
+import { applyMetaSync, type NodeMeta } from './restore-metadata.js';
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
-export interface FileMeta {
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly mtimeSeconds: number;
-}
 
 export interface SmallFileJob {
   readonly path: Uint8Array;
   readonly blobs: readonly { readonly id: Uint8Array; readonly sealed: Uint8Array }[];
-  readonly meta: FileMeta;
+  readonly meta: NodeMeta;
 }
 
 export interface SmallFileResult {
@@ -51,19 +45,6 @@ function decodeAll(codec: BlobCodec, job: SmallFileJob): Buffer[] | string {
   return out;
 }
 
-function applyMetaSync(fd: number, meta: FileMeta, problems: string[]): void {
-  const attempt = (what: string, fn: () => void): void => {
-    try {
-      fn();
-    } catch (err) {
-      problems.push(`could not restore ${what}: ${(err as Error).message}`);
-    }
-  };
-  attempt(`owner ${meta.uid}:${meta.gid}`, () => fchownSync(fd, meta.uid, meta.gid));
-  attempt(`mode ${meta.mode.toString(8)}`, () => fchmodSync(fd, meta.mode));
-  attempt('modification time', () => futimesSync(fd, meta.mtimeSeconds, meta.mtimeSeconds));
-}
-
 export function restoreSmallFile(codec: BlobCodec, job: SmallFileJob): SmallFileResult {
   const raws = decodeAll(codec, job);
   if (typeof raws === 'string') return { bytes: -1, problems: [raws] };
@@ -74,7 +55,7 @@ export function restoreSmallFile(codec: BlobCodec, job: SmallFileJob): SmallFile
   } catch (err) {
     return { bytes: -1, problems: [(err as Error).message] };
   }
-  const problems: string[] = [];
+  let problems: string[] = [];
   let bytes = 0;
   try {
     for (const raw of raws) {
@@ -86,7 +67,7 @@ export function restoreSmallFile(codec: BlobCodec, job: SmallFileJob): SmallFile
       }
       bytes += raw.length;
     }
-    applyMetaSync(fd, job.meta, problems);
+    problems = applyMetaSync({ fd, path }, job.meta);
   } catch (err) {
     return { bytes: -1, problems: [(err as Error).message] };
   } finally {

@@ -105,12 +105,60 @@ describe('format v1 golden values', () => {
       content: ['ab'.repeat(32)],
     };
     const raw = encodeTreeBlob([node, { ...node, name: Buffer.from([0xff, 0x2e]), content: [] }]);
-    expect(raw.toString()).toMatchInlineSnapshot(`"{"v":1,"nodes":[{"name":"a","type":"file","mode":420,"uid":1000,"gid":1000,"mtimeNs":"1700000000123456789","ctimeNs":"1700000000123456789","inode":"42","device":"2049","links":1,"size":3,"content":["abababababababababababababababababababababababababababababababab"]},{"nameRaw":"/y4=","type":"file","mode":420,"uid":1000,"gid":1000,"mtimeNs":"1700000000123456789","ctimeNs":"1700000000123456789","inode":"42","device":"2049","links":1,"size":3,"content":[]}]}"`);
+    expect(raw.toString()).toMatchInlineSnapshot(`"{"v":2,"nodes":[{"name":"a","type":"file","mode":420,"uid":1000,"gid":1000,"mtimeNs":"1700000000123456789","ctimeNs":"1700000000123456789","inode":"42","device":"2049","links":1,"size":3,"content":["abababababababababababababababababababababababababababababababab"]},{"nameRaw":"/y4=","type":"file","mode":420,"uid":1000,"gid":1000,"mtimeNs":"1700000000123456789","ctimeNs":"1700000000123456789","inode":"42","device":"2049","links":1,"size":3,"content":[]}]}"`);
     expect(decodeTreeBlob(raw, 't')[1]!.name).toEqual(Buffer.from([0xff, 0x2e]));
     for (const bad of ['..', '.', 'a/b', '']) {
       expect(() => decodeTreeBlob(encodeTreeBlob([{ ...node, name: Buffer.from(bad) }]), 't')).toThrow(/unsafe entry name/);
     }
     expect(() => decodeTreeBlob(encodeTreeBlob([node, { ...node, type: 'symlink', target: Buffer.from('/etc') }]), 't')).toThrow(/unique and sorted/);
+  });
+
+  it('encodes the v2 fields: atime, data extents of a sparse file, extended attributes', () => {
+    const node: TreeNode = {
+      name: Buffer.from('disk.img'),
+      type: 'file',
+      mode: 0o600,
+      uid: 0,
+      gid: 0,
+      mtimeNs: -1_000_000_001n,
+      ctimeNs: 4_102_444_800_000_000_001n,
+      inode: 7n,
+      device: 2049n,
+      links: 1,
+      size: 1 << 30,
+      content: ['ab'.repeat(32)],
+      atimeNs: 1_700_000_000_000_000_123n,
+      extents: [
+        { offset: 4096, length: 8192 },
+        { offset: 1 << 29, length: 4096 },
+      ],
+      xattrs: [
+        { name: 'system.posix_acl_access', value: Buffer.from([2, 0, 0, 0, 1, 0, 6, 0, 255, 255, 255, 255]) },
+        { name: 'user.mime_type', value: Buffer.from('application/x-raw') },
+      ],
+    };
+    const raw = encodeTreeBlob([node]);
+    expect(raw.toString()).toMatchInlineSnapshot(`"{"v":2,"nodes":[{"name":"disk.img","type":"file","mode":384,"uid":0,"gid":0,"mtimeNs":"-1000000001","ctimeNs":"4102444800000000001","inode":"7","device":"2049","links":1,"size":1073741824,"content":["abababababababababababababababababababababababababababababababab"],"atimeNs":"1700000000000000123","extents":[[4096,8192],[536870912,4096]],"xattrs":[{"name":"system.posix_acl_access","value":"AgAAAAEABgD/////"},{"name":"user.mime_type","value":"YXBwbGljYXRpb24veC1yYXc="}]}]}"`);
+    expect(decodeTreeBlob(raw, 't')).toEqual([node]);
+    const bad = (patch: string): Buffer => Buffer.from(raw.toString().replace(/"extents":\[.*?\]\]/, patch));
+    expect(() => decodeTreeBlob(bad('"extents":[[8192,10],[0,10]]'), 't')).toThrow(/out of order/);
+    expect(() => decodeTreeBlob(bad('"extents":[[0,-1]]'), 't')).toThrow(/offset, length/);
+    expect(() => decodeTreeBlob(Buffer.from(raw.toString().replace('"v":2', '"v":3')), 't')).toThrow(/version 3 is newer.*upgrade Ferry/);
+  });
+
+  it('still reads a tree written by format v1 (no atime, extents or xattrs; holes unknown)', () => {
+    // Written by Ferry before format v2; the bytes must stay readable forever.
+    const v1 =
+      '{"v":1,"nodes":[{"name":"d","type":"dir","mode":493,"uid":0,"gid":0,"mtimeNs":"1700000000123456789","ctimeNs":"1700000000123456789","inode":"2","device":"2049","links":2,"subtrees":["cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"]},' +
+      '{"name":"f","type":"file","mode":420,"uid":1000,"gid":1000,"mtimeNs":"1700000000123456789","ctimeNs":"1700000000123456789","inode":"42","device":"2049","links":1,"size":3,"content":["abababababababababababababababababababababababababababababababab"]},' +
+      '{"name":"p","type":"fifo","mode":420,"uid":0,"gid":0,"mtimeNs":"5","ctimeNs":"5","inode":"43","device":"2049","links":1}]}';
+    const nodes = decodeTreeBlob(Buffer.from(v1), 'v1');
+    expect(nodes.map((n) => [n.name.toString(), n.type, n.mtimeNs, n.atimeNs, n.extents, n.xattrs, n.legacyHoles])).toEqual([
+      ['d', 'dir', 1_700_000_000_123_456_789n, undefined, undefined, undefined, undefined],
+      ['f', 'file', 1_700_000_000_123_456_789n, undefined, undefined, undefined, true],
+      ['p', 'fifo', 5n, undefined, undefined, undefined, undefined],
+    ]);
+    expect(nodes[1]!.content).toEqual(['ab'.repeat(32)]);
   });
 });
 
@@ -138,9 +186,12 @@ describe('tree encoding', () => {
         else o['targetRaw'] = n.target.toString('base64');
       }
       if (n.rdev !== undefined) o['rdev'] = `${n.rdev}`;
+      if (n.atimeNs !== undefined) o['atimeNs'] = `${n.atimeNs}`;
+      if (n.extents) o['extents'] = n.extents.map((e) => [e.offset, e.length]);
+      if (n.xattrs?.length) o['xattrs'] = n.xattrs.map((x) => ({ name: x.name, value: x.value.toString('base64') }));
       return o;
     });
-    return JSON.stringify({ v: 1, nodes: stored });
+    return JSON.stringify({ v: 2, nodes: stored });
   }
 
   it('writes exactly what JSON.stringify writes, for names and targets of every kind', () => {
@@ -150,7 +201,8 @@ describe('tree encoding', () => {
     const all = [...names.map((n) => Buffer.from(n)), ...raw];
     all.forEach((name, i) => {
       const base = { name, mode: 0o755, uid: i, gid: 2 * i, mtimeNs: 1_700_000_000_000_000_000n + BigInt(i), ctimeNs: 5n, inode: BigInt(i * 7), device: 64769n, links: 1 + (i % 3) };
-      nodes.push({ ...base, type: 'file', size: i * 10, content: i % 2 ? [] : ['ab'.repeat(32), 'cd'.repeat(32)] });
+      const v2 = i % 3 === 0 ? { atimeNs: BigInt(-i), extents: [{ offset: 4096 * i, length: 10 }], xattrs: [{ name: `user.${String.fromCodePoint(0x41 + i)}"q`, value: Buffer.from([i]) }] } : {};
+      nodes.push({ ...base, type: 'file', size: i * 10, content: i % 2 ? [] : ['ab'.repeat(32), 'cd'.repeat(32)], ...v2 });
       nodes.push({ ...base, name: Buffer.concat([name, Buffer.from('-d')]), type: 'dir', subtrees: ['ef'.repeat(32)] });
       nodes.push({ ...base, name: Buffer.concat([name, Buffer.from('-l')]), type: 'symlink', target: all[(i + 3) % all.length]! });
       nodes.push({ ...base, name: Buffer.concat([name, Buffer.from('-c')]), type: 'chardev', rdev: 1025n });

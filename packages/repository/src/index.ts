@@ -10,6 +10,8 @@ export type {
   Snapshot,
   NodeType,
   TreeNode,
+  FileExtent,
+  Xattr,
   Progress,
   FileProblem,
   BackupSource,

@@ -26,6 +26,7 @@ import { createKeySlot, parseKeySlot, unwrapKeySlot } from './keys.js';
 import { packKey } from './pack.js';
 import { decodeSnapshot, listSnapshotIds, snapshotKey } from './snapshot-store.js';
 import { decodeTreeBlob, isSafeName } from './tree.js';
+import { withHoles } from './extents.js';
 import { WorkerPool } from './worker-pool.js';
 import { gearTable } from './chunker.js';
 import { WriteSession } from './write-session.js';
@@ -261,9 +262,15 @@ export class Repository implements RepositoryCore {
     }
   }
 
-  async *readFile(node: TreeNode, options: { signal?: AbortSignal } = {}): AsyncIterable<Buffer> {
+  /** A file's bytes in order; the holes of a sparse file come as zeros. */
+  readFile(node: TreeNode, options: { signal?: AbortSignal } = {}): AsyncIterable<Buffer> {
+    const data = this.readStored(node, options.signal);
+    return node.extents ? withHoles(data, node.extents, node.size ?? 0, node.name.toString('utf8')) : data;
+  }
+
+  private async *readStored(node: TreeNode, signal: AbortSignal | undefined): AsyncIterable<Buffer> {
     for (const hex of node.content ?? []) {
-      yield await this.readRawBlob(Buffer.from(hex, 'hex'), BLOB_DATA, options.signal);
+      yield await this.readRawBlob(Buffer.from(hex, 'hex'), BLOB_DATA, signal);
     }
   }
 

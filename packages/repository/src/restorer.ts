@@ -17,6 +17,8 @@ import { asCanceled, RepositoryError, throwIfAborted } from './errors.js';
 import { ProgressMeter } from './progress.js';
 import { prepareTarget } from './restore-target.js';
 import type { RepositoryCore } from './core.js';
+import { applyMetaSync, createSpecialSync, metaOf, type MetaTarget } from './restore-metadata.js';
+import { ExtentPlacer } from './extents.js';
 
 const FILES_IN_FLIGHT = 128;
 /** Files up to this size (and blob count) are restored by a worker in one go. */
@@ -26,8 +28,11 @@ const SMALL_FILE_BATCH = 64;
 const BLOBS_AHEAD = 8;
 /** Bytes of blobs in flight across the whole restore (sealed and decoded). */
 const BLOB_BUDGET = 48 * 1024 * 1024;
-/** Zero runs of this granularity are left as holes (the file was truncated to its size). */
-const HOLE_BLOCK = 64 * 1024;
+/**
+ * v1 snapshots did not record holes: all-zero runs of this (filesystem block) size are
+ * left unwritten so they stay holes. v2 snapshots record the extents and are restored exactly.
+ */
+const HOLE_BLOCK = 4096;
 const ZEROS = Buffer.alloc(HOLE_BLOCK);
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -136,9 +141,29 @@ class RestoreRun {
       case 'symlink':
         this.lateLinks.push({ path: abs, rel, node });
         return;
+      case 'socket':
+        this.problems.push({ path: rel, message: 'socket not restored: a socket only means something while its server listens, which the server recreates' });
+        return;
       default:
-        this.problems.push({ path: rel, message: `${node.type} not restored: special files are not recreated` });
+        return this.restoreSpecial(abs, rel, node);
     }
+  }
+
+  /** FIFOs and device nodes: created in place of whatever is there, then given their metadata. */
+  private async restoreSpecial(abs: Buffer, rel: string, node: TreeNode): Promise<void> {
+    try {
+      await removeIfPresent(abs);
+      createSpecialSync(abs, node);
+    } catch (err) {
+      this.problems.push({ path: rel, message: (err as Error).message });
+      return;
+    }
+    this.files++;
+    this.metaProblems(rel, { path: abs, symlink: false }, node);
+  }
+
+  private metaProblems(rel: string, target: MetaTarget, node: TreeNode): void {
+    for (const message of applyMetaSync(target, metaOf(node))) this.problems.push({ path: rel, message });
   }
 
   private async scheduleFile(abs: Buffer, rel: string, node: TreeNode): Promise<void> {
@@ -173,17 +198,19 @@ class RestoreRun {
 
   private async writeFile(abs: Buffer, rel: string, node: TreeNode): Promise<void> {
     const content = node.content ?? [];
-    if ((node.size ?? 0) <= SMALL_FILE_BYTES && content.length <= SMALL_FILE_BLOBS) return this.writeSmallFile(abs, rel, node, content);
+    if (!node.extents && (node.size ?? 0) <= SMALL_FILE_BYTES && content.length <= SMALL_FILE_BLOBS) return this.writeSmallFile(abs, rel, node, content);
     const fh = await createExclusive(abs);
     try {
+      const write = contentWriter(fh, node, rel);
       let pos = 0;
       for await (const raw of this.blobs(node.content ?? [])) {
-        await writeSkippingZeros(fh, raw, pos);
+        await write(raw, pos);
         pos += raw.length;
         this.meter.bytesDone += raw.length;
       }
-      await fh.truncate(pos);
-      await this.applyMeta(node, rel, (uid, gid) => fh.chown(uid, gid), (mode) => fh.chmod(mode), (a, m) => fh.utimes(a, m));
+      // Holes after the last data (and a sparse file's size) come from the truncate.
+      await fh.truncate(node.extents ? (node.size ?? pos) : pos);
+      this.metaProblems(rel, { fd: fh.fd, path: abs }, node);
     } finally {
       await fh.close();
     }
@@ -193,8 +220,7 @@ class RestoreRun {
   private async writeSmallFile(abs: Buffer, rel: string, node: TreeNode, content: readonly string[]): Promise<void> {
     const sealed = await Promise.all(content.map((id) => this.fetcher.fetchSealed(id)));
     const blobs = content.map((id, i) => ({ id: Buffer.from(id, 'hex'), sealed: sealed[i]! }));
-    const meta = { mode: node.mode, uid: node.uid, gid: node.gid, mtimeSeconds: Number(node.mtimeNs) / 1e9 };
-    const result = await this.smallFiles.submit({ path: abs, blobs, meta });
+    const result = await this.smallFiles.submit({ path: abs, blobs, meta: metaOf(node) });
     if (result.bytes < 0) throw new RepositoryError('Corrupt', result.problems.join('; '));
     this.meter.bytesDone += result.bytes;
     for (const message of result.problems) this.problems.push({ path: rel, message });
@@ -244,23 +270,6 @@ class RestoreRun {
   }
 
 
-  private async applyMeta(
-    node: TreeNode,
-    path: string,
-    chown: (uid: number, gid: number) => Promise<void>,
-    chmod: ((mode: number) => Promise<void>) | undefined,
-    utimes: (atime: number, mtime: number) => Promise<void>,
-  ): Promise<void> {
-    const seconds = Number(node.mtimeNs) / 1e9;
-    await chown(node.uid, node.gid).catch((err: unknown) => this.metaProblem(path, `owner ${node.uid}:${node.gid}`, err));
-    if (chmod) await chmod(node.mode).catch((err: unknown) => this.metaProblem(path, `mode ${node.mode.toString(8)}`, err));
-    await utimes(seconds, seconds).catch((err: unknown) => this.metaProblem(path, 'modification time', err));
-  }
-
-  private metaProblem(path: string, what: string, err: unknown): void {
-    this.problems.push({ path, message: `could not restore ${what}: ${(err as Error).message}` });
-  }
-
   /** Creates a directory, replacing a non-directory (never following a symlink). */
   private async ensureDir(abs: Buffer, relPath: string): Promise<boolean> {
     const st = await fs.lstat(abs).catch(() => undefined);
@@ -285,7 +294,7 @@ class RestoreRun {
           continue;
         }
         await fs.symlink(d.node.target ?? Buffer.alloc(0), d.path);
-        await this.applyMeta(d.node, d.rel, (u, g) => fs.lchown(d.path, u, g), undefined, (a, m) => fs.lutimes(d.path, a, m));
+        this.metaProblems(d.rel, { path: d.path, symlink: true }, d.node);
       } catch (err) {
         this.problems.push({ path: d.rel, message: (err as Error).message });
       }
@@ -295,7 +304,7 @@ class RestoreRun {
   /** Directory metadata last and deepest first, so writing contents does not disturb it. */
   private async finishDirs(): Promise<void> {
     for (const d of this.dirMeta.reverse()) {
-      await this.applyMeta(d.node, d.rel, (u, g) => fs.lchown(d.path, u, g), (m) => fs.chmod(d.path, m), (a, m) => fs.utimes(d.path, a, m));
+      this.metaProblems(d.rel, { path: d.path, symlink: false }, d.node);
     }
   }
 }
@@ -314,6 +323,25 @@ async function createExclusive(abs: Buffer): Promise<fs.FileHandle> {
     await removeIfPresent(abs);
     return fs.open(abs, CREATE, 0o600);
   }
+}
+
+/**
+ * How a file's data goes to disk: a sparse file's into its extents (holes never written);
+ * a v1 file's with all-zero blocks skipped; any other file's exactly as stored.
+ */
+function contentWriter(fh: fs.FileHandle, node: TreeNode, rel: string): (raw: Buffer, pos: number) => Promise<void> {
+  if (node.extents) {
+    const placer = new ExtentPlacer(node.extents, rel);
+    return async (raw) => {
+      for (const p of placer.place(raw.length)) await writeAll(fh, raw.subarray(p.from, p.from + p.length), p.offset);
+    };
+  }
+  if (node.legacyHoles) return (raw, pos) => writeSkippingZeros(fh, raw, pos);
+  return (raw, pos) => writeAll(fh, raw, pos);
+}
+
+async function writeAll(fh: fs.FileHandle, raw: Buffer, pos: number): Promise<void> {
+  for (let off = 0; off < raw.length; ) off += (await fh.write(raw, off, raw.length - off, pos + off)).bytesWritten;
 }
 
 /** Writes `raw` at `pos`, leaving all-zero HOLE_BLOCK-sized runs unwritten so they stay holes. */

@@ -40,8 +40,13 @@ describe('backup and restore round trip', () => {
     expect(second.snapshot.parent).toBe(first.snapshot.id);
     expect(second.filesUnmodified).toBe(first.filesNew);
     expect(second.bytesRead).toBe(0);
-    expect(second.blobsAdded).toBe(0);
-    expect(second.snapshot.tree).toEqual(first.snapshot.tree);
+    // Trees record atime, which the first backup's reads moved (relatime moves it once):
+    // the second backup stores new trees but no data, a third stores nothing at all.
+    expect(second.bytesAdded).toBeLessThan(64 * 1024);
+    const third = await repo.backup({ source: { kind: 'paths', paths: [src] }, identity: identity(src) });
+    expect(third.bytesRead).toBe(0);
+    expect(third.blobsAdded).toBe(0);
+    expect(third.snapshot.tree).toEqual(second.snapshot.tree);
   });
 
   it('re-reads only the changed file and deduplicates its unchanged chunks', async () => {

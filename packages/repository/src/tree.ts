@@ -1,11 +1,13 @@
 /**
  * Tree blobs (docs/repository-format.md §7): JSON lists of nodes, at most
- * TREE_CHUNK_NODES per blob, sorted by name bytes.
+ * TREE_CHUNK_NODES per blob, sorted by name bytes. Written as version 2; version 1 trees
+ * (no atime, extents or xattrs) are still read.
  */
-import type { NodeType, TreeNode } from './api.js';
+import type { FileExtent, NodeType, TreeNode, Xattr } from './api.js';
 import { RepositoryError } from './errors.js';
 
 export const TREE_CHUNK_NODES = 4096;
+export const TREE_VERSION = 2;
 const NODE_TYPES: ReadonlySet<string> = new Set(['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev']);
 
 interface StoredNode {
@@ -26,6 +28,9 @@ interface StoredNode {
   target?: string;
   targetRaw?: string;
   rdev?: string;
+  atimeNs?: string;
+  extents?: [number, number][];
+  xattrs?: { name: string; value: string }[];
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -69,6 +74,11 @@ function nodeJson(node: TreeNode): string {
     out += t !== undefined ? `,"target":${JSON.stringify(t)}` : `,"targetRaw":"${node.target.toString('base64')}"`;
   }
   if (node.rdev !== undefined) out += `,"rdev":"${node.rdev}"`;
+  if (node.atimeNs !== undefined) out += `,"atimeNs":"${node.atimeNs}"`;
+  if (node.extents) out += `,"extents":[${node.extents.map((e) => `[${e.offset},${e.length}]`).join(',')}]`;
+  if (node.xattrs && node.xattrs.length > 0) {
+    out += `,"xattrs":[${node.xattrs.map((x) => `{"name":${JSON.stringify(x.name)},"value":"${x.value.toString('base64')}"}`).join(',')}]`;
+  }
   return out + '}';
 }
 
@@ -78,7 +88,7 @@ export function compareNames(a: Buffer, b: Buffer): number {
 
 /** Encodes one tree blob; `nodes` must already be sorted and at most TREE_CHUNK_NODES. */
 export function encodeTreeBlob(nodes: readonly TreeNode[]): Buffer {
-  return Buffer.from(`{"v":1,"nodes":[${nodes.map(nodeJson).join(',')}]}`, 'utf8');
+  return Buffer.from(`{"v":${TREE_VERSION},"nodes":[${nodes.map(nodeJson).join(',')}]}`, 'utf8');
 }
 
 export function isSafeName(name: Buffer): boolean {
@@ -98,7 +108,34 @@ function corrupt(where: string, what: string): RepositoryError {
   return new RepositoryError('Corrupt', `tree ${where}: ${what}`);
 }
 
-function fromStored(s: StoredNode, where: string): TreeNode {
+function extentsField(v: unknown, where: string): FileExtent[] {
+  const ok = Array.isArray(v) && v.every((e) => Array.isArray(e) && e.length === 2 && Number.isSafeInteger(e[0]) && Number.isSafeInteger(e[1]) && e[0] >= 0 && e[1] > 0);
+  if (!ok) throw corrupt(where, 'field extents is not a list of [offset, length] pairs');
+  const extents = (v as [number, number][]).map(([offset, length]) => ({ offset, length }));
+  for (let i = 1; i < extents.length; i++) {
+    const prev = extents[i - 1]!;
+    if (extents[i]!.offset < prev.offset + prev.length) throw corrupt(where, 'extents overlap or are out of order');
+  }
+  return extents;
+}
+
+function xattrsField(v: unknown, where: string): Xattr[] {
+  const ok = Array.isArray(v) && v.every((x) => typeof x === 'object' && x !== null && typeof x.name === 'string' && x.name !== '' && typeof x.value === 'string');
+  if (!ok) throw corrupt(where, 'field xattrs is not a list of {name, value}');
+  return (v as { name: string; value: string }[]).map((x) => ({ name: x.name, value: Buffer.from(x.value, 'base64') }));
+}
+
+/** The fields format v2 added; absent in v1 nodes, where file holes were not recorded. */
+function v2Fields(s: StoredNode, version: number, where: string): Partial<TreeNode> {
+  if (version === 1) return s.type === 'file' ? { legacyHoles: true } : {};
+  return {
+    ...(s.atimeNs !== undefined ? { atimeNs: bigintField(s.atimeNs, 'atimeNs', where) } : {}),
+    ...(s.extents !== undefined ? { extents: extentsField(s.extents, where) } : {}),
+    ...(s.xattrs !== undefined ? { xattrs: xattrsField(s.xattrs, where) } : {}),
+  };
+}
+
+function fromStored(s: StoredNode, version: number, where: string): TreeNode {
   if (!NODE_TYPES.has(s.type)) throw corrupt(where, `unknown node type ${String(s.type)}`);
   const name = s.name !== undefined ? Buffer.from(s.name, 'utf8') : Buffer.from(s.nameRaw ?? '', 'base64');
   if (!isSafeName(name)) throw corrupt(where, `unsafe entry name ${JSON.stringify(name.toString('utf8'))}`);
@@ -119,6 +156,7 @@ function fromStored(s: StoredNode, where: string): TreeNode {
     ...(s.subtrees ? { subtrees: s.subtrees } : {}),
     ...(target ? { target } : {}),
     ...(s.rdev !== undefined ? { rdev: bigintField(s.rdev, 'rdev', where) } : {}),
+    ...v2Fields(s, version, where),
   };
 }
 
@@ -129,8 +167,10 @@ export function decodeTreeBlob(raw: Buffer, where: string): TreeNode[] {
   } catch {
     throw corrupt(where, 'not valid JSON');
   }
-  if (parsed.v !== 1 || !Array.isArray(parsed.nodes)) throw corrupt(where, 'not a version 1 tree');
-  const nodes = (parsed.nodes as StoredNode[]).map((n) => fromStored(n, where));
+  const version = parsed.v;
+  if (typeof version === 'number' && version > TREE_VERSION) throw corrupt(where, `tree format version ${version} is newer than this Ferry reads (${TREE_VERSION}); upgrade Ferry`);
+  if ((version !== 1 && version !== 2) || !Array.isArray(parsed.nodes)) throw corrupt(where, 'not a version 1 or 2 tree');
+  const nodes = (parsed.nodes as StoredNode[]).map((n) => fromStored(n, version, where));
   // Strictly increasing names: a duplicate could let a hostile tree put a symlink and a
   // directory at one path and trick the restorer into writing through the link.
   for (let i = 1; i < nodes.length; i++) {

@@ -1,0 +1,151 @@
+/**
+ * @ferry/native: the filesystem calls Node's fs lacks and a bit-exact backup needs. This is
+ * the only native code in Ferry (src/ferry_native.c, built from source by `npm ci`).
+ *
+ * Contract of every call:
+ * - synchronous, one syscall (or a size probe plus the call), no hidden retries;
+ * - paths are strings or raw-byte Buffers (names need not be UTF-8) and are used as given,
+ *   relative to the process's working directory;
+ * - a failure throws an Error whose `code` is the errno name (`ENOTSUP`, `EPERM`,
+ *   `ENODATA`, ...), with `errno`, `syscall` and `path` like Node's own fs errors, so a
+ *   caller can turn "this filesystem cannot do that" into a per-file warning;
+ * - times are nanoseconds since the epoch as bigint (negative before 1970).
+ * Linux only (glibc or musl).
+ */
+import { createRequire } from 'node:module';
+
+export type PathArg = string | Buffer;
+
+interface Binding {
+  utimensat(path: PathArg, atimeNs: bigint, mtimeNs: bigint, nofollow: boolean): void;
+  futimens(fd: number, atimeNs: bigint, mtimeNs: bigint): void;
+  mknod(path: PathArg, kind: number, mode: number, major: number, minor: number): void;
+  seekData(fd: number, offset: number): number;
+  seekHole(fd: number, offset: number): number;
+  punchHole(fd: number, offset: number, length: number): void;
+  llistxattr(path: PathArg): string[];
+  lgetxattr(path: PathArg, name: string): Buffer;
+  lsetxattr(path: PathArg, name: string, value: Buffer): void;
+}
+
+// Resolved from this file, so it works from src/ (tests) and dist/ (builds) alike.
+const binding = createRequire(import.meta.url)('../build/Release/ferry_native.node') as Binding;
+
+export interface TimesNs {
+  readonly atimeNs: bigint;
+  readonly mtimeNs: bigint;
+}
+
+/**
+ * Sets access and modification time with nanosecond precision (utimensat(2)). With
+ * `noFollow` a symlink's own times are set (AT_SYMLINK_NOFOLLOW), not its target's.
+ */
+export function setTimes(path: PathArg, times: TimesNs, options: { readonly noFollow?: boolean } = {}): void {
+  binding.utimensat(path, times.atimeNs, times.mtimeNs, options.noFollow ?? false);
+}
+
+/** Sets access and modification time of an open file with nanosecond precision (futimens(2)). */
+export function setTimesFd(fd: number, times: TimesNs): void {
+  binding.futimens(fd, times.atimeNs, times.mtimeNs);
+}
+
+export type SpecialKind = 'fifo' | 'chardev' | 'blockdev';
+const KIND: Record<SpecialKind, number> = { fifo: 0, chardev: 1, blockdev: 2 };
+
+export interface SpecialFile {
+  readonly kind: SpecialKind;
+  /** Permission bits (07777); the umask applies, as with mknod(2). */
+  readonly mode: number;
+  /** Device number for chardev and blockdev; ignored for a FIFO. */
+  readonly major?: number;
+  readonly minor?: number;
+}
+
+/**
+ * Creates a FIFO or a device node (mknodat(2)); fails with EEXIST if anything is at the
+ * path, never replacing it. Device nodes need CAP_MKNOD (EPERM otherwise). Sockets are not
+ * offered: a socket file is only meaningful while its server listens, so restoring one
+ * would create a dead name; the engine skips them with that reason.
+ */
+export function makeSpecial(path: PathArg, file: SpecialFile): void {
+  binding.mknod(path, KIND[file.kind], file.mode, file.major ?? 0, file.minor ?? 0);
+}
+
+/** Splits a Linux dev_t (as lstat's rdev gives it) into major and minor, like glibc's major()/minor(). */
+export function splitDevice(rdev: bigint): { readonly major: number; readonly minor: number } {
+  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n));
+  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n));
+  return { major, minor };
+}
+
+/**
+ * The offset of the first data at or after `offset` (lseek SEEK_DATA), or -1 if there is no
+ * data after it. Filesystems without hole tracking report the whole file as data.
+ */
+export function seekData(fd: number, offset: number): number {
+  return binding.seekData(fd, offset);
+}
+
+/** The offset of the first hole at or after `offset` (lseek SEEK_HOLE); end of file counts as a hole. */
+export function seekHole(fd: number, offset: number): number {
+  return binding.seekHole(fd, offset);
+}
+
+export interface Extent {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * The data extents of an open file of `size` bytes, in order, found with SEEK_DATA/SEEK_HOLE
+ * (the file offset moves). A filesystem that cannot seek holes (EINVAL/ENOTSUP/ENXIO at 0 on
+ * some) yields one extent covering the file, so callers read everything as before.
+ */
+export function dataExtents(fd: number, size: number): Extent[] {
+  const out: Extent[] = [];
+  try {
+    for (let at = 0; at < size; ) {
+      const start = seekData(fd, at);
+      if (start < 0 || start >= size) break;
+      const end = Math.min(seekHole(fd, start), size);
+      out.push({ offset: start, length: end - start });
+      at = end;
+    }
+  } catch (err) {
+    if (!['EINVAL', 'ENOTSUP', 'EOPNOTSUPP'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    return size > 0 ? [{ offset: 0, length: size }] : [];
+  }
+  return out;
+}
+
+/**
+ * Deallocates `length` bytes at `offset` (fallocate PUNCH_HOLE|KEEP_SIZE): they read as
+ * zeros afterwards and the size is unchanged. Only whole filesystem blocks are freed.
+ * ENOTSUP/EOPNOTSUPP where the filesystem cannot punch.
+ */
+export function punchHole(fd: number, offset: number, length: number): void {
+  binding.punchHole(fd, offset, length);
+}
+
+/** Names of the extended attributes of `path`, not following a symlink (llistxattr(2)). */
+export function listXattrs(path: PathArg): string[] {
+  return binding.llistxattr(path);
+}
+
+/**
+ * Value of one extended attribute, not following a symlink (lgetxattr(2)); ENODATA if it
+ * is absent. POSIX ACLs are the `system.posix_acl_access` / `system.posix_acl_default`
+ * attributes in the kernel's binary form, so they travel as ordinary xattrs.
+ */
+export function getXattr(path: PathArg, name: string): Buffer {
+  return binding.lgetxattr(path, name);
+}
+
+/**
+ * Sets one extended attribute, creating or replacing it, not following a symlink
+ * (lsetxattr(2)). ENOTSUP where the filesystem or namespace does not take it (e.g. user.*
+ * on a symlink, trusted.* without CAP_SYS_ADMIN gives EPERM).
+ */
+export function setXattr(path: PathArg, name: string, value: Buffer): void {
+  binding.lsetxattr(path, name, value);
+}
