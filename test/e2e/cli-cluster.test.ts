@@ -202,7 +202,7 @@ describe('ferry cluster commands against a real coordinator', () => {
     const file = join(root, 'b1-none.token');
     await writeFile(file, exported.out);
     const imported = expectOk(await cli(['backup', 'import', file, '-n', 'imported']));
-    expect(imported.out).toMatch(/^imported backup imported\/b1 \(location rgw, repository rgw-imported\); restore it with: ferry restore create --from-backup b1 -n imported\n$/);
+    expect(imported.out).toMatch(/^imported backup imported\/b1 \(location rgw, repository imported-rgw-imported-[0-9a-f]{12}\); restore it with: ferry restore create --from-backup b1 -n imported\n$/);
     expect(imported.out + imported.stderr).not.toContain(token);
     expect(expectOk(await cli(['backup', 'list', '-n', 'imported', '-o', 'name'])).out).toBe('backup/b1\n');
   });

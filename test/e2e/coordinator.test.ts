@@ -48,7 +48,10 @@ async function createWorkloads(): Promise<void> {
 }
 
 beforeAll(async () => {
-  cluster = await startOwnedCluster({ name: 'coordinator', nodes: ['node-a', 'node-b'], namespaces: [NS], prefix: 'coordinator' });
+  // A restarted coordinator first waits out the killed leader's Lease and syncs its watches with
+  // the real API server; on a loaded machine the agents' reconnect can take longer than the
+  // fixture's 4 s default before a volume counts as lost.
+  cluster = await startOwnedCluster({ name: 'coordinator', nodes: ['node-a', 'node-b'], namespaces: [NS], prefix: 'coordinator', coordinatorArgs: ['--agent-lost-timeout', '12s'] });
   root = cluster.o.root;
 }, 180_000);
 
