@@ -20,10 +20,10 @@ import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { freePort } from '../e2e/processes.fixture.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
@@ -62,17 +62,6 @@ function binary(name: string): string {
   const path = join(kubeBinDir(), name);
   if (!existsSync(path)) throw new Error(`${path} is missing: run test/kube/build.sh (npm test does) to build the real ${name} from the Go module proxy`);
   return path;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** The run's PKI, made with the openssl CLI (EC keys: ~20 ms each). */

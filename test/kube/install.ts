@@ -42,9 +42,9 @@ export async function installFerry(cp: ControlPlane, o: InstallOptions = {}): Pr
   for (const crd of manifests.filter(isCrd)) stored.push(await rest.apply(crd));
   await waitEstablished(rest, manifests.filter(isCrd).map((c) => c.metadata.name));
   rest.forget();
-  const rest2 = manifests.filter((m) => !isCrd(m));
+  const others = manifests.filter((m) => !isCrd(m));
   // Namespaces before what lives in them.
-  for (const m of [...rest2.filter((x) => x.kind === 'Namespace'), ...rest2.filter((x) => x.kind !== 'Namespace')]) stored.push(await rest.apply(m));
+  for (const m of [...others.filter((x) => x.kind === 'Namespace'), ...others.filter((x) => x.kind !== 'Namespace')]) stored.push(await rest.apply(m));
   if (o.webhook) await pointWebhook(rest, o.webhook);
   return { objects: stored };
 }
