@@ -26,6 +26,7 @@ interface Binding {
   llistxattr(path: PathArg): string[];
   lgetxattr(path: PathArg, name: string): Buffer;
   lsetxattr(path: PathArg, name: string, value: Buffer): void;
+  gearScan(gear: Int32Array, buf: Uint8Array, from: number, to: number, mask: number, state: Int32Array): number;
 }
 
 // Resolved from this file, so it works from src/ (tests) and dist/ (builds) alike.
@@ -148,4 +149,16 @@ export function getXattr(path: PathArg, name: string): Buffer {
  */
 export function setXattr(path: PathArg, name: string, value: Buffer): void {
   binding.lsetxattr(path, name, value);
+}
+
+/**
+ * The content-defined chunker's rolling hash over buf[from..to): h = (h << 1) + gear[byte]
+ * (uint32), starting from state[0]. Returns the index of the first byte after which
+ * `(h & mask) === 0`, or -1; state[0] is left at the hash after the last byte hashed, so a
+ * scan can continue in the next block. Pure computation, no syscall (the exception to this
+ * package's rule): it is here because it is the one CPU loop where native code pays
+ * (docs/architecture.md). Throws TypeError on wrong array types or bounds.
+ */
+export function gearScan(gear: Int32Array, buf: Uint8Array, from: number, to: number, mask: number, state: Int32Array): number {
+  return binding.gearScan(gear, buf, from, to, mask, state);
 }
