@@ -147,11 +147,11 @@ export function chunkBoundaries(gear: Uint32Array, data: Uint8Array, params?: Ch
  * `flush` once at the end of the file. Boundaries do not depend on how the input is
  * split into blocks.
  *
- * Every returned chunk is a *fresh copy*: a Buffer of exactly the chunk's length that
- * owns its whole non-shared ArrayBuffer (not from the Buffer pool), so the caller may
- * transfer `chunk.buffer` to a worker thread; input blocks may be reused by the caller
- * as soon as `push` returns. Bytes of a chunk that starts in one block and ends in a
- * later one are held in a carry buffer (at most maxSize bytes) between calls. `flush`
+ * A chunk that lies wholly inside one pushed block is returned as a *view* of that block
+ * (no copy: the worker only seals it, and a copy per 1 MiB chunk was pure overhead), so it
+ * is valid only while the caller leaves the block unchanged. A chunk that starts in one
+ * block and ends in a later one is a fresh Buffer of its own; its bytes are held in a
+ * carry buffer (at most maxSize bytes) between calls. `flush`
  * resets the chunker, so one instance can (and should, to keep its carry buffer) chunk
  * many files in turn.
  */
@@ -187,13 +187,14 @@ export class Chunker {
     return [chunk];
   }
 
-  /** Copies carry + block[from..to) into an exact-size chunk and starts the next chunk. */
+  /** Returns block[from..to), after the carry if there is one, and starts the next chunk. */
   private emit(block: Uint8Array, from: number, to: number): Buffer {
+    this.state[0] = 0;
+    if (this.carryLen === 0) return Buffer.from(block.buffer, block.byteOffset + from, to - from);
     const chunk = Buffer.allocUnsafeSlow(this.carryLen + (to - from));
     if (this.carryLen > 0) this.carry!.copy(chunk, 0, 0, this.carryLen);
     chunk.set(block.subarray(from, to), this.carryLen);
     this.carryLen = 0;
-    this.state[0] = 0;
     return chunk;
   }
 
