@@ -16,7 +16,13 @@ import { ownsWholeBuffer } from './worker-protocol.js';
 /** Blobs closer than this in one pack are read together (the gap is read and dropped). */
 const MAX_GAP = 256 * 1024;
 const MAX_SPAN = 16 * 1024 * 1024;
-const READS_IN_FLIGHT = 8;
+/**
+ * The read window, in bytes held (from the request until the worker has decoded them) and in
+ * reads: a count alone let 8 spans of 16 MiB (128 MiB) sit in memory during a large restore,
+ * while small-file restores from S3 want many small reads in flight to hide latency.
+ */
+const READ_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+const READS_IN_FLIGHT = 16;
 
 interface Request {
   readonly id: Buffer;
@@ -39,6 +45,7 @@ export class BlobFetcher {
   private queued = new Map<string, Request[]>();
   private scheduled = false;
   private readonly reads = new Semaphore(READS_IN_FLIGHT);
+  private readonly readBytes = new Semaphore(READ_BYTES_IN_FLIGHT);
 
   constructor(private readonly o: BlobFetcherOptions) {}
 
@@ -81,24 +88,28 @@ export class BlobFetcher {
     const start = range[0]!.offset;
     const end = Math.max(...range.map((r) => r.offset + r.length));
     try {
-      const bytes = await this.reads.with(1, () => this.o.store.get(packKey(pack), { range: { offset: start, length: end - start }, signal: this.o.signal }));
-      const view = (r: Request): Buffer => bytes.subarray(r.offset - start, r.offset - start + r.length);
-      for (const r of range) if (r.sealedOnly) r.resolve(Buffer.from(view(r)));
-      const toDecode = range.filter((r) => !r.sealedOnly);
-      if (toDecode.length === 0) return;
-      // The whole read moves to the worker with the blobs as views of it: no copy per blob.
-      const whole = ownsWholeBuffer(bytes);
-      const items = toDecode.map((r) => ({ type: BLOB_DATA as typeof BLOB_DATA, id: r.id, sealed: whole ? view(r) : Buffer.from(view(r)) }));
-      const results = await (whole ? this.o.pool.decode(items, [bytes.buffer as ArrayBuffer]) : this.o.pool.decode(items));
-      toDecode.forEach((r, i) => {
-        const res = results[i]!;
-        if ('error' in res) r.reject(new RepositoryError('Corrupt', `data blob ${r.id.toString('hex')} in pack ${pack}: ${res.error}`));
-        else r.resolve(Buffer.from(res.raw.buffer, res.raw.byteOffset, res.raw.byteLength));
-      });
+      await this.readBytes.with(end - start, () => this.readAndDecode(pack, range, start, end));
     } catch (err) {
       const wrapped = err instanceof RepositoryError ? err : new RepositoryError('Store', `cannot read pack ${pack}: ${(err as Error).message}`, { cause: err });
       for (const r of range) r.reject(wrapped);
     }
+  }
+
+  private async readAndDecode(pack: string, range: Request[], start: number, end: number): Promise<void> {
+    const bytes = await this.reads.with(1, () => this.o.store.get(packKey(pack), { range: { offset: start, length: end - start }, signal: this.o.signal }));
+    const view = (r: Request): Buffer => bytes.subarray(r.offset - start, r.offset - start + r.length);
+    for (const r of range) if (r.sealedOnly) r.resolve(Buffer.from(view(r)));
+    const toDecode = range.filter((r) => !r.sealedOnly);
+    if (toDecode.length === 0) return;
+    // The whole read moves to the worker with the blobs as views of it: no copy per blob.
+    const whole = ownsWholeBuffer(bytes);
+    const items = toDecode.map((r) => ({ type: BLOB_DATA as typeof BLOB_DATA, id: r.id, sealed: whole ? view(r) : Buffer.from(view(r)) }));
+    const results = await (whole ? this.o.pool.decode(items, [bytes.buffer as ArrayBuffer]) : this.o.pool.decode(items));
+    toDecode.forEach((r, i) => {
+      const res = results[i]!;
+      if ('error' in res) r.reject(new RepositoryError('Corrupt', `data blob ${r.id.toString('hex')} in pack ${pack}: ${res.error}`));
+      else r.resolve(Buffer.from(res.raw.buffer, res.raw.byteOffset, res.raw.byteLength));
+    });
   }
 }
 
