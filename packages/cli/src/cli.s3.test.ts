@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestBucket, type TestBucket } from '../../../test/support/s3.js';
@@ -24,7 +24,8 @@ describe('ferry CLI against the RGW S3 store', () => {
     await mkdir(source);
     await makeSampleTree(source);
     const repo = `${bucket.url}/team-a/repo`;
-    const env = { ...bucket.env, FERRY_REPOSITORY: repo, FERRY_PASSWORD: 's3 test password' };
+    const cacheHome = join(work, 'xdg-cache');
+    const env = { ...bucket.env, FERRY_REPOSITORY: repo, FERRY_PASSWORD: 's3 test password', XDG_CACHE_HOME: cacheHome };
 
     const init = await ferry(['init', '--json'], { env });
     expect(init.stderr).toBe('');
@@ -39,10 +40,17 @@ describe('ferry CLI against the RGW S3 store', () => {
     const listed = snapshots.out.split('\n').filter((l) => l.includes('"snapshot"'));
     expect(listed).toHaveLength(1);
 
+    // --no-cache reads trees from the store only; the default keeps them under XDG_CACHE_HOME.
+    const uncached = await ferry(['--no-cache', 'restore', 'latest', '--target', join(work, 'restored-uncached')], { env });
+    expect(uncached.exitCode).toBe(0);
+    await expect(readdir(cacheHome)).rejects.toThrow(/ENOENT/);
     const target = join(work, 'restored');
     const restore = await ferry(['restore', 'latest', '--target', target], { env });
     expect(restore.exitCode).toBe(0);
     expect(await snapshotTree(target)).toEqual(await snapshotTree(source));
+    const [repositoryId] = await readdir(join(cacheHome, 'ferry'));
+    expect(repositoryId).toMatch(/^[0-9a-f]{32}$/);
+    expect((await readdir(join(cacheHome, 'ferry', repositoryId!, 'tree-packs'))).length).toBeGreaterThan(0);
 
     const dump = await ferry(['dump', 'latest', 'hello.txt'], { env });
     expect(dump.out).toBe('hello, ferry\n');

@@ -86,9 +86,11 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
     .option('-v, --verbose', 'print more detail')
     .addOption(new Option('--limit-upload <kib>', 'limit uploads to this many KiB/s').argParser(positiveNumber))
     .addOption(new Option('--limit-download <kib>', 'limit downloads to this many KiB/s').argParser(positiveNumber))
+    .option('--cache-dir <dir>', 'cache tree packs here (default for S3 repositories: $XDG_CACHE_HOME/ferry or ~/.cache/ferry; env FERRY_CACHE_DIR)')
+    .option('--no-cache', 'do not cache tree packs locally')
     .addHelpText(
       'after',
-      `\nEnvironment: FERRY_REPOSITORY, FERRY_PASSWORD, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n  AWS_CA_BUNDLE (PEM for a private S3 endpoint), FERRY_DEBUG=1 (stack traces);\n  cluster commands: FERRY_SERVER, FERRY_CA, FERRY_TOKEN, FERRY_EXPORT_PASSWORD (docs/cli.md).\n\n${EXIT_CODES_HELP}\n`,
+      `\nEnvironment: FERRY_REPOSITORY, FERRY_PASSWORD, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n  AWS_CA_BUNDLE (PEM for a private S3 endpoint), FERRY_CACHE_DIR, FERRY_DEBUG=1 (stack traces);\n  cluster commands: FERRY_SERVER, FERRY_CA, FERRY_TOKEN, FERRY_EXPORT_PASSWORD (docs/cli.md).\n\n${EXIT_CODES_HELP}\n`,
     )
     .showSuggestionAfterError()
     .exitOverride()

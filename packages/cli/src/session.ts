@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { ensureBucket, openStore, parseS3Url, type BlobStore, type OpenStoreOptions } from '@ferry/blobstore';
 import { Repository, type Credential } from '@ferry/repository';
 import { clusterKeyFromEnv, readClusterKeyFile } from './cluster-key.js';
@@ -17,6 +18,9 @@ export interface GlobalOptions {
   /** KiB/s over all uploads / downloads. */
   readonly limitUpload?: number;
   readonly limitDownload?: number;
+  /** Where tree packs of S3 repositories are cached; `cache: false` (--no-cache) turns it off. */
+  readonly cacheDir?: string;
+  readonly cache?: boolean;
 }
 
 export interface SessionOptions {
@@ -105,9 +109,32 @@ export async function readCredential(options: SessionOptions, confirm: boolean):
 export async function openRepository(options: SessionOptions): Promise<Repository> {
   const store = openRepositoryStore(options);
   const credential = await readCredential(options, false);
+  const cacheDir = repositoryCacheDir(options);
   return Repository.open({
     store,
     credential,
+    ...(cacheDir !== undefined ? { cacheDir } : {}),
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
   });
+}
+
+/**
+ * The metadata cache folder: --cache-dir, else FERRY_CACHE_DIR, else $XDG_CACHE_HOME/ferry or
+ * ~/.cache/ferry, and by default only for S3 repositories (a local repository is already on
+ * a disk). --no-cache turns it off.
+ */
+export function repositoryCacheDir(options: SessionOptions): string | undefined {
+  const { global, io } = options;
+  if (global.cache === false) return undefined;
+  const explicit = global.cacheDir ?? nonEmpty(io.env['FERRY_CACHE_DIR']);
+  if (explicit !== undefined) return explicit;
+  if (!repositoryLocation(global, io).startsWith('s3:')) return undefined;
+  const xdg = nonEmpty(io.env['XDG_CACHE_HOME']);
+  const home = nonEmpty(io.env['HOME']);
+  if (xdg !== undefined) return join(xdg, 'ferry');
+  return home !== undefined ? join(home, '.cache', 'ferry') : undefined;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
 }

@@ -28,6 +28,12 @@ export interface OpenOptions {
   readonly workers?: number;
   readonly clock?: { now(): number };
   readonly signal?: AbortSignal;
+  /**
+   * A local folder for immutable metadata (tree packs, sealed as stored) so trees are read
+   * from disk after their first use; worth it for S3, pointless for a local repository.
+   * Absent: no cache. The repository id is added to the path.
+   */
+  readonly cacheDir?: string;
 }
 
 export type SnapshotIdentity =

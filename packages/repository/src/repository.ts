@@ -4,6 +4,7 @@
  * and restorer.ts; this class owns keys, the index, trees and snapshots.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { getIfExists, isBlobStoreError, type BlobStore } from '@ferry/blobstore';
 import type {
   BackupOptions,
@@ -23,6 +24,7 @@ import { isRepositoryError, RepositoryError, throwIfAborted } from './errors.js'
 import { loadIndex, type LoadedIndex } from './index-loader.js';
 import { condemnedPacks } from './prune-marks.js';
 import { createKeySlot, parseKeySlot, unwrapKeySlot } from './keys.js';
+import { PackCache } from './pack-cache.js';
 import { packKey } from './pack.js';
 import { decodeSnapshot, listSnapshotIds, snapshotKey } from './snapshot-store.js';
 import { decodeTreeBlob, isSafeName } from './tree.js';
@@ -55,6 +57,7 @@ export class Repository implements RepositoryCore {
   /** The master key and the slot that opened it, for key management (keys-admin.ts). */
   private keyring: Keyring | undefined;
   private readonly treeCache = new Map<string, TreeNode[]>();
+  private packCache: PackCache | undefined;
   readonly codec: BlobCodec;
 
   private constructor(
@@ -129,6 +132,8 @@ export class Repository implements RepositoryCore {
     const { index } = await loadIndex(store, keys.object, options.signal, await condemnedPacks(store, keys.object, options.signal));
     const repo = new Repository(store, config, keys, index, options.clock ?? systemClock, options.workers);
     repo.keyring = { master, slotKey, repositoryId };
+    // Per repository id: two repositories never share cached packs, whatever their URLs.
+    if (options.cacheDir) repo.packCache = new PackCache({ dir: join(options.cacheDir, config.id, 'tree-packs') });
     return repo;
   }
 
@@ -198,12 +203,25 @@ export class Repository implements RepositoryCore {
     if (loc.type !== type) throw new RepositoryError('Corrupt', `blob ${hex} has the wrong type`);
     if (!loc.packId) throw new RepositoryError('Corrupt', `blob ${hex} is in a pack that is still being written`);
     const packId = loc.packId;
-    const sealed = await this.store
-      .get(packKey(packId), { range: { offset: loc.offset, length: loc.length }, signal })
-      .catch((e: unknown) => storeError(e, `cannot read pack ${packId.toString('hex')}`));
-    const raw = type === BLOB_TREE ? this.codec.decode(type, id, sealed) : await this.decodeInPool(type, id, sealed);
+    const sealed = await this.readSealed(packId, loc, type, signal);
+    let raw = type === BLOB_TREE ? this.codec.decode(type, id, sealed) : await this.decodeInPool(type, id, sealed);
+    if (typeof raw === 'string' && type === BLOB_TREE && this.packCache) {
+      // A damaged local copy must not fail a read the store can answer.
+      await this.packCache.evict(packId.toString('hex'));
+      raw = this.codec.decode(type, id, await this.readSealed(packId, loc, type, signal, false));
+    }
     if (typeof raw === 'string') throw new RepositoryError('Corrupt', `blob ${hex} in pack ${packId.toString('hex')}: ${raw}`);
     return raw;
+  }
+
+  /** The sealed bytes of one blob: tree blobs through the local pack cache when there is one. */
+  private readSealed(packId: Buffer, loc: { offset: number; length: number }, type: BlobType, signal?: AbortSignal, cached = true): Promise<Buffer> {
+    const hex = packId.toString('hex');
+    const fail = (e: unknown): never => storeError(e, `cannot read pack ${hex}`);
+    if (type === BLOB_TREE && cached && this.packCache) {
+      return this.packCache.read(hex, loc.offset, loc.length, () => this.store.get(packKey(packId), { signal }).catch(fail));
+    }
+    return this.store.get(packKey(packId), { range: { offset: loc.offset, length: loc.length }, signal }).catch(fail);
   }
 
   private async decodeInPool(type: BlobType, id: Buffer, sealed: Buffer): Promise<Buffer | string> {
