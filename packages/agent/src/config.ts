@@ -45,7 +45,7 @@ export const OPTIONS = {
   tlsServerName: { flag: 'tls-server-name', env: ['FERRY_TLS_SERVER_NAME'], help: "Name to verify in the coordinator's certificate instead of the address's host." },
   maxConcurrentJobs: { flag: 'max-concurrent-jobs', env: ['FERRY_MAX_CONCURRENT_JOBS'], default: '2', help: 'Jobs running at once on this node (1-64); more are queued.' },
   listen: { flag: 'listen', env: ['FERRY_LISTEN'], default: '0.0.0.0:8080', help: 'Address of /metrics, /healthz and /readyz, host:port or :port.' },
-  cacheDir: { flag: 'cache-dir', env: ['FERRY_CACHE_DIR'], default: '/var/cache/ferry', help: 'Writable directory for unacknowledged results and the restic cache.' },
+  cacheDir: { flag: 'cache-dir', env: ['FERRY_CACHE_DIR'], default: '/var/cache/ferry', help: 'Writable directory for unacknowledged results, the restic cache and the tree-pack cache of S3 repositories.' },
   shutdownGrace: { flag: 'shutdown-grace', env: ['FERRY_SHUTDOWN_GRACE'], default: '20s', help: 'On SIGTERM, how long running jobs may finish before they are interrupted.' },
   heartbeatInterval: { flag: 'heartbeat-interval', env: ['FERRY_HEARTBEAT_INTERVAL'], default: '10s', help: 'Time between heartbeats to the coordinator.' },
   logLevel: { flag: 'log-level', env: ['FERRY_LOG_LEVEL'], default: 'info', help: 'debug, info, warn or error.' },

@@ -1,4 +1,5 @@
 /** Builds the mover a job names, with the job's repository, key and credentials. */
+import { join } from 'node:path';
 import type { Clock } from '@ferry/blobstore';
 import { NativeMover, type Mover, type MoverKind } from '@ferry/mover';
 import { openResticMover } from '@ferry/restic';
@@ -35,7 +36,17 @@ async function nativeMover(job: JobSpec, options: MoverFactoryOptions): Promise<
   const store = openJobStore({ repository: job.repository, metrics: options.metrics, ...(options.clock ? { clock: options.clock } : {}) });
   const key = job.repository.key;
   const credential = key.kind === 'cluster' ? { kind: 'cluster' as const, key: key.key } : { kind: 'password' as const, password: key.password };
-  const mover = new NativeMover({ store, credential, ...(options.nativeWorkers ? { workers: options.nativeWorkers } : {}), ...(options.clock ? { clock: options.clock } : {}) });
+  // Tree packs of S3 repositories are cached on the node (per repository id, sealed bytes
+  // only, so one tenant's cache is useless to another's key); a node-local repository is
+  // already on a disk.
+  const cacheDir = job.repository.location.startsWith('s3:') ? join(options.cacheDir, 'repositories') : undefined;
+  const mover = new NativeMover({
+    store,
+    credential,
+    ...(options.nativeWorkers ? { workers: options.nativeWorkers } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(cacheDir !== undefined ? { cacheDir } : {}),
+  });
   return { mover, dispose: async () => undefined };
 }
 

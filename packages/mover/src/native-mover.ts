@@ -35,6 +35,8 @@ export interface NativeMoverOptions {
   readonly workers?: number;
   /** Time for session heartbeats and prune marks (a mark is swept once old enough); default: the system clock. */
   readonly clock?: Clock;
+  /** Local folder for the repository's tree packs (see the engine's OpenOptions.cacheDir); absent: none. */
+  readonly cacheDir?: string;
 }
 
 const CODE_MAP: Record<RepositoryErrorCode, MoverErrorCode> = {
@@ -207,7 +209,8 @@ export class NativeMover implements Mover {
   }
 
   private async open(signal?: AbortSignal): Promise<Repository> {
-    return Repository.open({ store: this.options.store, credential: this.options.credential, workers: this.options.workers, signal, ...(this.options.clock ? { clock: this.options.clock } : {}) });
+    const { store, credential, workers, clock, cacheDir } = this.options;
+    return Repository.open({ store, credential, workers, signal, ...(clock ? { clock } : {}), ...(cacheDir !== undefined ? { cacheDir } : {}) });
   }
 
   private withRepository<T>(signal: AbortSignal | undefined, fn: (repo: Repository) => Promise<T>): Promise<T> {
