@@ -27,6 +27,7 @@ export const CONDITION_REASONS = {
   LocationNotFound: 'The named BackupLocation does not exist.',
   NoDefaultLocation: 'No location was named and no BackupLocation has spec.default: true (or more than one has).',
   LocationReadOnly: 'The Backup names a BackupLocation with spec.accessMode ReadOnly; nothing is written to it.',
+  LocationUnavailable: 'The Backup names a BackupLocation whose last validation failed (status.phase Unavailable); the message carries its Ready condition.',
   NamespaceNotAllowed: "A Backup or Restore outside the coordinator's namespace named a namespace other than its own.",
   BackupNotFound: 'The Restore names a Backup that does not exist.',
   BackupNotRestorable: 'The Restore names a Backup that is not Completed or PartiallyFailed.',
