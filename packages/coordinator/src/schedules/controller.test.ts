@@ -152,13 +152,19 @@ async function tagged(mover: Mover, volume: string, tags: string[]): Promise<str
   return (await mover.backup({ source: { kind: 'directory', path: join(root, 'src') }, identity: { kind: 'pod', namespace: 'shop', pod: 'app', volume }, tags })).snapshotId;
 }
 
+/** shop's own repository at the local location, initialised, and the coordinator's mover on it. */
+async function shopRepository(ctx: Ctx): Promise<{ repoName: string; native: Mover }> {
+  const location = (await ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
+  const repoName = (await ctx.repositories.ensure(location, 'shop', 'native')).metadata.name!;
+  const native = nativePurgeMover({ repository: repoName, mover: 'native', access: await ctx.repositories.jobRepository(repoName, { initialize: true }) }).mover;
+  await native.init({});
+  return { repoName, native };
+}
+
 describe('BackupSchedule retention on a real local repository', () => {
   it('after a successful run forgets exactly the schedule snapshots outside the policy, per lineage; a failure is recorded and does not touch the Backup', async () => {
     const { ctx, clock } = await createSchedule('nightly', { schedule: '@daily', template: {}, retention: { keepLast: 2 } });
-    const location = (await ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
-    const repoName = (await ctx.repositories.ensure(location, 'shop', 'native')).metadata.name!;
-    const native = nativePurgeMover({ repository: repoName, mover: 'native', access: await ctx.repositories.jobRepository(repoName, { initialize: true }) }).mover;
-    await native.init({});
+    const { repoName, native } = await shopRepository(ctx);
     const mine = [scheduleTag('shop', 'nightly')];
     const a = [await tagged(native, 'a', mine), await tagged(native, 'a', mine), await tagged(native, 'a', mine)];
     const b = [await tagged(native, 'b', mine), await tagged(native, 'b', mine)];
@@ -201,10 +207,7 @@ describe('BackupSchedule retention on a real local repository', () => {
 describe('Backups after retention forgot their snapshots', () => {
   it('a Backup with no snapshot left is deleted (Event); one that keeps some says which volumes remain, and a Restore of a forgotten volume is refused', async () => {
     const { ctx, clock } = await createSchedule('weekly', { schedule: '@weekly', template: {}, retention: { keepLast: 1 } });
-    const location = (await ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
-    const repoName = (await ctx.repositories.ensure(location, 'shop', 'native')).metadata.name!;
-    const native = nativePurgeMover({ repository: repoName, mover: 'native', access: await ctx.repositories.jobRepository(repoName, { initialize: true }) }).mover;
-    await native.init({});
+    const { repoName, native } = await shopRepository(ctx);
     const mine = [scheduleTag('shop', 'weekly')];
     // Three runs: the first backed up volume x, the second x and y, the third x again.
     const runs = [
