@@ -57,7 +57,7 @@ async function ownedRepository(ctx: Ctx, namespace: string): Promise<string> {
 describe('BackupRepository readiness', () => {
   it('an owned repository is created and Ready (Initialized); it is opened again only after a spec change', async () => {
     const { ctx, clock } = testContext(api.kubeConfig());
-    const repo = await ctx.repositories.ensure(await location(ctx), 'shop', 'native');
+    const repo = (await ctx.repositories.ensure(await location(ctx), 'shop', 'native')) as RepositoryObject;
     const first = await reconcileReadiness(ctx, repo);
     const now = new Date(clock.now()).toISOString().replace('.000', '');
     expect(first.repo.status).toMatchObject({ phase: 'Ready', initializedAt: now, lastValidationTime: now });
@@ -97,7 +97,7 @@ describe('BackupRepository readiness', () => {
 
     // "Imported" for shop, but the path is other's repository: never read it.
     const claimed = 'f'.repeat(32);
-    const wrong = await ctx.repositories.ensureImported(loc, 'shop', { path: 'other', repositoryId: claimed });
+    const wrong = (await ctx.repositories.ensureImported(loc, 'shop', { path: 'other', repositoryId: claimed })) as RepositoryObject;
     const refused = await reconcileReadiness(ctx, wrong);
     const message = `BackupRepository ferry-system/${wrong.metadata.name} (BackupLocation local, path other) holds repository ${actual}, not ${claimed} recorded in spec.repositoryId: the repository at the path was replaced or the location's prefix is wrong, so nothing is read from it; fix the BackupLocation or the path, or import the backup again`;
     expect(refused.repo.status?.phase).toBe('NotReady');
@@ -113,7 +113,7 @@ describe('BackupRepository readiness', () => {
     expect(decision.status).toMatchObject({ phase: 'Failed', error: { code: 'RepositoryIdMismatch', message: `Restore shop/from-imported: ${message}` } });
 
     // The right id: Ready, not created here; its id is re-read every period, and a replaced repository is noticed.
-    const right = await ctx.repositories.ensureImported(loc, 'shop', { path: 'other', repositoryId: actual });
+    const right = (await ctx.repositories.ensureImported(loc, 'shop', { path: 'other', repositoryId: actual })) as RepositoryObject;
     const ok = await reconcileReadiness(ctx, right);
     expect(ok.repo.status?.phase).toBe('Ready');
     expect(ok.repo.status?.initializedAt).toBeUndefined();
@@ -128,7 +128,7 @@ describe('BackupRepository readiness', () => {
     expect(ready(noticed.repo)).toMatchObject({ status: 'False', reason: 'RepositoryIdMismatch', message: expect.stringContaining(`holds repository ${replaced}, not ${actual}`) });
 
     // Nothing at the path: NotReady, and nothing is created where this cluster only reads.
-    const absent = await ctx.repositories.ensureImported(loc, 'shop', { path: 'nothing-here', repositoryId: 'e'.repeat(32) });
+    const absent = (await ctx.repositories.ensureImported(loc, 'shop', { path: 'nothing-here', repositoryId: 'e'.repeat(32) })) as RepositoryObject;
     expect(ready((await reconcileReadiness(ctx, absent)).repo)).toMatchObject({ status: 'False', reason: 'Unavailable', message: expect.stringContaining('there is no Ferry repository') });
     await expect(stat(join(root, 'nothing-here'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
