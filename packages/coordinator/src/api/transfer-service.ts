@@ -24,6 +24,7 @@ import type {
 } from '@ferry/api';
 import { LABELS } from '../context.js';
 import type { PvbObject } from '../objects.js';
+import type { RepositoryObject } from '../repositories.js';
 import type { TransferContext } from '../transfer/context.js';
 import { exportBackup, exportKey } from '../transfer/export.js';
 import { importBackup, importKey } from '../transfer/import.js';
@@ -62,8 +63,23 @@ async function exportBackupRpc(ctx: ApiContext, caller: Caller, req: ExportBacku
     { verb: 'get', resource: 'backups', namespace: req.namespace, name: req.name },
     { verb: 'get', resource: 'backuprepositories', namespace: req.namespace },
   ]);
+  // A Backup in the coordinator's namespace may hold other namespaces' volumes: the key
+  // exported is their repository's, so the caller must be allowed to read that one too.
+  const held = await repositoryNamespaces(ctx, req.namespace, req.name);
+  await authorize(ctx.cluster, caller, held.filter((n) => n !== req.namespace).map((namespace) => ({ verb: 'get' as const, resource: 'backuprepositories' as const, namespace })));
   const r = await exportBackup(transferContext(ctx), { namespace: req.namespace, name: req.name, keyExport: KEY_MODES[req.keyExport], password: req.password, force: req.force, requester: caller.user.username });
   return { token: r.token };
+}
+
+/** The namespaces whose repositories hold the Backup's snapshots (BackupRepository spec.namespace). */
+async function repositoryNamespaces(ctx: ApiContext, namespace: string, name: string): Promise<string[]> {
+  const pvbs = await ctx.cluster.list<PvbObject>('PodVolumeBackup', namespace, `${LABELS.backup}=${name}`);
+  const held = new Set<string>();
+  for (const repository of new Set(pvbs.map((p) => p.spec.repository))) {
+    const repo = await ctx.cluster.get<RepositoryObject>('BackupRepository', ctx.namespace, repository);
+    if (repo) held.add(repo.spec.namespace);
+  }
+  return [...held].sort();
 }
 
 async function exportKeyRpc(ctx: ApiContext, caller: Caller, req: ExportKeyRequest__Output): Promise<ExportKeyResponse> {
