@@ -24,6 +24,8 @@ const OPERATOR = { 'token-ops': { username: 'olivia', groups: ['ops'] } };
 const TEAM = { 'token-dev': { username: 'dan', groups: ['devs'] } };
 /** Reads Backups and repositories in the coordinator's namespace only. */
 const SYSTEM_READER = { 'token-sys': { username: 'sam' } };
+/** A tenant of the first cluster who may create Backups and repositories in mallory only. */
+const TENANT = { 'token-mallory': { username: 'mallory' } };
 
 interface Side {
   readonly fake: FakeApiServer;
@@ -50,12 +52,13 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-transfer-api-'));
   const namespaces = ['ferry-system', 'shop'];
   one = await side('one', {
-    namespaces,
-    tokens: { ...OPERATOR, ...TEAM, ...SYSTEM_READER },
+    namespaces: [...namespaces, 'mallory'],
+    tokens: { ...OPERATOR, ...TEAM, ...SYSTEM_READER, ...TENANT },
     policy: [
       { groups: ['ops'], verbs: ['*'], apiGroups: ['ferry.dev'], resources: ['*'] },
       { groups: ['devs'], verbs: ['get'], apiGroups: ['ferry.dev'], resources: ['backups'], namespaces: ['shop'] },
       { users: ['sam'], verbs: ['get'], apiGroups: ['ferry.dev'], resources: ['backups', 'backuprepositories'], namespaces: ['ferry-system'] },
+      { users: ['mallory'], verbs: ['create'], apiGroups: ['ferry.dev'], resources: ['backups', 'backuprepositories'], namespaces: ['mallory'] },
     ],
   });
   two = await side('two', {
@@ -139,6 +142,15 @@ describe('ferry.v1.Transfer', () => {
     expect(r.res!.repository).toMatch(new RegExp(`^${r.res!.location}-shop-[0-9a-f]{12}$`));
     expect(r.res!.backup).toMatchObject({ namespace: 'shop', name: 'nightly', phase: 'Completed' });
     expect((await two.cluster.get<BackupObject>('Backup', 'shop', 'nightly'))?.metadata.labels?.['ferry.dev/imported']).toBe('true');
+  });
+
+  it("importing a token of one of this cluster's own repositories into another namespace needs get on the owner's repositories", async () => {
+    const r = await invoke(one.client.ImportBackup, one.client, { token, password: PASSWORD, namespace: 'mallory' }, bearer('token-mallory'));
+    expect(r.err?.code).toBe(status.PERMISSION_DENIED);
+    expect(r.err?.details).toMatch(/user mallory may not get backuprepositories\.ferry\.dev in namespace shop/);
+    expect(await one.cluster.get<BackupObject>('Backup', 'mallory', 'nightly')).toBeUndefined();
+    const key = await invoke(one.client.ImportKey, one.client, { token, password: PASSWORD, namespace: 'mallory' }, bearer('token-mallory'));
+    expect(key.err?.code).toBe(status.PERMISSION_DENIED);
   });
 
   it('ExportKey and ImportKey round trip; ImportKey needs create on backuprepositories', async () => {

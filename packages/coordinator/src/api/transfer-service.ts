@@ -24,11 +24,11 @@ import type {
 } from '@ferry/api';
 import { LABELS } from '../context.js';
 import type { PvbObject } from '../objects.js';
-import type { RepositoryObject } from '../repositories.js';
+import { isImported, type LocationObject, type RepositoryObject } from '../repositories.js';
 import type { TransferContext } from '../transfer/context.js';
-import { exportBackup, exportKey } from '../transfer/export.js';
+import { exportBackup, exportKey, tokenLocation } from '../transfer/export.js';
 import { importBackup, importKey } from '../transfer/import.js';
-import { parseToken, type KeyMode } from '../transfer/token.js';
+import { parseToken, type KeyMode, type TransferToken } from '../transfer/token.js';
 import { authorize, type AccessCheck, type Caller } from './auth.js';
 import { backupMessage, repositoryMessage } from './convert.js';
 import { unary, type ApiContext } from './rpc.js';
@@ -82,6 +82,22 @@ async function repositoryNamespaces(ctx: ApiContext, namespace: string, name: st
   return [...held].sort();
 }
 
+/**
+ * A token may name a repository this cluster owns (another namespace's, here): importing it
+ * would let `namespace` restore everything in it, so the caller must be allowed to read that
+ * namespace's repositories, as for exporting its key.
+ */
+async function ownerChecks(ctx: ApiContext, token: TransferToken, namespace: string): Promise<AccessCheck[]> {
+  const locations = new Map((await ctx.cluster.list<LocationObject>('BackupLocation')).map((l) => [l.metadata.name ?? '', l]));
+  const sameUrl = (r: RepositoryObject): boolean => {
+    const location = locations.get(r.spec.location);
+    return location !== undefined && (location.spec.s3 !== undefined || location.spec.filesystem !== undefined) && tokenLocation(location).url === token.location.url;
+  };
+  const owned = (await ctx.cluster.list<RepositoryObject>('BackupRepository', ctx.namespace)).filter((r) => !isImported(r) && (r.spec.path ?? r.spec.namespace) === token.repository.path && sameUrl(r));
+  const owners = [...new Set(owned.map((r) => r.spec.namespace))].filter((n) => n !== namespace).sort();
+  return owners.map((n) => ({ verb: 'get', resource: 'backuprepositories', namespace: n }));
+}
+
 async function exportKeyRpc(ctx: ApiContext, caller: Caller, req: ExportKeyRequest__Output): Promise<ExportKeyResponse> {
   const p = new Problems();
   p.namespace('namespace', req.namespace);
@@ -104,7 +120,7 @@ async function importBackupRpc(ctx: ApiContext, caller: Caller, req: ImportBacku
     { verb: 'create', resource: 'backuprepositories', namespace },
   ];
   if (req.credentialsSecret) checks.push({ verb: 'create', resource: 'backuplocations' });
-  await authorize(ctx.cluster, caller, checks);
+  await authorize(ctx.cluster, caller, [...checks, ...(await ownerChecks(ctx, parseToken(req.token), namespace))]);
   const r = await importBackup(transferContext(ctx), { token: req.token, password: req.password, namespace, ...(req.credentialsSecret ? { credentialsSecret: req.credentialsSecret } : {}), requester: caller.user.username });
   const volumes = await ctx.cluster.list<PvbObject>('PodVolumeBackup', namespace, `${LABELS.backup}=${r.backup.metadata.name}`);
   return { backup: backupMessage(r.backup, volumes), location: r.location, repository: r.repository };
@@ -117,7 +133,7 @@ async function importKeyRpc(ctx: ApiContext, caller: Caller, req: ImportKeyReque
   p.check();
   const t = transferContext(ctx);
   const namespace = req.namespace || (req.repository ? (await t.repositories.get(req.repository)).spec.namespace : parseToken(req.token).repository.namespace);
-  await authorize(ctx.cluster, caller, [{ verb: 'create', resource: 'backuprepositories', namespace }]);
+  await authorize(ctx.cluster, caller, [{ verb: 'create', resource: 'backuprepositories', namespace }, ...(await ownerChecks(ctx, parseToken(req.token), namespace))]);
   const r = await importKey(t, { token: req.token, password: req.password, repository: req.repository, namespace, requester: caller.user.username });
   const location = await t.repositories.resolveLocation(r.repository.spec.location).catch(() => undefined);
   return { repository: repositoryMessage(r.repository, location) };
