@@ -1,8 +1,9 @@
 /**
- * Where a Restore may read from, on the fake API server: a tenant's Restore cannot reach
- * another namespace's snapshots through spec.snapshots plus namespaceMapping (it was
- * accepted before), nor through a PodVolumeBackup that names another namespace's
- * repository; the coordinator's namespace may still restore across namespaces.
+ * Tenant confinement of the Backup and Restore specs, on the fake API server: a tenant's
+ * Restore cannot reach another namespace's snapshots through spec.snapshots plus
+ * namespaceMapping (it was accepted before), nor through a PodVolumeBackup that names
+ * another namespace's repository, nor name another namespace's Backup; a tenant's Backup
+ * cannot name other namespaces; the coordinator's namespace may still cross namespaces.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -10,6 +11,7 @@ import { FakeApiServer } from '../../../../test/fake-cluster/index.js';
 import { testContext } from '../context.fixture.js';
 import type { BackupObject, PvbObject, RestoreObject } from '../objects.js';
 import type { LocationObject } from '../repositories.js';
+import { reconcileBackup } from './backup.js';
 import { reconcileRestore } from './restore.js';
 
 let api: FakeApiServer;
@@ -52,5 +54,15 @@ describe('Restore sources', () => {
     await ctx.cluster.replaceStatus('PodVolumeBackup', pvb, { phase: 'Completed', snapshotId: SNAPSHOT });
     const status = await restore(ctx, 'mallory', 'via-pvb', { backupName: 'forged' });
     expect(status).toMatchObject({ phase: 'Failed', error: { code: 'NamespaceNotAllowed', message: "Restore mallory/via-pvb: BackupRepository local-shop holds namespace shop, not mallory; a volume is only restored from its own namespace's repository" } });
+  });
+
+  it("a Restore names a Backup of its own namespace only; a tenant's Backup cannot name other namespaces", async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const shops = await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'shop-only', namespace: 'shop' }, spec: {} });
+    await ctx.cluster.replaceStatus('Backup', shops, { phase: 'Completed' });
+    expect(await restore(ctx, 'mallory', 'by-name', { backupName: 'shop-only' })).toMatchObject({ phase: 'Failed', error: { code: 'BackupNotFound', message: 'Backup mallory/shop-only does not exist' } });
+    const b = await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'grab', namespace: 'mallory', finalizers: ['ferry.dev/backup-cleanup'] }, spec: { namespaces: ['shop'] } });
+    const d = await reconcileBackup(ctx, b);
+    expect(d.status).toMatchObject({ phase: 'Failed', error: { code: 'NamespaceNotAllowed', message: 'Backup mallory/grab names namespace(s) shop; only Backups in ferry-system may back up other namespaces' } });
   });
 });
