@@ -19,6 +19,8 @@ export interface ControllerSettings {
   readonly progressIntervalMs: number;
   /** Assignments per volume (the first plus retries after an interrupted agent). */
   readonly maxAttempts: number;
+  /** How often every BackupLocation is probed again (it is also probed after each spec change). */
+  readonly locationValidationMs: number;
   /** The restore-wait init container. */
   readonly restoreWait: { readonly image: string; readonly command: readonly string[] };
 }

@@ -17,6 +17,7 @@ import { reconcilePodVolumeRestore } from './controllers/pod-volume-restore.js';
 import { reconcileRestore } from './controllers/restore.js';
 import { tasksOf } from './controllers/tasks.js';
 import { reconcileSchedule, type ScheduleObject } from './schedules/controller.js';
+import { reconcileLocation, type StoredLocation } from './locations/controller.js';
 import { reconcileMaintenance, repositoriesToNudge } from './maintenance/controller.js';
 import { applyMaintenanceResult } from './maintenance/runs.js';
 import { isMaintenanceJobId } from './maintenance/schedule.js';
@@ -268,6 +269,8 @@ class Running {
         return this.run<RestoreObject>('Restore', namespace, name, (o) => reconcileRestore(c, o));
       case 'BackupRepository':
         return reconcileMaintenance(c, namespace, name);
+      case 'BackupLocation':
+        return this.run<StoredLocation>('BackupLocation', '', name, (o) => reconcileLocation(c, o));
       case 'BackupSchedule':
         return this.run<ScheduleObject>('BackupSchedule', namespace, name, (o) => reconcileSchedule(c, o));
       case 'PodVolumeRestore':

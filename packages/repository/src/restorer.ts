@@ -340,8 +340,13 @@ function contentWriter(fh: fs.FileHandle, node: TreeNode, rel: string): (raw: Bu
   return (raw, pos) => writeAll(fh, raw, pos);
 }
 
+/** Writes all of `raw` at `pos`: short writes are continued, a write that makes no progress ends with an error instead of being retried forever. */
 async function writeAll(fh: fs.FileHandle, raw: Buffer, pos: number): Promise<void> {
-  for (let off = 0; off < raw.length; ) off += (await fh.write(raw, off, raw.length - off, pos + off)).bytesWritten;
+  for (let off = 0; off < raw.length; ) {
+    const { bytesWritten } = await fh.write(raw, off, raw.length - off, pos + off);
+    if (bytesWritten <= 0) throw new Error(`write made no progress at byte ${pos + off}`);
+    off += bytesWritten;
+  }
 }
 
 /** Writes `raw` at `pos`, leaving all-zero HOLE_BLOCK-sized runs unwritten so they stay holes. */
@@ -352,9 +357,9 @@ async function writeSkippingZeros(fh: fs.FileHandle, raw: Buffer, pos: number): 
     const zero = end - at === HOLE_BLOCK && raw.subarray(at, end).equals(ZEROS);
     if (!zero && runStart < 0) runStart = at;
     if (zero && runStart >= 0) {
-      await fh.write(raw, runStart, at - runStart, pos + runStart);
+      await writeAll(fh, raw.subarray(runStart, at), pos + runStart);
       runStart = -1;
     }
   }
-  if (runStart >= 0) await fh.write(raw, runStart, raw.length - runStart, pos + runStart);
+  if (runStart >= 0) await writeAll(fh, raw.subarray(runStart), pos + runStart);
 }

@@ -16,6 +16,7 @@ export const CONDITION_TYPES = {
   Ready: 'BackupLocation: reachable with its credentials. BackupRepository: initialised, its key opens it, and its id matches.',
   Checked: 'BackupRepository: the last repository check passed.',
   Maintenance: 'BackupRepository: a check or prune is assigned to an agent (True), or is due and waits for one (False, WaitingForAgent).',
+  SnapshotsForgotten: 'Backup: some of its volumes\' snapshots were forgotten (schedule retention or ForgetSnapshots); the message lists the volumes that can still be restored. A Backup whose snapshots are all forgotten is deleted instead (Event SnapshotsForgotten).',
   Scheduled: 'BackupSchedule: the cron expression and time zone are valid and the next run is computed.',
 } as const;
 export type ConditionType = keyof typeof CONDITION_TYPES;
@@ -27,8 +28,11 @@ export const CONDITION_REASONS = {
   LocationNotFound: 'The named BackupLocation does not exist.',
   NoDefaultLocation: 'No location was named and no BackupLocation has spec.default: true (or more than one has).',
   LocationReadOnly: 'The Backup names a BackupLocation with spec.accessMode ReadOnly; nothing is written to it.',
+  LocationUnavailable: 'The Backup names a BackupLocation whose last validation failed (status.phase Unavailable); the message carries its Ready condition.',
   NamespaceNotAllowed: "A Backup or Restore outside the coordinator's namespace named a namespace other than its own.",
   BackupNotFound: 'The Restore names a Backup that does not exist.',
+  SnapshotForgotten: 'The Restore selects a volume whose snapshot was forgotten (PodVolumeBackup status.snapshotForgotten); nothing is restored.',
+  PartiallyForgotten: 'Some, not all, of the Backup\'s snapshots were forgotten; the message names the volumes that remain.',
   BackupNotRestorable: 'The Restore names a Backup that is not Completed or PartiallyFailed.',
   // AnnotationsValid
   AnnotationsParsed: 'Every annotation parsed.',

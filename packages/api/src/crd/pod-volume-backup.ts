@@ -53,6 +53,7 @@ export const PodVolumeBackupStatusSchema = obj('Observed state of the volume bac
   progress: opt(ProgressSchema),
   snapshotId: opt(snapshotId('The snapshot written.')),
   parentSnapshotId: opt(snapshotId('The parent the mover actually used.')),
+  snapshotForgotten: opt(time('When the coordinator forgot snapshotId from the repository (schedule retention or ForgetSnapshots): this volume can no longer be restored, and a Restore of it is refused (SnapshotForgotten).')),
   stats: opt(BackupStatsSchema),
   fileErrorsTotal: fileErrorsTotal(),
   error: opt(ErrorInfoSchema),

@@ -65,9 +65,10 @@ const MaintenanceRunSchema = obj('The outcome of a maintenance run.', {
 });
 
 export const BackupRepositoryStatusSchema = obj('Observed state of the repository.', {
-  phase: opt(oneOf('Ready once the repository exists and its key opens it.', BACKUP_REPOSITORY_PHASES)),
+  phase: opt(oneOf('Ready once the coordinator opened the repository with its key (creating it first when this cluster owns it and it does not exist) and, for an imported one, found the id in spec.repositoryId. NotReady: the Ready condition says why.', BACKUP_REPOSITORY_PHASES)),
   conditions: conditions(),
-  initializedAt: opt(time('When Ferry created the repository.')),
+  initializedAt: opt(time('When the coordinator created the repository (absent when it existed already, e.g. created by an agent or imported).')),
+  lastValidationTime: opt(time('When the coordinator last opened the repository (or, for a Ready imported one, re-read its id).')),
   lastCheck: opt(describe(MaintenanceRunSchema, 'The last repository check.')),
   lastPrune: opt(
     obj('The last prune.', {

@@ -24,6 +24,7 @@ import type {
 import type { Mover } from '@ferry/mover';
 import { clusterFailure, CoordinatorError, isCoordinatorError, messageOf } from '../errors.js';
 import type { LocationObject, RepositoryObject } from '../repositories.js';
+import { recordForgotten } from '../forgotten.js';
 import { enginePolicy } from '../schedules/retention.js';
 import { authorize, type Caller, type Verb } from './auth.js';
 import { repositoryMessage, rfc3339 } from './convert.js';
@@ -124,6 +125,7 @@ async function forgetSnapshots(ctx: ApiContext, caller: Caller, req: ForgetSnaps
   p.tags('tags', req.tags);
   p.check();
   const repo = await withRepository(ctx, caller, 'update', req.repository, req.namespace);
+  if (!req.dryRun) await ctx.repositories.assertWritable(repo.metadata.name ?? '', 'ForgetSnapshots');
   const engine = enginePolicy(policy!);
   return withMover(ctx, repo, async (m) => {
     const snapshots = await m.snapshots({ ...(req.tags.length ? { tags: req.tags } : {}) });
@@ -133,6 +135,7 @@ async function forgetSnapshots(ctx: ApiContext, caller: Caller, req: ForgetSnaps
     const doomed = decisions.filter((d) => !d.keep).map((d) => d.snapshot.id);
     if (req.dryRun || doomed.length === 0) return { kept, forgotten: doomed };
     const { removed } = await m.removeSnapshots({ snapshotIds: doomed });
+    await recordForgotten(ctx, { repository: repo.metadata.name ?? '', snapshotIds: removed, by: `ForgetSnapshots by ${caller.user.username}` });
     return { kept, forgotten: [...removed] };
   });
 }

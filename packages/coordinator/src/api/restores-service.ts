@@ -57,7 +57,10 @@ async function createRestore(ctx: ApiContext, caller: Caller, req: CreateRestore
   p.name('name', req.name, { required: false });
   const spec = restoreSpecOf(req, p);
   p.check();
-  await authorize(ctx.cluster, caller, [{ verb: 'create', resource: 'restores', namespace: req.namespace }]);
+  // Restoring into another namespace needs the right to restore there too (the controller also
+  // refuses it outside the coordinator's namespace).
+  const targets = [...new Set(Object.values(req.namespaceMapping).filter((t) => t !== req.namespace))].sort();
+  await authorize(ctx.cluster, caller, [req.namespace, ...targets].map((namespace) => ({ verb: 'create' as const, resource: 'restores' as const, namespace })));
   // Said now rather than as a Failed Restore a moment later.
   const backup = await ctx.cluster.get<BackupObject>('Backup', req.namespace, req.backup);
   if (!backup) throw new CoordinatorError('NotFound', `Backup ${req.namespace}/${req.backup} not found; a Restore names a Backup in its own namespace`);

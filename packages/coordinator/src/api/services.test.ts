@@ -17,7 +17,7 @@ import { FakeApiServer } from '../../../../test/fake-cluster/index.js';
 import { until } from '../../../../test/fake-cluster/client.fixture.js';
 import { ManualClock } from '../clock.js';
 import { KubeClusterState } from '../cluster/kube-state.js';
-import type { BackupObject, RestoreObject } from '../objects.js';
+import type { BackupObject, PvbObject, RestoreObject } from '../objects.js';
 import { nativePurgeMover } from '../purge.js';
 import { Repositories, type LocationObject, type RepositoryObject } from '../repositories.js';
 import { bearer, invoke, loadClientProtos, makeApiCerts, startApi, tlsCredentials, type ApiCerts, type RunningApi } from './api.fixture.js';
@@ -93,6 +93,10 @@ describe('Restores', () => {
     const missing = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', backup: 'nope' }, alice());
     expect(missing.err?.code).toBe(status.NOT_FOUND);
     expect(missing.err?.details).toMatch(/Backup team-a\/nope not found/);
+    const mapped = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', name: 'mapped', backup: 'nightly', namespaceMapping: { 'team-a': 'team-b' } }, alice());
+    expect(mapped.err?.code).toBe(status.PERMISSION_DENIED);
+    expect(mapped.err?.details).toMatch(/alice may not create restores\.ferry\.dev in namespace team-b/);
+    expect(await cluster.get<RestoreObject>('Restore', 'team-a', 'mapped')).toBeUndefined();
     const invalid = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', backup: '', namespaceMapping: { 'team-a': 'Bad_NS' } }, alice());
     expect(invalid.err?.code).toBe(status.INVALID_ARGUMENT);
     expect(invalid.err?.details).toBe('backup: required; namespace_mapping[team-a]: must be a DNS-1123 label (lower-case letters, digits and -, at most 63)');
@@ -206,15 +210,32 @@ describe('Repositories', () => {
     expect((await restic.snapshots({})).map((x) => x.id)).toEqual(forgot.res?.kept);
   });
 
-  it('forgets by a retention policy per lineage: dry run changes nothing, then the forgotten snapshots are gone', async () => {
+  it('never forgets in a repository this cluster only reads (imported): FAILED_PRECONDITION naming it; a dry run still answers', async () => {
+    const repositories = new Repositories({ cluster, namespace: 'ferry-system' });
+    const location = (await cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
+    const imported = await repositories.ensureImported(location, 'team-a', { path: 'team-a', repositoryId: (await native.init({})).repositoryId! });
+    const refused = await invoke(repos.ForgetSnapshots, repos, { repository: imported.metadata.name!, namespace: 'team-a', policy: { keepLast: 1 } }, alice());
+    expect(refused.err?.code).toBe(status.FAILED_PRECONDITION);
+    expect(refused.err?.details).toBe(`BackupRepository ferry-system/${imported.metadata.name} at BackupLocation local was imported: this cluster only restores from it, so ForgetSnapshots is refused; run it on the cluster that owns the repository`);
+    expect(await native.snapshots({})).toHaveLength(3);
+    const dry = await invoke(repos.ForgetSnapshots, repos, { repository: imported.metadata.name!, namespace: 'team-a', policy: { keepLast: 1 }, dryRun: true }, alice());
+    expect(dry.res?.forgotten).toHaveLength(1);
+  });
+
+  it('forgets by a retention policy per lineage: dry run changes nothing, then the forgotten snapshots are gone and a Backup left without snapshots is deleted', async () => {
     const dry = await invoke(repos.ForgetSnapshots, repos, { repository: repoName, namespace: 'team-a', policy: { keepLast: 1 }, dryRun: true }, alice());
     expect(dry.err).toBeUndefined();
     expect(dry.res?.kept).toHaveLength(2);
     expect(dry.res?.forgotten).toHaveLength(1);
     expect(await native.snapshots({})).toHaveLength(3);
+    const b = await cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'old-data', namespace: 'team-a' }, spec: {} });
+    await cluster.replaceStatus('Backup', b, { phase: 'Completed' });
+    const pvb = await cluster.createOrGet<PvbObject>('PodVolumeBackup', { metadata: { name: 'old-data-0', namespace: 'team-a', labels: { 'ferry.dev/backup': 'old-data' } }, spec: { backup: 'old-data', pod: { namespace: 'team-a', name: 'db-0', uid: 'u' }, node: 'n', volume: { name: 'data', kind: 'emptyDir' }, repository: repoName, mover: 'native' } });
+    await cluster.replaceStatus('PodVolumeBackup', pvb, { phase: 'Completed', snapshotId: dry.res!.forgotten[0] });
     const real = await invoke(repos.ForgetSnapshots, repos, { repository: repoName, namespace: 'team-a', policy: { keepLast: 1 } }, alice());
     expect(real.res?.forgotten).toEqual(dry.res?.forgotten);
     expect((await native.snapshots({})).map((s) => s.id).sort()).toEqual([...dry.res!.kept].sort());
+    expect(await cluster.get<BackupObject>('Backup', 'team-a', 'old-data')).toBeUndefined();
     const none = await invoke(repos.ForgetSnapshots, repos, { repository: repoName, namespace: 'team-a' }, alice());
     expect(none.err?.details).toMatch(/^policy: set at least one keep rule/);
   });

@@ -13,7 +13,7 @@ import type { TransferClient } from '@ferry/api';
 import { FakeApiServer } from '../../../../test/fake-cluster/index.js';
 import { systemClock } from '../clock.js';
 import { KubeClusterState } from '../cluster/kube-state.js';
-import type { BackupObject } from '../objects.js';
+import type { BackupObject, PvbObject } from '../objects.js';
 import type { LocationObject } from '../repositories.js';
 import { seedBackup } from '../transfer/transfer.fixture.js';
 import { bearer, invoke, loadClientProtos, makeApiCerts, startApi, tlsCredentials, type RunningApi } from './api.fixture.js';
@@ -22,6 +22,10 @@ const protos = loadClientProtos();
 const PASSWORD = 'a long enough export password';
 const OPERATOR = { 'token-ops': { username: 'olivia', groups: ['ops'] } };
 const TEAM = { 'token-dev': { username: 'dan', groups: ['devs'] } };
+/** Reads Backups and repositories in the coordinator's namespace only. */
+const SYSTEM_READER = { 'token-sys': { username: 'sam' } };
+/** A tenant of the first cluster who may create Backups and repositories in mallory only. */
+const TENANT = { 'token-mallory': { username: 'mallory' } };
 
 interface Side {
   readonly fake: FakeApiServer;
@@ -34,6 +38,7 @@ let dir: string;
 let one: Side;
 let two: Side;
 let master: Buffer;
+let seededSnapshots: string[];
 
 async function side(name: string, options: Parameters<typeof FakeApiServer.start>[0]): Promise<Side> {
   const fake = await FakeApiServer.start(options);
@@ -47,11 +52,13 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-transfer-api-'));
   const namespaces = ['ferry-system', 'shop'];
   one = await side('one', {
-    namespaces,
-    tokens: { ...OPERATOR, ...TEAM },
+    namespaces: [...namespaces, 'mallory'],
+    tokens: { ...OPERATOR, ...TEAM, ...SYSTEM_READER, ...TENANT },
     policy: [
       { groups: ['ops'], verbs: ['*'], apiGroups: ['ferry.dev'], resources: ['*'] },
       { groups: ['devs'], verbs: ['get'], apiGroups: ['ferry.dev'], resources: ['backups'], namespaces: ['shop'] },
+      { users: ['sam'], verbs: ['get'], apiGroups: ['ferry.dev'], resources: ['backups', 'backuprepositories'], namespaces: ['ferry-system'] },
+      { users: ['mallory'], verbs: ['create'], apiGroups: ['ferry.dev'], resources: ['backups', 'backuprepositories'], namespaces: ['mallory'] },
     ],
   });
   two = await side('two', {
@@ -65,6 +72,7 @@ beforeAll(async () => {
   await one.cluster.createOrGet<LocationObject>('BackupLocation', { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'local' }, spec: { default: true, filesystem: { path: join(dir, 'repos') } } });
   const seeded = await seedBackup({ cluster: one.cluster, repositories: one.api.context.repositories, location: 'local', namespace: 'shop', name: 'nightly', files: { data: 'bytes of data' }, scratch: join(dir, 'src') });
   master = seeded.master;
+  seededSnapshots = seeded.snapshotIds;
 }, 60_000);
 
 afterAll(async () => {
@@ -83,6 +91,17 @@ describe('ferry.v1.Transfer', () => {
     const denied = await invoke(one.client.ExportBackup, one.client, { namespace: 'shop', name: 'nightly', keyExport: 'KEY_EXPORT_PASSWORD', password: PASSWORD }, bearer('token-dev'));
     expect(denied.err?.code).toBe(status.PERMISSION_DENIED);
     expect(denied.err?.details).toMatch(/user dan may not get backuprepositories\.ferry\.dev in namespace shop/);
+  });
+
+  it("ExportBackup of a coordinator-namespace Backup that holds shop's volumes needs get on shop's repositories", async () => {
+    const b = await one.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'all-apps', namespace: 'ferry-system' }, spec: { namespaces: ['shop'] } });
+    await one.cluster.replaceStatus('Backup', b, { phase: 'Completed' });
+    const pvb = await one.cluster.createOrGet<PvbObject>('PodVolumeBackup', { metadata: { name: 'all-apps-0', namespace: 'ferry-system', labels: { 'ferry.dev/backup': 'all-apps' } }, spec: { backup: 'all-apps', pod: { namespace: 'shop', name: 'app-0', uid: 'u' }, node: 'node-a', volume: { name: 'data', kind: 'emptyDir' }, repository: 'local-shop', mover: 'native' } });
+    await one.cluster.replaceStatus('PodVolumeBackup', pvb, { phase: 'Completed', snapshotId: seededSnapshots[0] });
+    const denied = await invoke(one.client.ExportBackup, one.client, { namespace: 'ferry-system', name: 'all-apps', keyExport: 'KEY_EXPORT_PASSWORD', password: PASSWORD }, bearer('token-sys'));
+    expect(denied.err?.code).toBe(status.PERMISSION_DENIED);
+    expect(denied.err?.details).toMatch(/user sam may not get backuprepositories\.ferry\.dev in namespace shop/);
+    expect((await invoke(one.client.ExportBackup, one.client, { namespace: 'ferry-system', name: 'all-apps', keyExport: 'KEY_EXPORT_PASSWORD', password: PASSWORD }, bearer('token-ops'))).err).toBeUndefined();
   });
 
   it('refuses a plain key without force with FAILED_PRECONDITION and the reason', async () => {
@@ -123,6 +142,15 @@ describe('ferry.v1.Transfer', () => {
     expect(r.res!.repository).toMatch(new RegExp(`^${r.res!.location}-shop-[0-9a-f]{12}$`));
     expect(r.res!.backup).toMatchObject({ namespace: 'shop', name: 'nightly', phase: 'Completed' });
     expect((await two.cluster.get<BackupObject>('Backup', 'shop', 'nightly'))?.metadata.labels?.['ferry.dev/imported']).toBe('true');
+  });
+
+  it("importing a token of one of this cluster's own repositories into another namespace needs get on the owner's repositories", async () => {
+    const r = await invoke(one.client.ImportBackup, one.client, { token, password: PASSWORD, namespace: 'mallory' }, bearer('token-mallory'));
+    expect(r.err?.code).toBe(status.PERMISSION_DENIED);
+    expect(r.err?.details).toMatch(/user mallory may not get backuprepositories\.ferry\.dev in namespace shop/);
+    expect(await one.cluster.get<BackupObject>('Backup', 'mallory', 'nightly')).toBeUndefined();
+    const key = await invoke(one.client.ImportKey, one.client, { token, password: PASSWORD, namespace: 'mallory' }, bearer('token-mallory'));
+    expect(key.err?.code).toBe(status.PERMISSION_DENIED);
   });
 
   it('ExportKey and ImportKey round trip; ImportKey needs create on backuprepositories', async () => {

@@ -85,6 +85,7 @@ export class KubeClusterState implements ClusterState {
     ];
     const namespace = obj.metadata.namespace ?? '';
     const name = obj.metadata.name ?? '';
+    if (!FERRY_KINDS[kind].namespaced) return (await this.custom.patchClusterCustomObjectStatus({ ...this.ref(kind), name, body })) as O;
     return (await this.custom.patchNamespacedCustomObjectStatus({ ...this.ref(kind), namespace, name, body })) as O;
   }
 
@@ -164,11 +165,13 @@ export class KubeClusterState implements ClusterState {
     const time = new Date(clock.now());
     const { involved } = options;
     const name = `${involved.name}.${clock.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
+    // Events about cluster-scoped objects (BackupLocations) live in default, as the API server requires.
+    const namespace = involved.namespace || 'default';
     await this.core
       .createNamespacedEvent({
-        namespace: involved.namespace,
+        namespace,
         body: {
-          metadata: { name, namespace: involved.namespace },
+          metadata: { name, namespace },
           involvedObject: { apiVersion: involved.apiVersion, kind: involved.kind, name: involved.name, namespace: involved.namespace, uid: involved.uid },
           type: options.type,
           reason: options.reason,

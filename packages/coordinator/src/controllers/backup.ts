@@ -16,6 +16,7 @@ import { aggregate } from './aggregate.js';
 import { createPodVolumeBackups } from './backup-volumes.js';
 import { involved } from './commit.js';
 import type { EventOptions } from '../cluster/cluster-state.js';
+import { unavailableReason } from '../locations/controller.js';
 import { forgetSnapshots } from '../purge.js';
 import { driveHooks, forgetHookTasks, hookSummary } from './hooks.js';
 
@@ -58,6 +59,8 @@ async function start({ c, backup, status }: Ctx): Promise<Decision<BackupStatus>
   if (location.spec.accessMode === 'ReadOnly') {
     return reject(c, backup, status, 'LocationReadOnly', `Backup ${backup.metadata.namespace}/${backup.metadata.name}: BackupLocation ${location.metadata.name} has spec.accessMode ReadOnly, so no backup may write to it; name a ReadWrite location in spec.location`);
   }
+  const unavailable = unavailableReason(location);
+  if (unavailable) return reject(c, backup, status, 'LocationUnavailable', `Backup ${backup.metadata.namespace}/${backup.metadata.name}: ${unavailable}`);
   const selected = await createPodVolumeBackups(c, backup, location, namespaces);
   return { status: acceptedStatus(c, backup, status, location.metadata.name ?? '', selected), events: selected.events, requeueAfterMs: 1_000 };
 }

@@ -22,6 +22,8 @@ export interface RestoreItem {
   readonly podVolumeBackup?: string;
   /** A backup command's output (one file): restored only into the volume the target pod names in its annotation. */
   readonly commandFile?: string;
+  /** Its snapshot was forgotten (PodVolumeBackup status.snapshotForgotten): a Restore of it is refused. */
+  readonly forgotten?: boolean;
 }
 
 export async function restoreItems(c: ControllerContext, restore: RestoreObject): Promise<RestoreItem[]> {
@@ -60,6 +62,7 @@ export async function restoreItems(c: ControllerContext, restore: RestoreObject)
       repository: p.spec.repository,
       mover: p.spec.mover,
       podVolumeBackup: p.metadata.name ?? '',
+      ...(p.status?.snapshotForgotten ? { forgotten: true } : {}),
       ...(p.spec.volume.kind === COMMAND_VOLUME_KIND ? { commandFile: p.spec.volume.command?.fileName ?? p.spec.volume.name } : {}),
     }))
     .filter(keep)

@@ -13,6 +13,7 @@ import { dispatch, type Decision, type PhaseHandlers } from '../state-machine.js
 import { aggregate, type VolumeLike } from './aggregate.js';
 import { involved } from './commit.js';
 import { restoreItems, type RestoreItem } from './restore-items.js';
+import { refuseSources } from './restore-sources.js';
 
 export const ITEM_ANNOTATION = 'restore.ferry.dev/item';
 
@@ -43,6 +44,8 @@ async function start({ c, restore, status }: Ctx): Promise<Decision<RestoreStatu
   }
   const items = await restoreItems(c, restore);
   if (own !== c.settings.namespace && items.some((i) => i.targetNamespace !== own)) return reject(c, restore, status, 'NamespaceNotAllowed', `Restore ${own}/${restore.metadata.name} would restore into other namespaces; only Restores in ${c.settings.namespace} may`);
+  const refused = await refuseSources(c, restore, items);
+  if (refused) return reject(c, restore, status, refused.reason, refused.message);
   let conditions = setCondition(status.conditions, { type: 'Accepted', status: 'True', reason: 'Valid', message: 'the spec is valid' }, now, restore.metadata.generation);
   conditions = setCondition(conditions, { type: 'Progressing', status: 'True', reason: 'WaitingForPod', message: `waiting for pods that use the ${items.length} backed-up volumes to be created` }, now);
   return {

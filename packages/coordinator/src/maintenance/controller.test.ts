@@ -5,6 +5,9 @@
  * re-delivery, due by request annotation (with its read-data share), waiting with a
  * condition while no agent is connected, and a lost agent's job moving to another agent.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, loadPackageDefinition, type ClientDuplexStream } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -25,15 +28,21 @@ const HOUR = 3_600_000;
 const proto = loadPackageDefinition(loadSync(AGENT_PROTO_FILE, { ...PROTO_LOADER_OPTIONS, includeDirs: [...PROTO_LOADER_OPTIONS.includeDirs] })) as unknown as AgentProtoGrpcType;
 let api: FakeApiServer;
 let core: CoreV1Api;
+/** The location's directory: the coordinator opens (and creates) the repositories there. */
+let root: string;
 
 beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'ferry-maintenance-'));
   api = await FakeApiServer.start();
   core = api.kubeConfig().makeApiClient(CoreV1Api);
   for (const name of ['ferry-system', 'shop', 'web', 'lost']) await core.createNamespace({ body: { metadata: { name } } });
   const { kube } = testContext(api.kubeConfig());
-  await kube.custom.createClusterCustomObject({ group: 'ferry.dev', version: 'v1alpha1', plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'local' }, spec: { default: true, filesystem: { path: '/var/ferry' } } } });
+  await kube.custom.createClusterCustomObject({ group: 'ferry.dev', version: 'v1alpha1', plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'local' }, spec: { default: true, filesystem: { path: root } } } });
 });
-afterAll(() => api.stop());
+afterAll(async () => {
+  await api.stop();
+  await rm(root, { recursive: true, force: true });
+});
 
 /** A ControllerContext whose AgentHub listens (plaintext) and routes results to the maintenance code. */
 async function setup(): Promise<{ ctx: ControllerContext; clock: ManualClock; port: number; stop: () => Promise<void> }> {
@@ -107,7 +116,7 @@ describe('repository maintenance controller', () => {
     await until(() => agent.assigned().length === 1);
     const check = agent.assigned()[0]!;
     expect(check).toMatchObject({ kind: 'JOB_KIND_MAINTENANCE', volume: null, maintenance: { operation: 'MAINTENANCE_OPERATION_CHECK', readDataPercent: 5, repositoryName: name, namespace: 'shop' } });
-    expect(check.repository?.location).toBe('/var/ferry/shop');
+    expect(check.repository?.location).toBe(join(root, 'shop'));
     expect((await fresh(ctx, name)).status?.maintenanceJob).toMatchObject({ operation: 'check', node: 'node-a', attempt: 1, jobId: check.jobId });
 
     // The prune is due too, but waits: reconciling again only tracks the running check.

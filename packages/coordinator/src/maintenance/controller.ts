@@ -14,6 +14,7 @@ import { commit } from '../controllers/commit.js';
 import { isCoordinatorError, messageOf } from '../errors.js';
 import type { AgentSession } from '../hub.js';
 import { exportRepositoryMetrics, forgetRepositoryMetrics } from './metrics.js';
+import { reconcileReadiness } from './readiness.js';
 import { recordRun, type MaintenanceJob } from './runs.js';
 import { maintenanceJobId, outlook, parseMaintenanceJobId, planOf, type DueRun, type MaintenanceOutlook, type RepositoryObject, type RepositoryStatus } from './schedule.js';
 
@@ -32,8 +33,16 @@ export async function reconcileMaintenance(ctx: ControllerContext, namespace: st
   }
   exportRepositoryMetrics(ctx.metrics, repo);
   if (repo.metadata.deletionTimestamp) return {};
-  const job = repo.status?.maintenanceJob;
-  return job ? track(ctx, repo, job) : schedule(ctx, repo);
+  const readiness = await reconcileReadiness(ctx, repo);
+  const current = readiness.repo;
+  const job = current.status?.maintenanceJob;
+  const next = await (job ? track(ctx, current, job) : schedule(ctx, current));
+  return sooner(next.requeueAfterMs, readiness.requeueAfterMs);
+}
+
+function sooner(a: number | undefined, b: number | undefined): { requeueAfterMs?: number } {
+  const ms = Math.min(a ?? Infinity, b ?? Infinity);
+  return Number.isFinite(ms) ? { requeueAfterMs: ms } : {};
 }
 
 async function schedule(ctx: ControllerContext, repo: RepositoryObject): Promise<{ requeueAfterMs?: number }> {

@@ -14,7 +14,8 @@ import { FakeApiServer } from '../../../../test/fake-cluster/index.js';
 import { ManualClock } from '../clock.js';
 import { testContext } from '../context.fixture.js';
 import { commit } from '../controllers/commit.js';
-import type { BackupObject, PvbObject } from '../objects.js';
+import { reconcileRestore } from '../controllers/restore.js';
+import type { BackupObject, PvbObject, RestoreObject } from '../objects.js';
 import { nativePurgeMover } from '../purge.js';
 import type { LocationObject } from '../repositories.js';
 import { reconcileSchedule, type ScheduleObject } from './controller.js';
@@ -151,13 +152,19 @@ async function tagged(mover: Mover, volume: string, tags: string[]): Promise<str
   return (await mover.backup({ source: { kind: 'directory', path: join(root, 'src') }, identity: { kind: 'pod', namespace: 'shop', pod: 'app', volume }, tags })).snapshotId;
 }
 
+/** shop's own repository at the local location, initialised, and the coordinator's mover on it. */
+async function shopRepository(ctx: Ctx): Promise<{ repoName: string; native: Mover }> {
+  const location = (await ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
+  const repoName = (await ctx.repositories.ensure(location, 'shop', 'native')).metadata.name!;
+  const native = nativePurgeMover({ repository: repoName, mover: 'native', access: await ctx.repositories.jobRepository(repoName, { initialize: true }) }).mover;
+  await native.init({});
+  return { repoName, native };
+}
+
 describe('BackupSchedule retention on a real local repository', () => {
   it('after a successful run forgets exactly the schedule snapshots outside the policy, per lineage; a failure is recorded and does not touch the Backup', async () => {
     const { ctx, clock } = await createSchedule('nightly', { schedule: '@daily', template: {}, retention: { keepLast: 2 } });
-    const location = (await ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
-    const repoName = (await ctx.repositories.ensure(location, 'shop', 'native')).metadata.name!;
-    const native = nativePurgeMover({ repository: repoName, mover: 'native', access: await ctx.repositories.jobRepository(repoName, { initialize: true }) }).mover;
-    await native.init({});
+    const { repoName, native } = await shopRepository(ctx);
     const mine = [scheduleTag('shop', 'nightly')];
     const a = [await tagged(native, 'a', mine), await tagged(native, 'a', mine), await tagged(native, 'a', mine)];
     const b = [await tagged(native, 'b', mine), await tagged(native, 'b', mine)];
@@ -194,5 +201,54 @@ describe('BackupSchedule retention on a real local repository', () => {
     expect((await events('nightly', 'RetentionFailed'))).toHaveLength(1);
     expect((await ctx.cluster.get<BackupObject>('Backup', 'shop', run.metadata.name!))?.status?.phase).toBe('Completed');
     expect((await native.snapshots({})).length).toBe(left.length);
+  });
+});
+
+describe('Backups after retention forgot their snapshots', () => {
+  it('a Backup with no snapshot left is deleted (Event); one that keeps some says which volumes remain, and a Restore of a forgotten volume is refused', async () => {
+    const { ctx, clock } = await createSchedule('weekly', { schedule: '@weekly', template: {}, retention: { keepLast: 1 } });
+    const { repoName, native } = await shopRepository(ctx);
+    const mine = [scheduleTag('shop', 'weekly')];
+    // Three runs: the first backed up volume x, the second x and y, the third x again.
+    const runs = [
+      { name: 'weekly-1', volumes: { x: await tagged(native, 'x', mine) } },
+      { name: 'weekly-2', volumes: { x: await tagged(native, 'x', mine), y: await tagged(native, 'y', mine) } },
+      { name: 'weekly-3', volumes: { x: await tagged(native, 'x', mine) } },
+    ];
+    for (const run of runs) {
+      const b = await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: run.name, namespace: 'shop', labels: { 'ferry.dev/schedule': 'weekly' } }, spec: {} });
+      for (const [volume, snapshotId] of Object.entries(run.volumes)) {
+        const pvb = await ctx.cluster.createOrGet<PvbObject>('PodVolumeBackup', { metadata: { name: `${run.name}-${volume}`, namespace: 'shop', labels: { 'ferry.dev/backup': run.name } }, spec: { backup: run.name, pod: { namespace: 'shop', name: 'app', uid: 'u1' }, node: 'node-a', volume: { name: volume, kind: 'emptyDir' }, repository: repoName, mover: 'native' } });
+        await ctx.cluster.replaceStatus('PodVolumeBackup', pvb, { phase: 'Completed', snapshotId });
+      }
+      clock.advance(1_000);
+      await finish(ctx, b.metadata.name!, 'Completed', clock.now());
+    }
+    clock.advance(1_000);
+
+    // keepLast 1 per volume: x of runs 1 and 2 go, y (its only snapshot) and x of run 3 stay.
+    const retained = await step(ctx, 'weekly');
+    expect(retained.schedule.status?.lastRetention).toMatchObject({ result: 'Succeeded', snapshotsForgotten: 2 });
+    expect((await events('weekly', 'RetentionApplied'))[0]?.message).toContain('1 Backup(s) with no snapshot left were deleted');
+
+    // Run 1 had only x: deleted, with an Event saying why.
+    expect(await ctx.cluster.get<BackupObject>('Backup', 'shop', 'weekly-1')).toBeUndefined();
+    expect((await events('weekly-1', 'SnapshotsForgotten'))[0]?.message).toBe(`all 1 snapshot(s) of this Backup were forgotten by retention of BackupSchedule shop/weekly in BackupRepository ${repoName}; nothing of it can be restored, so the Backup is deleted`);
+
+    // Run 2 keeps y: the condition names what remains; the forgotten volume is marked.
+    const partial = (await ctx.cluster.get<BackupObject>('Backup', 'shop', 'weekly-2'))!;
+    expect(partial.status?.phase).toBe('Completed');
+    expect(partial.status?.conditions?.find((c) => c.type === 'SnapshotsForgotten')).toMatchObject({ status: 'True', reason: 'PartiallyForgotten', message: 'the snapshots of 1 of 2 volume(s) were forgotten (shop/app/x); these can still be restored: shop/app/y' });
+    expect((await ctx.cluster.get<PvbObject>('PodVolumeBackup', 'shop', 'weekly-2-x'))?.status?.snapshotForgotten).toBe(new Date(clock.now()).toISOString().replace('.000', ''));
+    expect((await ctx.cluster.get<PvbObject>('PodVolumeBackup', 'shop', 'weekly-2-y'))?.status?.snapshotForgotten).toBeUndefined();
+    expect(await ctx.cluster.get<BackupObject>('Backup', 'shop', 'weekly-3')).toBeDefined();
+
+    // A Restore of the whole Backup is refused up front, naming the forgotten volume; the remaining one restores.
+    const whole = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'whole', namespace: 'shop' }, spec: { backupName: 'weekly-2' } });
+    const refused = await reconcileRestore(ctx, whole);
+    expect(refused.status).toMatchObject({ phase: 'Failed', error: { code: 'SnapshotForgotten' } });
+    expect(refused.status?.error?.message).toMatch(/^Restore shop\/whole: the snapshot\(s\) of shop\/app\/x were forgotten by retention or forget and cannot be restored; .*spec.selection.volumes/);
+    const onlyY = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'only-y', namespace: 'shop' }, spec: { backupName: 'weekly-2', selection: { volumes: ['y'] } } });
+    expect((await reconcileRestore(ctx, onlyY)).status).toMatchObject({ phase: 'InProgress', counts: { total: 1 } });
   });
 });

@@ -14,6 +14,7 @@ import type { BackupObject, PvbObject } from '../objects.js';
 import type { Decision } from '../state-machine.js';
 import { isoOf, planSchedule, scheduleStatus, type PlannedRun, type ScheduleBackupView } from './plan.js';
 import { applyScheduleRetention, scheduleTag } from './retention.js';
+import { recordForgotten } from '../forgotten.js';
 
 export type ScheduleObject = FerryObject<V1alpha1BackupScheduleSpec, V1alpha1BackupScheduleStatus>;
 export type ScheduleStatus = V1alpha1BackupScheduleStatus;
@@ -94,12 +95,15 @@ async function retain(c: ControllerContext, schedule: ScheduleObject, backup: st
   const repositories = [...new Set(pvbs.filter((p) => p.status?.snapshotId).map((p) => p.spec.repository))].sort();
   let forgotten = 0;
   let considered = 0;
+  let backupsDeleted = 0;
   const failures: string[] = [];
   for (const repository of repositories) {
     try {
       const r = await applyScheduleRetention({ repositories: c.repositories, movers: c.purgeMovers, repository, tag: scheduleTag(ns, name), policy, timeZone: schedule.spec.timeZone ?? BACKUP_SCHEDULE_DEFAULTS.timeZone, now: c.clock.now(), signal: AbortSignal.timeout(RETENTION_TIMEOUT_MS) });
       forgotten += r.forgotten.length;
       considered += r.considered;
+      const settled = await recordForgotten(c, { repository, snapshotIds: r.forgotten, by: `retention of BackupSchedule ${ns}/${name}` });
+      backupsDeleted += settled.deleted.length;
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       failures.push(`BackupRepository ${repository}${typeof code === 'string' ? ` (${code})` : ''}: ${messageOf(err)}`);
@@ -112,6 +116,6 @@ async function retain(c: ControllerContext, schedule: ScheduleObject, backup: st
     c.log.warn('schedule retention failed', { namespace: ns, schedule: name, backup, error: message });
     return { record: { time, result: 'Failed', snapshotsForgotten: forgotten, message: message.slice(0, 32768) }, event: { involved: on, type: 'Warning', reason: 'RetentionFailed', message } };
   }
-  const message = `retention after Backup ${backup}: forgot ${forgotten} of ${considered} snapshot(s) of this schedule in ${repositories.length} repository(ies)${forgotten > 0 ? '; their data is freed at the next prune' : ''}`;
+  const message = `retention after Backup ${backup}: forgot ${forgotten} of ${considered} snapshot(s) of this schedule in ${repositories.length} repository(ies)${forgotten > 0 ? '; their data is freed at the next prune' : ''}${backupsDeleted > 0 ? `; ${backupsDeleted} Backup(s) with no snapshot left were deleted` : ''}`;
   return { record: { time, result: 'Succeeded', snapshotsForgotten: forgotten }, event: { involved: on, type: 'Normal', reason: 'RetentionApplied', message } };
 }

@@ -1,0 +1,68 @@
+/**
+ * Tenant confinement of the Backup and Restore specs, on the fake API server: a tenant's
+ * Restore cannot reach another namespace's snapshots through spec.snapshots plus
+ * namespaceMapping (it was accepted before), nor through a PodVolumeBackup that names
+ * another namespace's repository, nor name another namespace's Backup; a tenant's Backup
+ * cannot name other namespaces; the coordinator's namespace may still cross namespaces.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { FakeApiServer } from '../../../../test/fake-cluster/index.js';
+import { testContext } from '../context.fixture.js';
+import type { BackupObject, PvbObject, RestoreObject } from '../objects.js';
+import type { LocationObject } from '../repositories.js';
+import { reconcileBackup } from './backup.js';
+import { reconcileRestore } from './restore.js';
+
+let api: FakeApiServer;
+type Ctx = ReturnType<typeof testContext>['ctx'];
+const SNAPSHOT = 'b'.repeat(64);
+
+beforeAll(async () => {
+  api = await FakeApiServer.start();
+  const core = api.kubeConfig().makeApiClient(CoreV1Api);
+  for (const name of ['ferry-system', 'shop', 'mallory']) await core.createNamespace({ body: { metadata: { name } } });
+  const { kube, ctx } = testContext(api.kubeConfig());
+  await kube.custom.createClusterCustomObject({ group: 'ferry.dev', version: 'v1alpha1', plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'local' }, spec: { default: true, filesystem: { path: '/nonexistent/ferry' } } } });
+  const location = (await ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
+  for (const ns of ['shop', 'mallory']) await ctx.repositories.ensure(location, ns, 'native');
+});
+afterAll(() => api.stop());
+
+async function restore(ctx: Ctx, namespace: string, name: string, spec: RestoreObject['spec']) {
+  const r = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name, namespace }, spec });
+  return (await reconcileRestore(ctx, r)).status;
+}
+
+const shopSnapshot = { snapshotId: SNAPSHOT, location: 'local', namespace: 'shop', volume: 'data' };
+
+describe('Restore sources', () => {
+  it("a tenant's Restore cannot read another namespace's snapshots through spec.snapshots and namespaceMapping", async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const status = await restore(ctx, 'mallory', 'steal', { snapshots: [shopSnapshot], namespaceMapping: { shop: 'mallory' } });
+    expect(status).toMatchObject({ phase: 'Failed', error: { code: 'NamespaceNotAllowed', message: "Restore mallory/steal reads snapshots of namespace(s) shop; a Restore outside ferry-system restores only its own namespace's backups (create it in ferry-system to restore across namespaces)" } });
+    // Its own namespace's snapshots are fine, and the coordinator's namespace may cross namespaces.
+    expect((await restore(ctx, 'mallory', 'own', { snapshots: [{ ...shopSnapshot, namespace: 'mallory' }] }))?.phase).toBe('InProgress');
+    expect((await restore(ctx, 'ferry-system', 'admin', { snapshots: [shopSnapshot], namespaceMapping: { shop: 'mallory' } }))?.phase).toBe('InProgress');
+  });
+
+  it("a PodVolumeBackup naming another namespace's repository is refused", async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const backup = await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'forged', namespace: 'mallory' }, spec: {} });
+    await ctx.cluster.replaceStatus('Backup', backup, { phase: 'Completed' });
+    const pvb = await ctx.cluster.createOrGet<PvbObject>('PodVolumeBackup', { metadata: { name: 'forged-data', namespace: 'mallory', labels: { 'ferry.dev/backup': 'forged' } }, spec: { backup: 'forged', pod: { namespace: 'mallory', name: 'app', uid: 'u' }, node: 'n', volume: { name: 'data', kind: 'emptyDir' }, repository: 'local-shop', mover: 'native' } });
+    await ctx.cluster.replaceStatus('PodVolumeBackup', pvb, { phase: 'Completed', snapshotId: SNAPSHOT });
+    const status = await restore(ctx, 'mallory', 'via-pvb', { backupName: 'forged' });
+    expect(status).toMatchObject({ phase: 'Failed', error: { code: 'NamespaceNotAllowed', message: "Restore mallory/via-pvb: BackupRepository local-shop holds namespace shop, not mallory; a volume is only restored from its own namespace's repository" } });
+  });
+
+  it("a Restore names a Backup of its own namespace only; a tenant's Backup cannot name other namespaces", async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const shops = await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'shop-only', namespace: 'shop' }, spec: {} });
+    await ctx.cluster.replaceStatus('Backup', shops, { phase: 'Completed' });
+    expect(await restore(ctx, 'mallory', 'by-name', { backupName: 'shop-only' })).toMatchObject({ phase: 'Failed', error: { code: 'BackupNotFound', message: 'Backup mallory/shop-only does not exist' } });
+    const b = await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'grab', namespace: 'mallory', finalizers: ['ferry.dev/backup-cleanup'] }, spec: { namespaces: ['shop'] } });
+    const d = await reconcileBackup(ctx, b);
+    expect(d.status).toMatchObject({ phase: 'Failed', error: { code: 'NamespaceNotAllowed', message: 'Backup mallory/grab names namespace(s) shop; only Backups in ferry-system may back up other namespaces' } });
+  });
+});
