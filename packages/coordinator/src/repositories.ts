@@ -5,7 +5,7 @@
  * use. This module resolves locations, records BackupRepositories and builds the
  * `repository` part of a job. Secret material is read here and goes only into jobs.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type {
   RepositoryMessage,
   V1alpha1BackupLocation,
@@ -136,7 +136,7 @@ export class Repositories {
     const key = await this.secretValue(repo.spec.keySecretRef, repo.spec.mover === 'native' ? CLUSTER_KEY_FIELD : 'password');
     return {
       ...(await this.storeAccess(location, repo.spec.path ?? repo.spec.namespace)),
-      key: repo.spec.mover === 'native' ? { clusterKey: key } : { password: key.toString('utf8') },
+      key: repo.spec.mover === 'native' ? { clusterKey: key } : { password: resticPassword(repo, key) },
       initializeIfMissing: options.initialize,
     };
   }
@@ -168,6 +168,21 @@ export class Repositories {
     if (!value || value.length === 0) throw new CoordinatorError('CredentialsNotFound', `Secret ${ref.namespace ?? this.o.namespace}/${ref.name} has no key ${key}`);
     return value;
   }
+}
+
+/**
+ * The password restic gets for a repository. A user's own Secret (an imported restic
+ * repository) is used as written. A repository keyed by the cluster key gets its own
+ * password derived from it, HMAC-SHA-256(clusterKey, "ferry restic password v1" 0 namespace
+ * 0 name) in hex: the raw 32 random bytes are no text (a NUL byte in them made Node refuse to
+ * start restic, and its error quoted the bytes), and one password for every namespace's
+ * repository would be the static shared key the design rules out.
+ */
+export function resticPassword(repo: RepositoryObject, key: Buffer): string {
+  const ref = repo.spec.keySecretRef;
+  if (ref.name !== CLUSTER_KEY_SECRET || (ref.key ?? CLUSTER_KEY_FIELD) !== CLUSTER_KEY_FIELD) return key.toString('utf8');
+  const label = Buffer.from(`ferry restic password v1\0${repo.spec.namespace}\0${repo.metadata.name ?? ''}`, 'utf8');
+  return createHmac('sha256', key).update(label).digest('hex');
 }
 
 /** `s3:<endpoint>/<bucket>/<prefix>/<path>` or `<filesystem path>/<path>`. */
