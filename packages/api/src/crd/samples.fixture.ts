@@ -93,6 +93,7 @@ export const backupSample: Backup = {
     location: 'rgw',
     mover: 'native',
     tags: ['nightly', 'team=shop'],
+    excludes: ['cache', '/tmp/**'],
     ttl: '720h',
     volumeTimeout: '1h30m',
     purgeOnDelete: true,
@@ -128,6 +129,7 @@ export const podVolumeBackupSample: PodVolumeBackup = {
     mover: 'native',
     parentSnapshotId: PARENT,
     tags: ['nightly'],
+    excludes: ['cache', '/tmp/**', '*.log'],
     timeout: '4h',
     cancel: false,
   },
@@ -213,6 +215,7 @@ export const backupScheduleSample: BackupSchedule = {
   spec: {
     schedule: '0 2 * * *',
     timeZone: 'Europe/Berlin',
+    startWindow: '3h',
     template: { ...backupSample.spec, ttl: '2160h' },
     paused: false,
     concurrencyPolicy: 'Forbid',
