@@ -469,6 +469,45 @@ describe('deploy/monitoring/grafana-dashboard.json and docs/metrics.md', () => {
     expect(names.has('ferry_operations_total_bucket')).toBe(false);
   });
 
+  const ruleFile = parseYamlFile(join(MONITORING, 'prometheusrule.yaml')) as JsonObject[];
+  const groups = at(ruleFile[0], 'spec', 'groups') as JsonObject[];
+  const alerts = groups.flatMap((g) => (g['rules'] as JsonObject[]).map((r) => ({ alert: String(r['alert']), expr: String(r['expr']) })));
+
+  /** Runs Debian's promtool (package prometheus) on a Prometheus rule file made of these groups. */
+  async function promtool(ruleGroups: readonly Json[]): Promise<{ ok: boolean; output: string }> {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-rules-'));
+    try {
+      const file = join(dir, 'rules.json');
+      writeFileSync(file, JSON.stringify({ groups: ruleGroups }));
+      const r = await run('promtool', ['check', 'rules', file]).then((o) => ({ ok: true, output: o.stdout + o.stderr }), (err: { stdout?: string; stderr?: string }) => ({ ok: false, output: `${err.stdout ?? ''}${err.stderr ?? ''}` }));
+      return r;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('deploy/monitoring/prometheusrule.yaml passes promtool check rules', async () => {
+    const r = await promtool(groups);
+    expect(r.output).toMatch(/SUCCESS: \d+ rules found/);
+    expect(r.ok).toBe(true);
+  });
+
+  it('promtool refuses a broken expression (the check can fail)', async () => {
+    const r = await promtool([{ name: 'broken', rules: [{ alert: 'X', expr: 'sum by (namespace (ferry_operations_total)' }] }]);
+    expect(r.ok).toBe(false);
+    expect(r.output).toMatch(/parse error|FAILED/);
+  });
+
+  it('the alerts use only registered metrics and include every alert of docs/metrics.md, the backup-missed one on the coordinator series', async () => {
+    const names = seriesNames(await registered());
+    const used = [...new Set(alerts.flatMap((a) => a.expr.match(/\bferry_[a-z0-9_]+/g) ?? []))];
+    expect(used.filter((n) => !names.has(n))).toEqual([]);
+    const doc = readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8');
+    const documented = [...doc.matchAll(/^- `(Ferry[A-Za-z]+)`/gm)].map((m) => m[1]!);
+    expect(documented.sort()).toEqual(alerts.map((a) => a.alert).sort());
+    expect(alerts.find((a) => a.alert === 'FerryBackupMissed')?.expr).toContain('ferry_backup_last_success_timestamp_seconds');
+  });
+
   it('docs/metrics.md documents every registered metric and no other', async () => {
     const metrics = await registered();
     const doc = readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8');

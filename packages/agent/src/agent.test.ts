@@ -105,6 +105,9 @@ describe('agent over mutual-TLS gRPC', () => {
 
     const metrics = await fetchText(agent.healthPort!, '/metrics');
     expect(metrics.text).toContain('ferry_agent_build_info{version=');
+    expect(metrics.text).toContain(`nodejs="${process.versions.node}"`);
+    // The session is still open: it was counted when the coordinator welcomed it.
+    expect(await metricValue(agent, 'ferry_agent_coordinator_connects_total', { result: 'welcomed' })).toBe(1);
     expect(metrics.text).not.toContain('pod-uid-1');
     // Acknowledged results leave nothing behind; no secret reached a log line.
     await waitFor(async () => (await readdir(join(s.cacheDir, 'results'))).length === 0, 5000, 'acked results to be deleted');

@@ -92,7 +92,8 @@ export class HubClient {
     let attempt = 0;
     while (!this.stopping.signal.aborted) {
       const welcomed = await this.session();
-      this.options.onAttempt?.(welcomed ? 'welcomed' : 'failed');
+      // A welcomed session was counted when it started (run), not when it ended hours later.
+      if (!welcomed) this.options.onAttempt?.('failed');
       if (this.stopping.signal.aborted) break;
       attempt = welcomed ? 0 : attempt + 1;
       // "Equal jitter": at least half the ceiling, so a fleet of agents neither hammers a
@@ -157,6 +158,7 @@ export class HubClient {
           welcomed = true;
           this.isConnected = true;
           log.info('connected to the coordinator', { address: this.options.address, coordinator: message.welcome?.coordinatorId ?? '' });
+          this.options.onAttempt?.('welcomed');
           this.options.onConnected();
           void this.heartbeats(stream, fingerprint, session.signal);
           return;

@@ -299,4 +299,5 @@ export type {
 export { selectPodVolumes, volumeSourceKind, SKIP_REASONS } from './annotations/volumes.js';
 export type { SkipReason, PodLike, PvcLike, VolumeLike, SelectPodVolumesOptions, SelectedVolume, SkippedPodVolume, PodVolumeSelection } from './annotations/volumes.js';
 export { parseDuration, formatDuration, DURATION_PATTERN } from './annotations/duration.js';
+export { excludePathProblem, excludePathsProblems, EXCLUDE_PATH_EXPECTED, EXCLUDE_PATH_LIMITS } from './annotations/exclude-paths.js';
 export type { DurationParse } from './annotations/duration.js';

@@ -138,7 +138,7 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
     .description('back up PATHs (or stdin) as a new snapshot; "backup create|list|..." work on a cluster')
     .argument('[path...]', 'files or directories to back up')
     .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
-    .option('--exclude <glob>', 'skip matching paths, relative to each PATH (* within a name, ** across; repeatable)', collect, [])
+    .option('--exclude <glob>', 'skip matching paths, relative to each PATH (* within a name, ** across; repeatable); with "create", inside each volume', collect, [])
     .option('--host <name>', 'host name recorded in the snapshot (default: this host)')
     .option('--stdin', 'back up standard input as one file')
     .option('--stdin-filename <name>', 'file name for --stdin', 'stdin')

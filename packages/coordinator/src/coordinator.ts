@@ -31,6 +31,7 @@ import type { ClusterEvent, ClusterState, ClusterWatch, FerryKind, FerryObject }
 import { KubeClusterState } from './cluster/kube-state.js';
 import { LeaderElector } from './leader.js';
 import type { Logger } from '@ferry/log';
+import { lastBackupSuccesses } from './backup-success.js';
 import { CoordinatorMetrics } from './metrics.js';
 import type { BackupObject, PvbObject, PvrObject, RestoreObject } from './objects.js';
 import { defaultPurgeMovers, type PurgeMoverFactory } from './purge.js';
@@ -116,6 +117,8 @@ export class Coordinator {
     for (const kind of ['Backup', 'PodVolumeBackup', 'Restore', 'PodVolumeRestore'] as const) {
       for (const o of r.watch.list<FerryObject<unknown, { phase?: string }>>(kind)) this.metrics.operations.inc({ kind, phase: o.status?.phase ?? 'New' });
     }
+    this.metrics.backupLastSuccess.reset();
+    for (const s of lastBackupSuccesses(r.watch.list<BackupObject>('Backup'), LABELS.schedule)) this.metrics.backupLastSuccess.set({ namespace: s.namespace, schedule: s.schedule }, s.seconds);
   }
 
   private async startLeading(): Promise<void> {

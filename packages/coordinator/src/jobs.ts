@@ -57,7 +57,7 @@ export function backupJob(pvb: PvbObject, attempt: number, repository: Repositor
     timeoutSeconds: timeoutSeconds(s.timeout),
     volume: volumeMessage(s.pod, s.volume, kind),
     repository,
-    backup: { parentSnapshotHint: s.parentSnapshotId ?? '', excludes: [], tags: [...(s.tags ?? [])] },
+    backup: { parentSnapshotHint: s.parentSnapshotId ?? '', excludes: [...(s.excludes ?? [])], tags: [...(s.tags ?? [])] },
   };
 }
 

@@ -1,6 +1,8 @@
 /**
  * The coordinator's Prometheus metrics (prefix ferry_coordinator_, base units, bounded
- * labels: kind, phase, result; never names, UIDs or snapshot ids).
+ * labels: kind, phase, result; never names, UIDs or snapshot ids). Label values agree
+ * with the agent's: `kind` is an object kind in its own casing (PodVolumeBackup), `result`
+ * is lower snake case (completed, partially_failed), `nodejs` has no leading "v".
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -23,6 +25,8 @@ export class CoordinatorMetrics {
   readonly repositorySize: Gauge<'repository' | 'namespace'>;
   readonly repositorySnapshots: Gauge<'repository' | 'namespace'>;
   readonly maintenanceRuns: Counter<'op' | 'result'>;
+  /** From the Backup objects at each scrape (backup-success.ts): survives agent restarts. */
+  readonly backupLastSuccess: Gauge<'namespace' | 'schedule'>;
   /** The public API: method is one of the proto's ~30 RPC names, code a gRPC status name. */
   readonly apiRequests: Counter<'method' | 'code'>;
   readonly apiRequestDuration: Histogram<'method'>;
@@ -58,7 +62,9 @@ export class CoordinatorMetrics {
     this.repositorySize = new Gauge({ name: 'ferry_repository_size_bytes', help: 'Bytes the repository occupies at its location, measured after each check and prune.', labelNames: repo, registers });
     this.repositorySnapshots = new Gauge({ name: 'ferry_repository_snapshots', help: 'Snapshots in the repository, counted after each check and prune.', labelNames: repo, registers });
     this.maintenanceRuns = new Counter({ name: 'ferry_repository_maintenance_runs_total', help: 'Finished repository checks and prunes, by operation and result (succeeded, failed).', labelNames: ['op', 'result'], registers });
-    new Gauge({ name: 'ferry_coordinator_build_info', help: 'Build information.', labelNames: ['version', 'nodejs'], registers }).set({ version: COORDINATOR_VERSION, nodejs: process.version }, 1);
+    this.backupLastSuccess = new Gauge({ name: 'ferry_backup_last_success_timestamp_seconds', help: 'Unix time the newest Completed Backup of a namespace finished, by schedule (empty: not from a schedule); from the Backup objects.', labelNames: ['namespace', 'schedule'], registers });
+    // Same format as the agent's (20.19.0, no "v"), so one query matches both daemons.
+    new Gauge({ name: 'ferry_coordinator_build_info', help: 'Build information.', labelNames: ['version', 'nodejs'], registers }).set({ version: COORDINATOR_VERSION, nodejs: process.versions.node }, 1);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 }

@@ -38,8 +38,7 @@ export class JobTraffic {
     this.latest.delete(result.jobId);
     const ref = await this.find(result.jobId);
     if (!ref) return; // the object is gone (its Backup/Restore was deleted): nothing to store
-    const kind = result.kind === 'JOB_KIND_RESTORE' ? 'restore' : 'backup';
-    c.metrics.resultsStored.inc({ kind });
+    c.metrics.resultsStored.inc({ kind: result.kind === 'JOB_KIND_RESTORE' ? 'PodVolumeRestore' : 'PodVolumeBackup' });
     await retryOnConflict(async () => {
       const obj = await c.cluster.get<PvbObject | PvrObject>(ref.kind, ref.namespace, ref.name);
       if (!obj) return;

@@ -90,17 +90,17 @@ describe('ResticMover on a local repository', () => {
     expect(second.parentId).toBe(first.snapshotId);
   });
 
-  it('applies excludes relative to the source directory', async () => {
+  it('reads excludes as the native mover does: a name at any depth, a path with "/" from the volume root', async () => {
     const m = mover();
     await m.init();
-    const src = await source({ 'keep.txt': 'k', 'cache/junk': 'j', 'deep/cache/kept': 'd' });
-    await m.backup({ source: { kind: 'directory', path: src }, identity: POD, excludes: ['cache'] });
+    const src = await source({ 'keep.txt': 'k', 'cache/junk': 'j', 'deep/cache/gone': 'd', 'tmp/a': 'a', 'deep/tmp/kept': 't', 'x.log': 'l', 'deep/y.log': 'l', 'deep/z.dat': 'z' });
+    await m.backup({ source: { kind: 'directory', path: src }, identity: POD, excludes: ['cache', '/tmp', '**/*.log'] });
     const out = join(dir, 'out');
     const [snap] = await m.snapshots();
     await m.restore({ snapshotId: snap!.id, target: out });
-    expect(await readdir(out)).toEqual(expect.arrayContaining(['keep.txt', 'deep']));
-    expect(await readdir(out)).not.toContain('cache');
-    expect(await readFile(join(out, 'deep/cache/kept'), 'utf8')).toBe('d');
+    expect((await readdir(out)).sort()).toEqual(['deep', 'keep.txt']);
+    expect((await readdir(join(out, 'deep'))).sort()).toEqual(['tmp', 'z.dat']);
+    expect(await readFile(join(out, 'deep/tmp/kept'), 'utf8')).toBe('t');
   });
 
   it('restores content and metadata: mode, mtime, symlinks, directories; and a single subtree', async () => {

@@ -109,7 +109,7 @@ export class ResticMover implements Mover {
       'backup', '--json', '--host', identityHost(request.identity),
       ...[...identityTags(request.identity), ...(request.tags ?? []).map(checkTag)].flatMap((t) => ['--tag', t]),
       ...(parentId ? ['--parent', parentId] : ['--force']),
-      ...(cwd ? (request.excludes ?? []).flatMap((p) => ['--exclude', resolvePath(cwd, p)]) : []),
+      ...(cwd ? (request.excludes ?? []).flatMap((p) => ['--exclude', resticExclude(cwd, p)]) : []),
       ...(source.kind === 'stream' ? ['--stdin', '--stdin-filename', checkFileName(source.fileName)] : ['.']),
     ];
     // A stream cannot be replayed, so lock conflicts are settled before it starts flowing.
@@ -410,4 +410,14 @@ function relativeError(error: FileError, cwd: string | undefined): FileError {
 
 function restoreProgress(t: RestoreTotals, share: 0 | 1): { op: 'restore'; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number } {
   return { op: 'restore', filesDone: t.files * share, filesTotal: t.files, bytesDone: t.bytes * share, bytesTotal: t.bytes };
+}
+
+/**
+ * Ferry's exclude rules in restic's terms, so both movers skip the same paths: restic
+ * matches a relative pattern against any trailing part of the path, which is Ferry's
+ * reading of a pattern without "/" only; one with "/" is anchored at the volume root.
+ */
+export function resticExclude(cwd: string, pattern: string): string {
+  const p = pattern.trim().replace(/\/+$/, '').replace(/\[!/g, '[^');
+  return p.includes('/') ? join(cwd, p.replace(/^\/+/, '')) : p;
 }

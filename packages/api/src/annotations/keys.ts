@@ -10,6 +10,8 @@ export const ANNOTATIONS = {
   backupCommandContainer: 'backup.ferry.dev/backup-command-container',
   /** Pod: extension of the file the backup command's output is stored as. */
   fileExtension: 'backup.ferry.dev/file-extension',
+  /** Pod: comma-separated path globs inside every backed-up volume of the pod that are not backed up. */
+  excludePaths: 'backup.ferry.dev/exclude-paths',
   /** Pod being restored: the volume a backup command's output file is restored into. */
   backupCommandRestoreVolume: 'backup.ferry.dev/backup-command-restore-volume',
   preHookCommand: 'pre.hook.backup.ferry.dev/command',

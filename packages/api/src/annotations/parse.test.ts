@@ -3,7 +3,7 @@ import { ANNOTATIONS } from './keys.js';
 import { formatAnnotationProblem, parseCommand, parsePodAnnotations, parsePvcAnnotations, type AnnotationProblem, type PodBackupAnnotations } from './parse.js';
 
 const A = ANNOTATIONS;
-const NONE: PodBackupAnnotations = { backupVolumes: [], excludedVolumes: [] };
+const NONE: PodBackupAnnotations = { backupVolumes: [], excludedVolumes: [], excludePaths: [] };
 
 interface Case {
   name: string;
@@ -45,6 +45,21 @@ const cases: Case[] = [
     want: { backupVolumes: ['data'], excludedVolumes: ['cache'] },
     problems: [[A.backupVolumes, 'cache', /not also listed in backup\.ferry\.dev\/backup-volumes-excludes/]],
   },
+  // path excludes
+  { name: 'exclude paths, trimmed', annotations: { [A.excludePaths]: ' cache , /tmp/**,*.log' }, want: { excludePaths: ['cache', '/tmp/**', '*.log'] } },
+  {
+    name: 'bad exclude paths are reported and dropped alone',
+    annotations: { [A.excludePaths]: 'cache,../etc,a/../b,cache,/' },
+    want: { excludePaths: ['cache'] },
+    problems: [
+      [A.excludePaths, '../etc', /inside the volume \(no "\.\." segments\)/],
+      [A.excludePaths, 'a/../b', /no "\.\." segments/],
+      [A.excludePaths, 'cache', /listed once/],
+      [A.excludePaths, '/', /non-empty path glob/],
+    ],
+  },
+  { name: 'an empty exclude-paths list', annotations: { [A.excludePaths]: ' , ' }, want: { excludePaths: [] }, problems: [[A.excludePaths, ' , ', /comma-separated path globs/]] },
+  { name: 'an over-long exclude path', annotations: { [A.excludePaths]: 'x'.repeat(300) }, want: { excludePaths: [] }, problems: [[A.excludePaths, `${'x'.repeat(63)}…`, /at most 256 characters/]] },
   // unknown and misplaced keys
   {
     name: 'a misspelt Ferry key is reported with a suggestion',

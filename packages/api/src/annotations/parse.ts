@@ -6,6 +6,7 @@
  */
 import { DNS1123_LABEL_PATTERN } from '../crd/common.js';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
+import { EXCLUDE_PATH_EXPECTED, EXCLUDE_PATH_LIMITS, excludePathProblem } from './exclude-paths.js';
 import { ANNOTATIONS, FERRY_ANNOTATION_DOMAINS, HOOK_DEFAULTS, POD_ANNOTATION_KEYS, PVC_ANNOTATION_KEYS, SHELL, type AnnotationKey } from './keys.js';
 
 export interface AnnotationProblem {
@@ -47,6 +48,8 @@ export interface PodBackupAnnotations {
   /** Volume names opted in (valid DNS-1123 labels, de-duplicated, minus excluded ones). */
   readonly backupVolumes: readonly string[];
   readonly excludedVolumes: readonly string[];
+  /** Path globs not backed up inside each of the pod's volumes (the valid ones; see exclude-paths.ts). */
+  readonly excludePaths: readonly string[];
   readonly backupCommand?: BackupCommandAnnotation;
   readonly preHook?: HookAnnotation;
   readonly postHook?: HookAnnotation;
@@ -108,6 +111,7 @@ export function parsePodAnnotations(options: ParsePodAnnotationsOptions): Parsed
   for (const name of included) {
     if (excluded.includes(name)) problems.add(ANNOTATIONS.backupVolumes, name, `a volume not also listed in ${ANNOTATIONS.backupVolumesExcludes} (the exclusion wins)`);
   }
+  const excludePaths = parseExcludePaths(source, problems);
   const containers = options.containers;
   const backupCommand = parseBackupCommand(source, problems, containers);
   const preHook = parseHook(source, 'pre', problems, containers);
@@ -115,6 +119,7 @@ export function parsePodAnnotations(options: ParsePodAnnotationsOptions): Parsed
   const annotations: PodBackupAnnotations = {
     backupVolumes: included.filter((name) => !excluded.includes(name)),
     excludedVolumes: excluded,
+    excludePaths,
     ...(backupCommand ? { backupCommand } : {}),
     ...(preHook ? { preHook } : {}),
     ...(postHook ? { postHook } : {}),
@@ -191,6 +196,24 @@ function parseVolumeList(source: Readonly<Record<string, string>>, key: Annotati
     else names.push(item);
   }
   return names;
+}
+
+/** A bad pattern is dropped alone: the others still keep their paths out of the backup. */
+function parseExcludePaths(source: Readonly<Record<string, string>>, problems: Problems): string[] {
+  const key = ANNOTATIONS.excludePaths;
+  const raw = source[key];
+  if (raw === undefined) return [];
+  const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  if (items.length === 0) problems.add(key, raw, EXCLUDE_PATH_EXPECTED);
+  const patterns: string[] = [];
+  for (const item of items) {
+    const problem = excludePathProblem(item);
+    if (problem) problems.add(key, item, `${problem}; ${EXCLUDE_PATH_EXPECTED}`);
+    else if (patterns.includes(item)) problems.add(key, item, 'each pattern listed once (duplicate ignored)');
+    else if (patterns.length === EXCLUDE_PATH_LIMITS.maxItems) problems.add(key, item, `at most ${EXCLUDE_PATH_LIMITS.maxItems} patterns (the rest ignored)`);
+    else patterns.push(item);
+  }
+  return patterns;
 }
 
 /** True for a valid pod volume name (a DNS-1123 label). */

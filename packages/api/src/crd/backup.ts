@@ -4,6 +4,7 @@ import {
   dnsLabel,
   duration,
   ErrorInfoSchema,
+  excludePaths,
   fileErrorsTotal,
   LabelSelectorSchema,
   mover,
@@ -54,6 +55,9 @@ export const BackupSpecSchema = obj('What to back up and how.', {
     ),
   ),
   excludeVolumes: opt(arr('Volume names never backed up by this Backup; wins over every include.', dnsLabel('A volume name.'), { maxItems: 256, listType: 'set' })),
+  excludes: excludePaths(
+    'Path globs inside every backed-up volume that are not backed up, added to each pod\'s backup.ferry.dev/exclude-paths: without "/" a pattern matches a name at any depth, with "/" it is anchored at the volume root; * and ? stay within a name, ** crosses directories. A matched directory is skipped whole. Both movers read them the same way.',
+  ),
   location: opt(objectName('BackupLocation to write to. Default: the location with spec.default: true.')),
   mover: opt(mover('Mover for repositories this Backup creates. Default: native; an existing repository keeps its own.')),
   tags: tags('Tags added to every snapshot.'),

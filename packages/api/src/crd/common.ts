@@ -4,6 +4,7 @@
  * builders; the exported types are inferred from them.
  */
 import { DURATION_PATTERN } from '../annotations/duration.js';
+import { EXCLUDE_PATH_LIMITS, EXCLUDE_PATH_PATTERN } from '../annotations/exclude-paths.js';
 import { arr, bool, int32, int64, keyedList, map, obj, oneOf, opt, str, time, type Infer } from './schema.js';
 
 export const API_GROUP = 'ferry.dev';
@@ -190,4 +191,8 @@ export const AgentRefSchema = obj('The agent that holds the job.', {
 export type AgentRef = Infer<typeof AgentRefSchema>;
 
 export const TAG_PATTERN = '^[^,]+$';
+/** Path globs not backed up inside a volume (the rules are in annotations/exclude-paths.ts). */
+export const excludePaths = (description: string, maxItems: number = EXCLUDE_PATH_LIMITS.maxItems) =>
+  opt(arr(description, str('A path glob relative to the volume root.', { pattern: EXCLUDE_PATH_PATTERN, minLength: 1, maxLength: EXCLUDE_PATH_LIMITS.maxLength }), { maxItems, listType: 'set' }));
+
 export const tags = (description: string) => opt(arr(description, str('A tag (no commas).', { pattern: TAG_PATTERN, maxLength: 255 }), { maxItems: 64, listType: 'set' }));

@@ -3,6 +3,7 @@ import {
   conditions,
   duration,
   ErrorInfoSchema,
+  excludePaths,
   fileErrorsTotal,
   mover,
   objectName,
@@ -13,6 +14,7 @@ import {
   tags,
   VolumeRefSchema,
 } from './common.js';
+import { EXCLUDE_PATH_LIMITS } from '../annotations/exclude-paths.js';
 import { AGE_COLUMN, type CrdDefinition, type Resource } from './definition.js';
 import { bool, int32, int64, obj, oneOf, opt, str, time, type Infer } from './schema.js';
 
@@ -25,6 +27,7 @@ export const PodVolumeBackupSpecSchema = obj('One pod volume to back up. Created
   mover: mover('Mover that writes the snapshot.'),
   parentSnapshotId: opt(snapshotId('Snapshot to compare against: the latest of the same PVC (by uid), else of the same pod and volume. Absent: a full backup.')),
   tags: tags('Tags on the snapshot.'),
+  excludes: excludePaths("Path globs not backed up inside the volume: the Backup's spec.excludes and the pod's backup.ferry.dev/exclude-paths (each at most 100).", 2 * EXCLUDE_PATH_LIMITS.maxItems),
   timeout: opt(duration('Time limit for this volume; exceeding it fails this volume only.')),
   cancel: opt(bool('Set to true to cancel this volume.')),
 });

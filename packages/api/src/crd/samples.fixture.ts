@@ -94,6 +94,7 @@ export const backupSample: Backup = {
     location: 'rgw',
     mover: 'native',
     tags: ['nightly', 'team=shop'],
+    excludes: ['cache', '/tmp/**'],
     ttl: '720h',
     volumeTimeout: '1h30m',
     purgeOnDelete: true,
@@ -129,6 +130,7 @@ export const podVolumeBackupSample: PodVolumeBackup = {
     mover: 'native',
     parentSnapshotId: PARENT,
     tags: ['nightly'],
+    excludes: ['cache', '/tmp/**', '*.log'],
     timeout: '4h',
     cancel: false,
   },
@@ -215,6 +217,7 @@ export const backupScheduleSample: BackupSchedule = {
   spec: {
     schedule: '0 2 * * *',
     timeZone: 'Europe/Berlin',
+    startWindow: '3h',
     template: { ...backupSample.spec, ttl: '2160h' },
     paused: false,
     concurrencyPolicy: 'Forbid',

@@ -13,15 +13,19 @@ export interface BackupSpecFlags {
   readonly location?: string;
   readonly mover?: string;
   readonly tag: string[];
+  /** Absent when neither this command nor its parent defines --exclude. */
+  readonly exclude?: string[];
   readonly volumeTimeout?: string;
   readonly purgeOnDelete?: boolean;
   readonly label: string[];
 }
 
 /**
- * `--tag` is left out when the parent command (the local `ferry backup`) already defines it:
+ * `--tag` and `--exclude` are left out when the parent command (the local `ferry backup`) already defines them:
  * commander lets the parent consume it, and the value is read through optsWithGlobals.
  */
+const EXCLUDE_HELP = 'path glob not to back up inside each volume: no "/" = a name at any depth, with "/" = from the volume root, ** across directories (repeatable)';
+
 export function backupSpecOptions(command: Command, withTag = true): Command {
   command
     .option('-l, --selector <selector>', 'label selector over the namespace\'s pods (default: every pod with backup annotations)')
@@ -31,7 +35,10 @@ export function backupSpecOptions(command: Command, withTag = true): Command {
     .option('--volume-timeout <duration>', 'per-volume timeout, e.g. 4h')
     .option('--purge-on-delete', 'forget the snapshots in the repository when the Backup is deleted')
     .option('--label <key=value>', 'label on the Backup (repeatable)', collect, []);
-  if (withTag) command.option('--tag <tag>', 'tag the snapshots (repeatable)', collect, []);
+  if (withTag) {
+    command.option('--tag <tag>', 'tag the snapshots (repeatable)', collect, []);
+    command.option('--exclude <glob>', EXCLUDE_HELP, collect, []);
+  }
   return command;
 }
 
@@ -44,6 +51,7 @@ export function backupRequest(flags: BackupSpecFlags, target: { namespace: strin
     location: flags.location ?? '',
     mover: flags.mover ?? '',
     tags: flags.tag,
+    excludes: flags.exclude ?? [],
     volumeTimeout: flags.volumeTimeout ?? '',
     purgeOnDelete: flags.purgeOnDelete === true,
     labels: parsePairs(flags.label, '--label'),

@@ -29,6 +29,7 @@ function backup(over: Partial<Backup__Output> = {}): Backup__Output {
     skipped: [],
     message: '',
     tags: [],
+    excludes: [],
     purgeOnDelete: false,
     labels: {},
     ...over,
@@ -58,7 +59,7 @@ describe('tables', () => {
   it('lists schedules with next run relative to now and paused ones without one', () => {
     const s: Schedule__Output = {
       namespace: 'shop', name: 'nightly', cron: '0 2 * * *', timeZone: 'Europe/Berlin', paused: false, concurrencyPolicy: 'Forbid', retention: null, phase: 'Active',
-      lastScheduleTime: '2026-11-23T01:00:00Z', lastSuccessfulTime: '', nextScheduleTime: '2026-11-24T01:00:00Z', lastBackup: 'nightly-20261123010000', active: [], message: '', maxCatchUp: 1,
+      lastScheduleTime: '2026-11-23T01:00:00Z', lastSuccessfulTime: '', nextScheduleTime: '2026-11-24T01:00:00Z', lastBackup: 'nightly-20261123010000', active: [], message: '', maxCatchUp: 1, startWindow: '',
     };
     const lines = scheduleTable([s, { ...s, name: 'paused', paused: true, phase: 'Paused', lastBackup: '', lastScheduleTime: '' }], { allNamespaces: false, now: NOW }).split('\n');
     expect(lines[1]).toMatch(/^nightly\s+0 2 \* \* \* \(Europe\/Berlin\)\s+Active\s+false\s+nightly-20261123010000\s+11h ago\s+in 13h$/);

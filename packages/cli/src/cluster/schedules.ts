@@ -35,6 +35,7 @@ interface CreateFlags extends BackupSpecFlags, RetentionFlags {
   readonly paused?: boolean;
   readonly concurrencyPolicy?: string;
   readonly maxCatchUp?: number;
+  readonly startWindow?: string;
 }
 
 export function registerScheduleCommands(program: Command, host: ClusterHost): void {
@@ -44,7 +45,8 @@ export function registerScheduleCommands(program: Command, host: ClusterHost): v
     .command('create')
     .description('create a BackupSchedule')
     .argument('<name>')
-    .requiredOption('--cron <expr>', 'five-field cron ("0 2 * * *") or @hourly/@daily/@weekly/@monthly/@yearly')
+    .requiredOption('--cron <expr>', 'five-field cron ("0 2 * * *"), @hourly/@daily/@weekly/@monthly/@yearly, or @hourly-random/@daily-random/@weekly-random (a fixed time of this schedule within the period)')
+    .option('--start-window <duration>', 'shift every run by a fixed offset of this schedule within this window, e.g. 3h')
     .option('--time-zone <zone>', 'IANA time zone of --cron (default UTC)')
     .option('--paused', 'create it paused')
     .addOption(new Option('--concurrency-policy <policy>', 'when a run is due while the last still runs').choices(['Forbid', 'Replace']))
@@ -129,6 +131,7 @@ function scheduleRequest(run: ClusterRun<CreateFlags>, name: string): CreateSche
     paused: f.paused === true,
     concurrencyPolicy: f.concurrencyPolicy ?? '',
     ...(f.maxCatchUp !== undefined ? { maxCatchUp: f.maxCatchUp } : {}),
+    startWindow: f.startWindow ?? '',
     ...(retention !== undefined ? { retention } : {}),
   };
 }

@@ -61,6 +61,7 @@ export function backupSpecOf(req: CreateBackupRequest__Output, p: Problems, fiel
   if (req.location !== '') p.name(f('location'), req.location);
   p.oneOf(f('mover'), req.mover, MOVERS);
   p.tags(f('tags'), req.tags);
+  p.excludes(f('excludes'), req.excludes);
   p.duration(f('volume_timeout'), req.volumeTimeout);
   req.volumes.forEach((v, i) => {
     p.name(f(`volumes[${i}].pod`), v.pod);
@@ -72,6 +73,7 @@ export function backupSpecOf(req: CreateBackupRequest__Output, p: Problems, fiel
     ...(req.location ? { location: req.location } : {}),
     ...(req.mover ? { mover: req.mover as V1alpha1BackupSpec['mover'] } : {}),
     ...(req.tags.length ? { tags: [...req.tags] } : {}),
+    ...(req.excludes.length ? { excludes: [...new Set(req.excludes)] } : {}),
     ...(req.volumeTimeout ? { volumeTimeout: req.volumeTimeout } : {}),
     ...(req.purgeOnDelete ? { purgeOnDelete: true } : {}),
   } as V1alpha1BackupSpec;

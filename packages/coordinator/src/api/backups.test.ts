@@ -148,6 +148,18 @@ describe('CreateBackup', () => {
     expect(stored?.spec).toEqual({ pods: [{ name: 'db-0', volumes: ['data', 'logs'] }, { name: 'web-1' }], purgeOnDelete: true });
   });
 
+  it('writes path excludes to spec.excludes and shows them back; a bad pattern is INVALID_ARGUMENT naming its index', async () => {
+    const r = await invoke(tokenClient.CreateBackup, tokenClient, { namespace: 'team-a', name: 'with-excludes', excludes: ['cache', '/tmp/**', 'cache'] }, alice());
+    expect(r.err).toBeUndefined();
+    expect(r.res?.excludes).toEqual(['cache', '/tmp/**']);
+    expect((await backupIn('team-a', 'with-excludes'))?.spec.excludes).toEqual(['cache', '/tmp/**']);
+    const bad = await invoke(tokenClient.CreateBackup, tokenClient, { namespace: 'team-a', name: 'bad-excludes', excludes: ['ok', '../etc', 'a,b'] }, alice());
+    expect(bad.err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(bad.err?.details).toContain('excludes[1]: expected a path glob inside the volume');
+    expect(bad.err?.details).toContain('excludes[2]: expected a path glob without commas');
+    expect(await backupIn('team-a', 'bad-excludes')).toBeUndefined();
+  });
+
   it('refuses an existing name (ALREADY_EXISTS) and leaves the object alone', async () => {
     await cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'taken', namespace: 'team-a' }, spec: { tags: ['original'] } });
     const r = await invoke(tokenClient.CreateBackup, tokenClient, { namespace: 'team-a', name: 'taken', tags: ['new'] }, alice());

@@ -63,6 +63,7 @@ export function backupMessage(b: BackupObject, volumes: readonly PvbObject[]): B
     skipped: (s?.skippedVolumes ?? []).map((v) => ({ pod: v.pod, volume: v.volume, reason: v.reason })),
     message: s?.error?.message ?? '',
     tags: [...(b.spec.tags ?? [])],
+    excludes: [...(b.spec.excludes ?? [])],
     purgeOnDelete: b.spec.purgeOnDelete === true,
     labels: { ...(m.labels ?? {}) },
   };
@@ -145,6 +146,7 @@ export function scheduleMessage(o: ScheduleObject): Schedule {
     active: [...(s?.active ?? [])],
     message: s?.conditions?.find((c) => c.status === 'False' || c.type === 'Invalid')?.message ?? '',
     maxCatchUp: o.spec.maxCatchUp ?? BACKUP_SCHEDULE_DEFAULTS.maxCatchUp,
+    startWindow: o.spec.startWindow ?? '',
   };
 }
 

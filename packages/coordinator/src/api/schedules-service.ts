@@ -20,6 +20,7 @@ import type {
 } from '@ferry/api';
 import { clusterFailure, CoordinatorError, isCoordinatorError } from '../errors.js';
 import { CronSchedule } from '../schedules/cron.js';
+import { StartWindowError, startWindowOf } from '../schedules/window.js';
 import { Zone } from '../schedules/zone.js';
 import { authorize, type Caller } from './auth.js';
 import { API_ANNOTATIONS, backupSpecOf } from './backups-service.js';
@@ -59,7 +60,7 @@ export function retentionOf(r: RetentionPolicy__Output | null, p: Problems, fiel
 }
 
 /** The schedule controller's own parsers, so what is accepted here also runs there. */
-function checkCron(cron: string, timeZone: string, p: Problems): void {
+function checkCron(cron: string, timeZone: string, startWindow: string, p: Problems): void {
   let zone = timeZone || 'UTC';
   try {
     new Zone(zone);
@@ -69,8 +70,15 @@ function checkCron(cron: string, timeZone: string, p: Problems): void {
     zone = 'UTC';
   }
   if (cron.trim() === '') return p.add('cron', 'required (five fields or @hourly/@daily/@weekly/@monthly/@yearly)');
+  let expression = cron;
   try {
-    CronSchedule.parse(cron, zone);
+    expression = startWindowOf({ namespace: '', name: '', schedule: cron, ...(startWindow ? { startWindow } : {}) }).expression;
+  } catch (err) {
+    if (!(err instanceof StartWindowError)) throw err;
+    p.add('start_window', err.message.replace(/^spec\.startWindow /, ''));
+  }
+  try {
+    CronSchedule.parse(expression, zone);
   } catch (err) {
     if (!isCoordinatorError(err)) throw err;
     p.add('cron', err.message);
@@ -78,7 +86,7 @@ function checkCron(cron: string, timeZone: string, p: Problems): void {
 }
 
 function scheduleSpecOf(req: CreateScheduleRequest__Output, p: Problems): ScheduleObject['spec'] {
-  checkCron(req.cron, req.timeZone, p);
+  checkCron(req.cron, req.timeZone, req.startWindow, p);
   p.oneOf('concurrency_policy', req.concurrencyPolicy, ['Forbid', 'Replace']);
   const maxCatchUp = req.maxCatchUp ?? undefined;
   if (maxCatchUp !== undefined && maxCatchUp > 10) p.add('max_catch_up', 'at most 10');
@@ -87,6 +95,7 @@ function scheduleSpecOf(req: CreateScheduleRequest__Output, p: Problems): Schedu
   return {
     schedule: req.cron.trim(),
     ...(req.timeZone ? { timeZone: req.timeZone } : {}),
+    ...(req.startWindow ? { startWindow: req.startWindow } : {}),
     template,
     ...(req.paused ? { paused: true } : {}),
     ...(req.concurrencyPolicy ? { concurrencyPolicy: req.concurrencyPolicy as 'Forbid' | 'Replace' } : {}),

@@ -152,6 +152,19 @@ describe('Schedules', () => {
     const denied = await invoke(schedules.ListSchedules, schedules, { namespace: 'team-b' }, alice());
     expect(denied.err?.code).toBe(status.PERMISSION_DENIED);
   });
+
+  it('takes a start window or a -random macro; both at once, or a bad window, is INVALID_ARGUMENT on start_window', async () => {
+    const windowed = await invoke(schedules.CreateSchedule, schedules, { namespace: 'team-a', name: 'spread', cron: '0 1 * * *', startWindow: '3h' }, alice());
+    expect(windowed.err).toBeUndefined();
+    expect(windowed.res?.startWindow).toBe('3h');
+    expect((await cluster.get<ScheduleObject>('BackupSchedule', 'team-a', 'spread'))?.spec.startWindow).toBe('3h');
+    expect((await invoke(schedules.CreateSchedule, schedules, { namespace: 'team-a', name: 'random', cron: '@daily-random' }, alice())).err).toBeUndefined();
+    const both = await invoke(schedules.CreateSchedule, schedules, { namespace: 'team-a', name: 'both', cron: '@daily-random', startWindow: '1h' }, alice());
+    expect(both.err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(both.err?.details).toMatch(/^start_window: .*already spreads runs/);
+    const bad = await invoke(schedules.CreateSchedule, schedules, { namespace: 'team-a', name: 'bad-window', cron: '@daily', startWindow: 'soon' }, alice());
+    expect(bad.err?.details).toMatch(/^start_window: "soon" is not a duration/);
+  });
 });
 
 describe('Repositories', () => {

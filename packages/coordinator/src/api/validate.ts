@@ -3,7 +3,7 @@
  * caller sees "namespace: must be a DNS-1123 label" instead of a 422 from the API server
  * after the fact. All problems of a request are reported at once.
  */
-import { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN, parseDuration, type V1alpha1LabelSelector } from '@ferry/api';
+import { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN, EXCLUDE_PATH_LIMITS, excludePathProblem, parseDuration, type V1alpha1LabelSelector } from '@ferry/api';
 import { splitTerms } from '../cluster/label-selector.js';
 import { CoordinatorError } from '../errors.js';
 
@@ -46,6 +46,14 @@ export class Problems {
 
   tags(field: string, tags: readonly string[]): void {
     tags.forEach((t, i) => TAG.test(t) || this.add(`${field}[${i}]`, 'a tag has 1-255 characters, no spaces or commas'));
+  }
+
+  excludes(field: string, patterns: readonly string[]): void {
+    if (patterns.length > EXCLUDE_PATH_LIMITS.maxItems) this.add(field, `at most ${EXCLUDE_PATH_LIMITS.maxItems} patterns`);
+    patterns.forEach((p, i) => {
+      const problem = excludePathProblem(p);
+      if (problem) this.add(`${field}[${i}]`, `expected ${problem}`);
+    });
   }
 
   labels(field: string, labels: Readonly<Record<string, string>>): void {

@@ -81,8 +81,9 @@ async function selectForPod(c: ControllerContext, input: PodInput): Promise<void
   if (selection.backup.length === 0 && !(backupCommand && running)) return;
   // Hooks run only around pods that have something to back up; their state starts as Pending on every volume of the pod.
   const hooks = initialHookAnnotations(selection.annotations, selection.problems);
-  for (const v of selection.backup) out.created.push(await createOne(c, input, volumeRefOf(v), hooks));
-  if (backupCommand && running) out.created.push(await createOne(c, input, commandVolumeRef(pod, backupCommand), hooks));
+  const excludes = [...new Set([...(backup.spec.excludes ?? []), ...selection.annotations.excludePaths])];
+  for (const v of selection.backup) out.created.push(await createOne(c, input, volumeRefOf(v), hooks, excludes));
+  if (backupCommand && running) out.created.push(await createOne(c, input, commandVolumeRef(pod, backupCommand), hooks, []));
 }
 
 type SelectedVolume = ReturnType<typeof selectPodVolumes>['backup'][number];
@@ -103,7 +104,7 @@ function commandVolumeRef(pod: V1Pod, command: BackupCommandAnnotation): PvbObje
   return { name: container, kind: COMMAND_VOLUME_KIND, command: { container, fileName } };
 }
 
-async function createOne(c: ControllerContext, input: PodInput, volume: PvbObject['spec']['volume'], annotations: Record<string, string>): Promise<PvbObject> {
+async function createOne(c: ControllerContext, input: PodInput, volume: PvbObject['spec']['volume'], annotations: Record<string, string>, excludes: readonly string[]): Promise<PvbObject> {
   const { backup, pod, repository } = input;
   const ns = pod.metadata?.namespace ?? '';
   const podName = pod.metadata?.name ?? '';
@@ -128,6 +129,7 @@ async function createOne(c: ControllerContext, input: PodInput, volume: PvbObjec
       mover: repository.spec.mover,
       ...(parent ? { parentSnapshotId: parent } : {}),
       ...(backup.spec.tags ? { tags: [...backup.spec.tags] } : {}),
+      ...(excludes.length > 0 ? { excludes: [...excludes] } : {}),
       timeout: backup.spec.volumeTimeout ?? BACKUP_DEFAULTS.volumeTimeout,
     },
   };

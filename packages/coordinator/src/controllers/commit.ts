@@ -14,7 +14,7 @@ export async function commit<S extends { phase?: string }>(ctx: ControllerContex
     stored = await ctx.cluster.replaceStatus(kind, obj, decision.status);
     const before = obj.status?.phase;
     const after = decision.status.phase;
-    if (after !== before && isTerminalPhase(after)) ctx.metrics.operationsFinished.inc({ kind, result: after });
+    if (after !== before && isTerminalPhase(after)) ctx.metrics.operationsFinished.inc({ kind, result: resultLabel(after) });
     if (after !== before) ctx.log.info('phase changed', { kind, namespace: obj.metadata.namespace, name: obj.metadata.name, from: before ?? 'New', to: after ?? 'New' });
   }
   for (const e of decision.events ?? []) await ctx.cluster.event(e, ctx.clock);
@@ -35,4 +35,9 @@ export async function retryOnConflict<T>(attempt: () => Promise<T>, tries = 5): 
 
 export function involved(kind: FerryKind, obj: FerryObject) {
   return { apiVersion: 'ferry.dev/v1alpha1', kind, name: obj.metadata.name ?? '', namespace: obj.metadata.namespace ?? '', uid: obj.metadata.uid ?? '' };
+}
+
+/** A terminal phase as a `result` label value, as the agent writes them: PartiallyFailed → partially_failed. */
+export function resultLabel(phase: string): string {
+  return phase.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
 }

@@ -105,7 +105,7 @@ export async function applyMaintenanceResult(ctx: ControllerContext, result: Job
   const repo = (await ctx.cluster.list<RepositoryObject>('BackupRepository', ctx.settings.namespace)).find((r) => r.metadata.uid === parsed.uid);
   if (!repo) return; // deleted meanwhile: nothing to record
   const key = objectKey('BackupRepository', repo.metadata.namespace ?? '', repo.metadata.name ?? '');
-  ctx.metrics.resultsStored.inc({ kind: 'maintenance' });
+  ctx.metrics.resultsStored.inc({ kind: 'BackupRepository' });
   if (result.error?.code === 'ERROR_CODE_INTERRUPTED' && result.error.retriable) return ctx.enqueue(key);
   await retryOnConflict(async () => {
     const fresh = await ctx.cluster.get<RepositoryObject>('BackupRepository', repo.metadata.namespace ?? '', repo.metadata.name ?? '');

@@ -20,6 +20,7 @@ import { nativePurgeMover } from '../purge.js';
 import type { LocationObject } from '../repositories.js';
 import { reconcileSchedule, type ScheduleObject } from './controller.js';
 import { scheduleTag } from './retention.js';
+import { startWindowOf } from './window.js';
 
 let api: FakeApiServer;
 let core: CoreV1Api;
@@ -114,6 +115,22 @@ describe('BackupSchedule controller', () => {
     expect(after).toHaveLength(3);
     expect(after.slice(1).map((n) => Date.parse(n.replace(/^hourly-(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)$/, '$1-$2-$3T$4:$5:$6Z')))).toEqual([next + 5 * HOUR, next + 6 * HOUR]);
     expect((await events('hourly', 'MissedRuns'))[0]?.message).toMatch(/^3 missed runs from .* not started: maxCatchUp is 2/);
+  });
+
+  it('@daily-random starts at the schedule\'s own fixed time of day, not at midnight, and keeps it', async () => {
+    const { ctx, clock } = await createSchedule('spread', { schedule: '@daily-random', template: {} });
+    const offset = startWindowOf({ namespace: 'shop', name: 'spread', schedule: '@daily-random' }).offsetMs;
+    const first = await step(ctx, 'spread');
+    const next = Date.parse(first.schedule.status!.nextScheduleTime!);
+    expect(next % (24 * HOUR)).toBe(offset);
+    expect(first.schedule.status?.conditions?.[0]?.message).toMatch(/"@daily-random" in UTC, shifted by .* within a 24h0m0s start window/);
+    clock.advance(next - clock.now() - 1_000);
+    await step(ctx, 'spread');
+    expect(await backupsOf(ctx, 'spread')).toEqual([]);
+    clock.advance(2_000);
+    const run = await step(ctx, 'spread');
+    expect(await backupsOf(ctx, 'spread')).toEqual([`spread-${new Date(next).toISOString().slice(0, 19).replace(/\D/g, '')}`]);
+    expect(Date.parse(run.schedule.status!.nextScheduleTime!)).toBe(next + 24 * HOUR);
   });
 
   it('Replace: the running Backup gets spec.cancel and the new run starts', async () => {

@@ -31,7 +31,7 @@ export async function reconcileSchedule(c: ControllerContext, schedule: Schedule
   const backups = await c.cluster.list<BackupObject>('Backup', ns, `${LABELS.schedule}=${name}`);
   const status = schedule.status ?? {};
   const generation = schedule.metadata.generation;
-  const plan = planSchedule({ name, spec: schedule.spec, status, generation, createdAt: Date.parse(String(schedule.metadata.creationTimestamp ?? isoOf(now))), now, backups: backups.map(viewOf) });
+  const plan = planSchedule({ name, namespace: ns, spec: schedule.spec, status, generation, createdAt: Date.parse(String(schedule.metadata.creationTimestamp ?? isoOf(now))), now, backups: backups.map(viewOf) });
   for (const b of plan.cancel) await c.cluster.mergePatch('Backup', ns, b, { spec: { cancel: true } });
   for (const r of plan.create) await c.cluster.createOrGet<BackupObject>('Backup', backupFor(schedule, r));
   const events: EventOptions[] = plan.notes.map((n) => ({ involved: involved('BackupSchedule', schedule), ...n }));

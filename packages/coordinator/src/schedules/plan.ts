@@ -12,6 +12,7 @@
 import { BACKUP_SCHEDULE_DEFAULTS, isTerminalPhase, type V1alpha1BackupScheduleSpec, type V1alpha1BackupScheduleStatus } from '@ferry/api';
 import { setCondition, type ConditionInput } from '../conditions.js';
 import { CronError, CronSchedule } from './cron.js';
+import { describeWindow, StartWindowError, startWindowOf, type StartWindow } from './window.js';
 
 /** A run this late (or less) counts as on time, not as missed: the queue or a leader change may delay a reconcile. */
 export const ON_TIME_MS = 5 * 60_000;
@@ -32,6 +33,8 @@ export interface ScheduleBackupView {
 
 export interface PlanInput {
   readonly name: string;
+  /** The schedule's namespace: with its name, the key of its start-window offset. */
+  readonly namespace?: string;
   readonly spec: V1alpha1BackupScheduleSpec;
   readonly status: V1alpha1BackupScheduleStatus;
   readonly generation?: number;
@@ -80,11 +83,12 @@ export function planSchedule(input: PlanInput): SchedulePlan {
   if (input.name.length > MAX_SCHEDULE_NAME) {
     return { ...base, phase: 'Invalid', condition: { type: 'Scheduled', status: 'False', reason: 'InvalidSpec', message: `the schedule's name is ${input.name.length} characters long; at most ${MAX_SCHEDULE_NAME} fit in its Backups' label ferry.dev/schedule: recreate it with a shorter name` } };
   }
-  let cron: CronSchedule;
+  let cron: ShiftedCron;
   try {
-    cron = CronSchedule.parse(input.spec.schedule, input.spec.timeZone ?? BACKUP_SCHEDULE_DEFAULTS.timeZone);
+    const window = startWindowOf({ namespace: input.namespace ?? '', name: input.name, schedule: input.spec.schedule, startWindow: input.spec.startWindow });
+    cron = new ShiftedCron(CronSchedule.parse(window.expression, input.spec.timeZone ?? BACKUP_SCHEDULE_DEFAULTS.timeZone), window);
   } catch (err) {
-    const reason = err instanceof CronError ? 'InvalidSchedule' : 'InvalidTimeZone';
+    const reason = err instanceof CronError ? 'InvalidSchedule' : err instanceof StartWindowError ? 'InvalidStartWindow' : 'InvalidTimeZone';
     return { ...base, phase: 'Invalid', condition: { type: 'Scheduled', status: 'False', reason, message: `${(err as Error).message}; no Backups are created until spec is fixed` } };
   }
   if (input.spec.paused) {
@@ -116,7 +120,29 @@ function basePlan(input: PlanInput): SchedulePlan {
   };
 }
 
-function planRuns(input: PlanInput, cron: CronSchedule): Partial<SchedulePlan> {
+/** The cron times plus the schedule's start-window offset (window.ts). */
+class ShiftedCron {
+  constructor(
+    private readonly cron: CronSchedule,
+    readonly window: StartWindow,
+  ) {}
+
+  get zone(): CronSchedule['zone'] {
+    return this.cron.zone;
+  }
+
+  next(after: number): number | undefined {
+    const run = this.cron.next(after - this.window.offsetMs);
+    return run === undefined ? undefined : run + this.window.offsetMs;
+  }
+
+  runsBetween(from: number, to: number, limit: number): { runs: number[]; more: boolean } {
+    const r = this.cron.runsBetween(from - this.window.offsetMs, to - this.window.offsetMs, limit);
+    return { runs: r.runs.map((t) => t + this.window.offsetMs), more: r.more };
+  }
+}
+
+function planRuns(input: PlanInput, cron: ShiftedCron): Partial<SchedulePlan> {
   const { now, spec, name } = input;
   const from = cursor(input);
   const due = cron.runsBetween(from, now, MISSED_COUNT_LIMIT);
@@ -128,7 +154,7 @@ function planRuns(input: PlanInput, cron: CronSchedule): Partial<SchedulePlan> {
   if (dropped.length > 0) notes.push(missedNote(dropped, due.more, maxCatchUp));
   const next = cron.next(now);
   const zone = cron.zone.name;
-  const condition: ConditionInput = { type: 'Scheduled', status: 'True', reason: 'ScheduleValid', message: next === undefined ? `"${spec.schedule}" in ${zone} has no run in the next 40 years` : `next run at ${isoOf(next)} ("${spec.schedule}" in ${zone})` };
+  const condition: ConditionInput = { type: 'Scheduled', status: 'True', reason: 'ScheduleValid', message: next === undefined ? `"${spec.schedule}" in ${zone} has no run in the next 40 years` : `next run at ${isoOf(next)} ("${spec.schedule}" in ${zone}${describeWindow(cron.window)})` };
   const base = { condition, ...optional('nextScheduleTime', next) };
   if (selected.length === 0) return { ...base, notes };
 

@@ -29,6 +29,7 @@ export interface Backup {
   'tags'?: (string)[];
   'purgeOnDelete'?: (boolean);
   'labels'?: ({[key: string]: string});
+  'excludes'?: (string)[];
 }
 
 export interface Backup__Output {
@@ -55,4 +56,5 @@ export interface Backup__Output {
   'tags': (string)[];
   'purgeOnDelete': (boolean);
   'labels': ({[key: string]: string});
+  'excludes': (string)[];
 }

@@ -35,6 +35,11 @@ export interface CreateBackupRequest {
    */
   'purgeOnDelete'?: (boolean);
   'labels'?: ({[key: string]: string});
+  /**
+   * Path globs inside every backed-up volume not to back up (Backup.spec.excludes):
+   * without "/" a name at any depth, with "/" anchored at the volume root; ** crosses directories.
+   */
+  'excludes'?: (string)[];
 }
 
 export interface CreateBackupRequest__Output {
@@ -69,4 +74,9 @@ export interface CreateBackupRequest__Output {
    */
   'purgeOnDelete': (boolean);
   'labels': ({[key: string]: string});
+  /**
+   * Path globs inside every backed-up volume not to back up (Backup.spec.excludes):
+   * without "/" a name at any depth, with "/" anchored at the volume root; ** crosses directories.
+   */
+  'excludes': (string)[];
 }

@@ -29,6 +29,11 @@ export interface CreateScheduleRequest {
    */
   'maxCatchUp'?: (number);
   'retention'?: (_ferry_v1_RetentionPolicy | null);
+  /**
+   * Shift every run by this schedule's fixed offset in [0, window), e.g. "3h"
+   * (spec.startWindow); or use a cron of @hourly-random, @daily-random, @weekly-random.
+   */
+  'startWindow'?: (string);
   '_maxCatchUp'?: "maxCatchUp";
 }
 
@@ -57,5 +62,10 @@ export interface CreateScheduleRequest__Output {
    */
   'maxCatchUp'?: (number);
   'retention': (_ferry_v1_RetentionPolicy__Output | null);
+  /**
+   * Shift every run by this schedule's fixed offset in [0, window), e.g. "3h"
+   * (spec.startWindow); or use a cron of @hourly-random, @daily-random, @weekly-random.
+   */
+  'startWindow': (string);
   '_maxCatchUp'?: "maxCatchUp";
 }

@@ -22,6 +22,7 @@ export interface Schedule {
   'active'?: (string)[];
   'message'?: (string);
   'maxCatchUp'?: (number);
+  'startWindow'?: (string);
 }
 
 export interface Schedule__Output {
@@ -43,4 +44,5 @@ export interface Schedule__Output {
   'active': (string)[];
   'message': (string);
   'maxCatchUp': (number);
+  'startWindow': (string);
 }
