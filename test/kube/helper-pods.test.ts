@@ -38,7 +38,7 @@ beforeAll(async () => {
   await admin.createNamespace({ body: { metadata: { name: NS, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } } });
   const coordinator = new KubeConfig();
   coordinator.loadFromString(await coordinatorKubeConfigYaml(cp));
-  helpers = new HelperPods({ core: coordinator.makeApiClient(CoreV1Api), ownerWantsHelper: async (uid) => liveOwners.has(uid) });
+  helpers = new HelperPods({ core: coordinator.makeApiClient(CoreV1Api) });
 }, 180_000);
 
 afterAll(async () => {
@@ -93,7 +93,7 @@ describe('helper pods on the real API server', () => {
     // An owner in another namespace: no ownerReference is possible, only the sweep removes it.
     const orphan = await helpers.createOrGet(helperPodSpec({ purpose: 'snapshot', owner: { ...(await owner('b-gone')), namespace: 'ferry-system' }, claim: await claim('data-gone'), settings: SETTINGS }));
     expect(orphan.metadata?.ownerReferences ?? []).toEqual([]);
-    const swept = await helpers.sweep();
+    const swept = await helpers.sweep(async (uid) => liveOwners.has(uid));
     expect(swept.deleted).toContain(`${NS}/${orphan.metadata?.name ?? ''}`);
     expect(swept.kept).toContain(`${NS}/${keep.metadata?.name ?? ''}`);
     expect(await helpers.get(NS, orphan.metadata?.name ?? '')).toBeUndefined();

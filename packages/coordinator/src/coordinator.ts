@@ -155,7 +155,7 @@ async function sweepHelperPods(cluster: ClusterState, watch: ClusterWatch, log: 
     for (const o of watch.list<FerryObject<unknown, { phase?: string }>>(kind)) if (!isTerminalPhase(o.status?.phase)) wanted.add(o.metadata.uid ?? '');
   }
   try {
-    const swept = await new HelperPods({ core: cluster.core, ownerWantsHelper: async (uid) => wanted.has(uid) }).sweep();
+    const swept = await new HelperPods({ core: cluster.core }).sweep(async (uid) => wanted.has(uid));
     if (swept.deleted.length > 0) log.info('helper pods swept', { deleted: swept.deleted.join(','), kept: swept.kept.length });
   } catch (err) {
     log.warn('sweeping helper pods failed; the next start tries again', { error: messageOf(err) });
@@ -220,6 +220,8 @@ class Running {
       settings: cfg.controllers,
       enqueue,
       startedAt: o.clock.now(),
+      // Helper pods need the Kubernetes API (the scheduler and kubelet place them); standalone has none.
+      ...(cluster instanceof KubeClusterState ? { helperPods: new HelperPods({ core: cluster.core }) } : {}),
     };
     const watch = cluster.watch((e) => self.onEvent(e));
     const deps = { ctx, pendingRestores: pendingRestoresFrom(() => watch.list<RestoreObject>('Restore'), cfg.namespace) };

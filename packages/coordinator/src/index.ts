@@ -14,4 +14,4 @@ export type { HelperPodOptions, HelperPodSettings, HelperOwner, HelperPurpose } 
 export { helperState, HELPER_FAILURE_REASONS } from './helpers/helper-lifecycle.js';
 export type { HelperState, HelperFailureReason, HelperTimeouts, HelperObservation } from './helpers/helper-lifecycle.js';
 export { HelperPods } from './helpers/helper-pods.js';
-export type { HelperPodsOptions, SweepResult } from './helpers/helper-pods.js';
+export type { HelperPodsOptions, SweepResult, OwnerWantsHelper } from './helpers/helper-pods.js';

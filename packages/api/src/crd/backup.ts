@@ -54,6 +54,7 @@ export const BackupSpecSchema = obj('What to back up and how.', {
     ),
   ),
   excludeVolumes: opt(arr('Volume names never backed up by this Backup; wins over every include.', dnsLabel('A volume name.'), { maxItems: 256, listType: 'set' })),
+  includeUnmountedClaims: opt(bool('Also back up the bound PVCs of the selected namespaces that no pod mounts, each through a short-lived helper pod (docs/helper-pods.md); spec.labelSelector and spec.pods do not apply to them, excludeVolumes does not either. A claim whose helper pod fails is reported in skippedVolumes with the reason (Unschedulable, ProvisioningFailed, HelperPodTimeout, HelperPodFailed).')),
   location: opt(objectName('BackupLocation to write to. Default: the location with spec.default: true.')),
   mover: opt(mover('Mover for repositories this Backup creates. Default: native; an existing repository keeps its own.')),
   tags: tags('Tags added to every snapshot.'),
@@ -68,7 +69,7 @@ export const SkippedVolumeSchema = obj('A pod volume that was not backed up, and
   namespace: dnsLabel('Namespace of the pod.'),
   pod: objectName('Name of the pod.'),
   volume: str('Volume name (as written in the annotation, which may be invalid).', { maxLength: 253 }),
-  reason: str('Machine-readable reason: PodNotFound, HostPath, Secret, ConfigMap, Projected, DownwardAPI, Image, BlockVolume, ExcludedByAnnotation, ExcludedByPVC, ExcludedByBackup, NotOptedIn, PodNotRunning, PVCNotFound, PVCNotBound, UnknownSource.', { pattern: REASON_PATTERN, maxLength: 128 }),
+  reason: str('Machine-readable reason: PodNotFound, HostPath, Secret, ConfigMap, Projected, DownwardAPI, Image, BlockVolume, ExcludedByAnnotation, ExcludedByPVC, ExcludedByBackup, NotOptedIn, PodNotRunning, PVCNotFound, PVCNotBound, UnknownSource, Unschedulable, ProvisioningFailed, HelperPodTimeout, HelperPodFailed, HelperPodsUnsupported.', { pattern: REASON_PATTERN, maxLength: 128 }),
   message: opt(str('Detail.', { maxLength: 1024 })),
 });
 export type SkippedVolume = Infer<typeof SkippedVolumeSchema>;

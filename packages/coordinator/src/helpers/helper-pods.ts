@@ -9,9 +9,10 @@ import { HELPER_OWNER_UID_LABEL, HELPER_POD_LABEL } from './helper-pod.js';
 
 export interface HelperPodsOptions {
   readonly core: CoreV1Api;
-  /** Does a Ferry object with this uid still exist and still need its helper? */
-  readonly ownerWantsHelper: (ownerUid: string) => Promise<boolean>;
 }
+
+/** Does a Ferry object with this uid still exist and still need its helper? */
+export type OwnerWantsHelper = (ownerUid: string) => Promise<boolean>;
 
 export interface SweepResult {
   readonly deleted: readonly string[];
@@ -42,6 +43,11 @@ export class HelperPods {
     }
   }
 
+  /** The helper pods serving one owner (to delete them once its data moved). */
+  async ofOwner(namespace: string, ownerUid: string): Promise<V1Pod[]> {
+    return (await this.o.core.listNamespacedPod({ namespace, labelSelector: `${HELPER_OWNER_UID_LABEL}=${ownerUid}` })).items;
+  }
+
   /** Deleting a missing pod is not an error (the garbage collector or a sweep may have been first). */
   async delete(namespace: string, name: string): Promise<void> {
     try {
@@ -56,14 +62,14 @@ export class HelperPods {
    * would catch most, but not a pod whose owner lives in another namespace, nor one created
    * by a coordinator that crashed before its owner recorded it.
    */
-  async sweep(): Promise<SweepResult> {
+  async sweep(ownerWantsHelper: OwnerWantsHelper): Promise<SweepResult> {
     const pods = (await this.o.core.listPodForAllNamespaces({ labelSelector: HELPER_POD_LABEL })).items;
     const deleted: string[] = [];
     const kept: string[] = [];
     for (const pod of pods) {
       const key = `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
       const owner = pod.metadata?.labels?.[HELPER_OWNER_UID_LABEL] ?? '';
-      if (owner !== '' && (await this.o.ownerWantsHelper(owner))) {
+      if (owner !== '' && (await ownerWantsHelper(owner))) {
         kept.push(key);
         continue;
       }
