@@ -1,4 +1,5 @@
 /** What every controller needs, built once by the Coordinator and passed in. */
+import type { HelperPods } from './helpers/helper-pods.js';
 import type { Clock } from './clock.js';
 import type { AgentHub } from './hub.js';
 import type { ClusterState } from './cluster/cluster-state.js';
@@ -39,6 +40,8 @@ export interface ControllerContext {
   readonly enqueue: (key: string, afterMs?: number) => void;
   /** When this coordinator became leader: the fallback "last seen" of agents it never saw. */
   readonly startedAt: number;
+  /** Helper pods for volumes no pod mounts (docs/helper-pods.md); absent in standalone mode. */
+  readonly helperPods?: HelperPods;
 }
 
 export const LABELS = {

@@ -30,6 +30,7 @@ import { ApiServer } from './api/server.js';
 import type { ClusterEvent, ClusterState, ClusterWatch, FerryKind, FerryObject } from './cluster/cluster-state.js';
 import { KubeClusterState } from './cluster/kube-state.js';
 import { LeaderElector } from './leader.js';
+import { HelperPods } from './helpers/helper-pods.js';
 import type { Logger } from '@ferry/log';
 import { lastBackupSuccesses } from './backup-success.js';
 import { CoordinatorMetrics } from './metrics.js';
@@ -146,6 +147,25 @@ export class Coordinator {
   }
 }
 
+/**
+ * Helper pods a crashed coordinator left behind are deleted once the caches are synced:
+ * kept only while the Ferry object they serve exists and is unfinished. A failed sweep is
+ * logged, not fatal (the next start tries again; the garbage collector covers most).
+ */
+async function sweepHelperPods(cluster: ClusterState, watch: ClusterWatch, log: Logger): Promise<void> {
+  if (!(cluster instanceof KubeClusterState)) return;
+  const wanted = new Set<string>();
+  for (const kind of ['Backup', 'PodVolumeBackup', 'Restore', 'PodVolumeRestore'] as const) {
+    for (const o of watch.list<FerryObject<unknown, { phase?: string }>>(kind)) if (!isTerminalPhase(o.status?.phase)) wanted.add(o.metadata.uid ?? '');
+  }
+  try {
+    const swept = await new HelperPods({ core: cluster.core }).sweep(async (uid) => wanted.has(uid));
+    if (swept.deleted.length > 0) log.info('helper pods swept', { deleted: swept.deleted.join(','), kept: swept.kept.length });
+  } catch (err) {
+    log.warn('sweeping helper pods failed; the next start tries again', { error: messageOf(err) });
+  }
+}
+
 /** Everything a leader runs. */
 class Running {
   readonly ports = { hub: 0, webhook: 0, api: 0 };
@@ -204,6 +224,8 @@ class Running {
       settings: cfg.controllers,
       enqueue,
       startedAt: o.clock.now(),
+      // Helper pods need the Kubernetes API (the scheduler and kubelet place them); standalone has none.
+      ...(cluster instanceof KubeClusterState ? { helperPods: new HelperPods({ core: cluster.core }) } : {}),
     };
     const watch = cluster.watch((e) => self.onEvent(e));
     const deps = { ctx, pendingRestores: pendingRestoresFrom(() => watch.list<RestoreObject>('Restore'), cfg.namespace) };
@@ -213,6 +235,7 @@ class Running {
     traffic = new JobTraffic({ ctx, lookup: async (uid) => (await self.ready, self.uids.get(uid)) });
     await watch.start();
     self.synced();
+    await sweepHelperPods(cluster, watch, o.log);
     self.ports.hub = await hub.listen(cfg.hubAddress);
     if (webhook && cfg.webhook) self.ports.webhook = await webhook.listen(cfg.webhook.host, cfg.webhook.port);
     if (cfg.api) await self.startApi(cfg.api, o);

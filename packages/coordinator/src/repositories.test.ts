@@ -3,8 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openResticMover } from '@ferry/restic';
-import { CLUSTER_KEY_FIELD, CLUSTER_KEY_SECRET, resticPassword } from './repositories.js';
-import type { RepositoryObject } from './objects.js';
+import { CLUSTER_KEY_FIELD, CLUSTER_KEY_SECRET, resticPassword, type RepositoryObject } from './repositories.js';
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));

@@ -58,6 +58,7 @@ export const BackupSpecSchema = obj('What to back up and how.', {
   excludes: excludePaths(
     'Path globs inside every backed-up volume that are not backed up, added to each pod\'s backup.ferry.dev/exclude-paths: without "/" a pattern matches a name at any depth, with "/" it is anchored at the volume root; * and ? stay within a name, ** crosses directories. A matched directory is skipped whole. Both movers read them the same way.',
   ),
+  includeUnmountedClaims: opt(bool('Also back up the bound PVCs of the selected namespaces that no pod mounts, each through a short-lived helper pod (docs/helper-pods.md); spec.labelSelector and spec.pods do not apply to them, excludeVolumes does not either. A claim whose helper pod fails is reported in skippedVolumes with the reason (Unschedulable, ProvisioningFailed, HelperPodTimeout, HelperPodFailed).')),
   location: opt(objectName('BackupLocation to write to. Default: the location with spec.default: true.')),
   mover: opt(mover('Mover for repositories this Backup creates. Default: native; an existing repository keeps its own.')),
   tags: tags('Tags added to every snapshot.'),
@@ -72,7 +73,7 @@ export const SkippedVolumeSchema = obj('A pod volume that was not backed up, and
   namespace: dnsLabel('Namespace of the pod.'),
   pod: objectName('Name of the pod.'),
   volume: str('Volume name (as written in the annotation, which may be invalid).', { maxLength: 253 }),
-  reason: str('Machine-readable reason: PodNotFound, HostPath, Secret, ConfigMap, Projected, DownwardAPI, Image, BlockVolume, ExcludedByAnnotation, ExcludedByPVC, ExcludedByBackup, NotOptedIn, PodNotRunning, PVCNotFound, PVCNotBound, UnknownSource.', { pattern: REASON_PATTERN, maxLength: 128 }),
+  reason: str('Machine-readable reason: PodNotFound, HostPath, Secret, ConfigMap, Projected, DownwardAPI, Image, BlockVolume, ExcludedByAnnotation, ExcludedByPVC, ExcludedByBackup, NotOptedIn, PodNotRunning, PVCNotFound, PVCNotBound, UnknownSource, Unschedulable, ProvisioningFailed, HelperPodTimeout, HelperPodFailed, HelperPodsUnsupported.', { pattern: REASON_PATTERN, maxLength: 128 }),
   message: opt(str('Detail.', { maxLength: 1024 })),
 });
 export type SkippedVolume = Infer<typeof SkippedVolumeSchema>;

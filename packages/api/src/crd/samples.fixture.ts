@@ -98,6 +98,7 @@ export const backupSample: Backup = {
     ttl: '720h',
     volumeTimeout: '1h30m',
     purgeOnDelete: true,
+    includeUnmountedClaims: true,
     cancel: false,
   },
   status: {

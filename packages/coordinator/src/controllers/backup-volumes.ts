@@ -13,12 +13,15 @@ import type { BackupObject, PvbObject } from '../objects.js';
 import type { LocationObject, RepositoryObject } from '../repositories.js';
 import { initialHookAnnotations } from './hooks.js';
 import { selectorString } from './selectors.js';
+import { selectUnmountedClaims } from './unmounted-claims.js';
 
 export interface VolumeSelectionResult {
   readonly created: PvbObject[];
   readonly skipped: V1alpha1SkippedVolume[];
   readonly problems: V1alpha1AnnotationProblem[];
   readonly events: EventOptions[];
+  /** Unmounted claims whose helper pod is not running yet: the Backup stays New until they are. */
+  readonly waiting: string[];
 }
 
 export function childName(parent: string, ...parts: string[]): string {
@@ -27,7 +30,7 @@ export function childName(parent: string, ...parts: string[]): string {
 }
 
 export async function createPodVolumeBackups(c: ControllerContext, backup: BackupObject, location: LocationObject, namespaces: readonly string[]): Promise<VolumeSelectionResult> {
-  const out: VolumeSelectionResult = { created: [], skipped: [], problems: [], events: [] };
+  const out: VolumeSelectionResult = { created: [], skipped: [], problems: [], events: [], waiting: [] };
   for (const namespace of namespaces) {
     const repository = await c.repositories.ensure(location, namespace, backup.spec.mover ?? BACKUP_DEFAULTS.mover);
     const selected = await c.cluster.listPods(namespace, selectorString(backup.spec.labelSelector));
@@ -36,6 +39,7 @@ export async function createPodVolumeBackups(c: ControllerContext, backup: Backu
     const claims = new Map<string, PvcLike>((await c.cluster.listClaims(namespace)).map((p) => [p.metadata?.name ?? '', p as PvcLike]));
     const history = await c.cluster.list<PvbObject>('PodVolumeBackup', backup.metadata.namespace);
     for (const pod of pods) await selectForPod(c, { backup, pod, claims, repository, history, out });
+    if (backup.spec.includeUnmountedClaims) await selectUnmountedClaims(c, { backup, namespace, claims, repository, history, out, createOne: (pod, volume) => createOne(c, { backup, pod, claims, repository, history, out }, volume, {}, backup.spec.excludes ?? []) });
   }
   return out;
 }

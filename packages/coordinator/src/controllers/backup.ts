@@ -14,6 +14,7 @@ import { dispatch, type Decision, type PhaseHandlers } from '../state-machine.js
 import type { V1alpha1OperationPhase } from '@ferry/api';
 import { aggregate } from './aggregate.js';
 import { createPodVolumeBackups } from './backup-volumes.js';
+import { deleteBackupHelpers } from './unmounted-claims.js';
 import { involved } from './commit.js';
 import type { EventOptions } from '../cluster/cluster-state.js';
 import { unavailableReason } from '../locations/controller.js';
@@ -62,6 +63,11 @@ async function start({ c, backup, status }: Ctx): Promise<Decision<BackupStatus>
   const unavailable = unavailableReason(location);
   if (unavailable) return reject(c, backup, status, 'LocationUnavailable', `Backup ${backup.metadata.namespace}/${backup.metadata.name}: ${unavailable}`);
   const selected = await createPodVolumeBackups(c, backup, location, namespaces);
+  // Volumes already created are found again by name on the next pass; only the helpers' wait repeats.
+  if (selected.waiting.length > 0) {
+    c.log.debug('backup waits for helper pods', { backup: `${backup.metadata.namespace}/${backup.metadata.name}`, waiting: selected.waiting.slice(0, 5).join('; ') });
+    return { requeueAfterMs: 2_000 };
+  }
   return { status: acceptedStatus(c, backup, status, location.metadata.name ?? '', selected), events: selected.events, requeueAfterMs: 1_000 };
 }
 
@@ -104,6 +110,7 @@ async function running({ c, backup, status }: Ctx): Promise<Decision<BackupStatu
   const hooks = await driveHooks(c, backup, pvbs);
   if (!agg.allTerminal || hooks.postPending) return { status: next, requeueAfterMs: c.settings.progressIntervalMs };
   forgetHookTasks(c, backup, pvbs);
+  await deleteBackupHelpers(c, backup, namespacesOf(c, backup).namespaces);
   return { status: finish(c, backup, next, agg.finalPhase, pvbs), events: [{ involved: involved('Backup', backup), type: agg.finalPhase === 'Completed' ? 'Normal' : 'Warning', reason: agg.finalPhase, message: summary(next) }] };
 }
 
