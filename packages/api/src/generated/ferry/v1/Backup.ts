@@ -29,6 +29,10 @@ export interface Backup {
   'tags'?: (string)[];
   'purgeOnDelete'?: (boolean);
   'labels'?: ({[key: string]: string});
+  /**
+   * Who asked for it: the API caller, the BackupSchedule, or the manager kubectl recorded.
+   */
+  'createdBy'?: (string);
 }
 
 export interface Backup__Output {
@@ -55,4 +59,8 @@ export interface Backup__Output {
   'tags': (string)[];
   'purgeOnDelete': (boolean);
   'labels': ({[key: string]: string});
+  /**
+   * Who asked for it: the API caller, the BackupSchedule, or the manager kubectl recorded.
+   */
+  'createdBy': (string);
 }
