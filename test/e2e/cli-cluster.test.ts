@@ -135,7 +135,7 @@ describe('ferry cluster commands against a real coordinator', () => {
     await cluster.createStatefulSet(NS, 'db');
     const [fresh] = await cluster.runningPods(NS, 1);
     const run = expectOk(await restoring);
-    expect(run.stderr).toContain('restore shop/r1 created; following it');
+    expect(run.stderr).toContain('restore shop/r1 created from backup b1; following it');
     expect(run.out).toMatch(/^restore shop\/r1 Completed: 2\/2 volumes/);
     for (const v of ['cache', 'data']) expect(await volumeManifest(cluster.volumeDir(fresh!, v)), v).toEqual(before.get(v));
   }, 120_000);

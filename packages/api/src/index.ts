@@ -101,6 +101,8 @@ export type {
   CreateBackupRequest__Output,
   CreateRestoreRequest,
   CreateRestoreRequest__Output,
+  RestoreSnapshotRef,
+  RestoreSnapshotRef__Output,
   CreateScheduleRequest,
   CreateScheduleRequest__Output,
   DeleteBackupRequest,

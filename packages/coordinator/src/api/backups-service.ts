@@ -62,6 +62,10 @@ export function backupSpecOf(req: CreateBackupRequest__Output, p: Problems, fiel
   p.oneOf(f('mover'), req.mover, MOVERS);
   p.tags(f('tags'), req.tags);
   p.duration(f('volume_timeout'), req.volumeTimeout);
+  p.duration(f('ttl'), req.ttl);
+  req.namespaces.forEach((n, i) => p.namespace(f(`namespaces[${i}]`), n));
+  req.includeVolumes.forEach((v, i) => v === '*' || p.label(f(`include_volumes[${i}]`), v));
+  req.excludeVolumes.forEach((v, i) => p.label(f(`exclude_volumes[${i}]`), v));
   req.volumes.forEach((v, i) => {
     p.name(f(`volumes[${i}].pod`), v.pod);
     v.volumes.forEach((name, j) => p.label(f(`volumes[${i}].volumes[${j}]`), name));
@@ -74,6 +78,10 @@ export function backupSpecOf(req: CreateBackupRequest__Output, p: Problems, fiel
     ...(req.tags.length ? { tags: [...req.tags] } : {}),
     ...(req.volumeTimeout ? { volumeTimeout: req.volumeTimeout } : {}),
     ...(req.purgeOnDelete ? { purgeOnDelete: true } : {}),
+    ...(req.namespaces.length ? { namespaces: [...new Set(req.namespaces)] } : {}),
+    ...(req.ttl ? { ttl: req.ttl } : {}),
+    ...(req.includeVolumes.length ? { includeVolumes: [...new Set(req.includeVolumes)] } : {}),
+    ...(req.excludeVolumes.length ? { excludeVolumes: [...new Set(req.excludeVolumes)] } : {}),
   } as V1alpha1BackupSpec;
 }
 

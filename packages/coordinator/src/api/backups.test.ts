@@ -140,6 +140,15 @@ describe('CreateBackup', () => {
     expect(stored?.metadata.labels).toEqual({ team: 'a' });
   });
 
+  it('says everything a Backup can: namespaces, ttl, include and exclude volumes; bad ones are named', async () => {
+    const r = await invoke(tokenClient.CreateBackup, tokenClient, { namespace: 'team-a', name: 'full', namespaces: ['team-a', 'team-a'], ttl: '48h', includeVolumes: ['*'], excludeVolumes: ['cache'] }, alice());
+    expect(r.err).toBeUndefined();
+    expect((await backupIn('team-a', 'full'))?.spec).toEqual({ namespaces: ['team-a'], ttl: '48h', includeVolumes: ['*'], excludeVolumes: ['cache'] });
+    const bad = await invoke(tokenClient.CreateBackup, tokenClient, { namespace: 'team-a', namespaces: ['Team'], ttl: 'forever', excludeVolumes: ['*'] }, alice());
+    expect(bad.err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(bad.err?.details).toMatch(/^ttl: expected a positive duration like 30m or 4h.*; namespaces\[0\]: must be a DNS-1123 label.*; exclude_volumes\[0\]: must be a DNS-1123 label$/);
+  });
+
   it('from explicit pod volumes writes spec.pods; an empty name is generated from the time', async () => {
     const r = await invoke(tokenClient.CreateBackup, tokenClient, { namespace: 'team-a', volumes: [{ pod: 'db-0', volumes: ['data', 'logs'] }, { pod: 'web-1' }], purgeOnDelete: true }, alice());
     expect(r.err).toBeUndefined();

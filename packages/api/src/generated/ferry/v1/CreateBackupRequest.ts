@@ -35,6 +35,23 @@ export interface CreateBackupRequest {
    */
   'purgeOnDelete'?: (boolean);
   'labels'?: ({[key: string]: string});
+  /**
+   * Namespaces to back up (spec.namespaces); only a Backup in the coordinator's namespace
+   * may name others. Empty: `namespace`.
+   */
+  'namespaces'?: (string)[];
+  /**
+   * How long a finished Backup is kept, e.g. "720h"; empty: the Backup default.
+   */
+  'ttl'?: (string);
+  /**
+   * Volume names (or "*") backed up even without annotations (spec.includeVolumes).
+   */
+  'includeVolumes'?: (string)[];
+  /**
+   * Volume names never backed up (spec.excludeVolumes).
+   */
+  'excludeVolumes'?: (string)[];
 }
 
 export interface CreateBackupRequest__Output {
@@ -69,4 +86,21 @@ export interface CreateBackupRequest__Output {
    */
   'purgeOnDelete': (boolean);
   'labels': ({[key: string]: string});
+  /**
+   * Namespaces to back up (spec.namespaces); only a Backup in the coordinator's namespace
+   * may name others. Empty: `namespace`.
+   */
+  'namespaces': (string)[];
+  /**
+   * How long a finished Backup is kept, e.g. "720h"; empty: the Backup default.
+   */
+  'ttl': (string);
+  /**
+   * Volume names (or "*") backed up even without annotations (spec.includeVolumes).
+   */
+  'includeVolumes': (string)[];
+  /**
+   * Volume names never backed up (spec.excludeVolumes).
+   */
+  'excludeVolumes': (string)[];
 }
