@@ -27,6 +27,15 @@ afterAll(async () => {
   await api.stop();
 });
 
+/** Runs the Restore reconciler `times` times, writing its status as the controller loop does. */
+async function stepRestore(ctx: ReturnType<typeof testContext>['ctx'], name: string, times = 1): Promise<RestoreObject> {
+  for (let i = 0; i < times; i++) {
+    const r = (await ctx.cluster.get<RestoreObject>('Restore', 'shop', name))!;
+    await commit(ctx, 'Restore', r, await reconcileRestore(ctx, r));
+  }
+  return (await ctx.cluster.get<RestoreObject>('Restore', 'shop', name))!;
+}
+
 /** Runs the reconciler once and writes its status, as the controller loop does. */
 async function step(ctx: ReturnType<typeof testContext>['ctx'], name: string): Promise<BackupObject> {
   const b = (await ctx.cluster.get<BackupObject>('Backup', 'shop', name))!;
@@ -95,17 +104,36 @@ describe('state machines on the fake API server', () => {
     await completed('older', '2030-01-01T00:00:00Z');
     await completed('newer', '2030-01-02T00:00:00Z');
     const restore = async (name: string, latest: RestoreObject['spec']['latest']) => {
-      const r = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name, namespace: 'shop' }, spec: { latest } });
-      await commit(ctx, 'Restore', r, await reconcileRestore(ctx, r));
-      return (await ctx.cluster.get<RestoreObject>('Restore', 'shop', name))!;
+      await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name, namespace: 'shop' }, spec: { latest } });
+      return stepRestore(ctx, name, 2);
     };
     const started = await restore('r-latest', {});
     expect(started.status).toMatchObject({ phase: 'InProgress', backupName: 'newer' });
     await completed('newest', '2030-01-03T00:00:00Z');
-    await commit(ctx, 'Restore', started, await reconcileRestore(ctx, started));
-    expect((await ctx.cluster.get<RestoreObject>('Restore', 'shop', 'r-latest'))?.status?.backupName).toBe('newer');
+    expect((await stepRestore(ctx, 'r-latest')).status?.backupName).toBe('newer');
     expect((await restore('r-as-of', { asOf: '2030-01-01T12:00:00Z' })).status?.backupName).toBe('older');
     const none = await restore('r-none', { schedule: 'hourly' });
     expect(none.status).toMatchObject({ phase: 'Failed', error: { code: 'BackupNotFound', message: expect.stringMatching(/^Restore shop\/r-none: no Completed Backup in namespace shop created by BackupSchedule hourly;/) } });
+  });
+
+  it('Restore deletion while it runs: the finalizer cancels it (spec.cancel, Canceled), then lets it go; a finished Restore goes at once', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'r-deleted', namespace: 'shop' }, spec: { snapshots: [{ snapshotId: 'a'.repeat(64), location: 'nfs', namespace: 'shop', volume: 'data' }] } });
+    const running = await stepRestore(ctx, 'r-deleted', 2);
+    expect(running.metadata.finalizers).toEqual(['ferry.dev/restore-cancel']);
+    expect(running.status?.phase).toBe('InProgress');
+    await ctx.cluster.delete('Restore', 'shop', 'r-deleted');
+    const canceling = await stepRestore(ctx, 'r-deleted', 2);
+    expect(canceling.metadata.deletionTimestamp).toBeDefined();
+    expect(canceling.spec.cancel).toBe(true);
+    expect(canceling.status?.phase).toBe('Canceled');
+    await stepRestore(ctx, 'r-deleted').catch(() => undefined);
+    expect(await ctx.cluster.get<RestoreObject>('Restore', 'shop', 'r-deleted')).toBeUndefined();
+
+    const none = (await ctx.cluster.get<RestoreObject>('Restore', 'shop', 'r-none'))!;
+    expect(none.status?.phase).toBe('Failed');
+    await ctx.cluster.delete('Restore', 'shop', 'r-none');
+    await commit(ctx, 'Restore', none, await reconcileRestore(ctx, { ...none, metadata: { ...none.metadata, deletionTimestamp: new Date().toISOString() } }));
+    expect(await ctx.cluster.get<RestoreObject>('Restore', 'shop', 'r-none')).toBeUndefined();
   });
 });

@@ -135,9 +135,38 @@ const HANDLERS: PhaseHandlers<V1alpha1OperationPhase, Ctx, RestoreStatus> = {
   Canceled: done,
 };
 
-export function reconcileRestore(c: ControllerContext, restore: RestoreObject): Promise<Decision<RestoreStatus>> {
+/** Held while a Restore runs, so deleting it cancels its volumes (and frees held pods) first. */
+export const RESTORE_FINALIZER = 'ferry.dev/restore-cancel';
+
+export async function reconcileRestore(c: ControllerContext, restore: RestoreObject): Promise<Decision<RestoreStatus>> {
   const status = restore.status ?? {};
+  const finalizers = restore.metadata.finalizers ?? [];
+  if (restore.metadata.deletionTimestamp) return finalizeRestore(c, restore, status);
+  if (!isTerminalPhase(status.phase) && !finalizers.includes(RESTORE_FINALIZER)) {
+    await c.cluster.mergePatch('Restore', restore.metadata.namespace ?? '', restore.metadata.name ?? '', { metadata: { finalizers: [...finalizers, RESTORE_FINALIZER] } });
+    return { requeueAfterMs: 0 };
+  }
   return dispatch(HANDLERS, status.phase ?? 'New', { c, restore, status });
+}
+
+/**
+ * Deleting a running Restore is a cancel that ends in deletion: spec.cancel is set, the
+ * usual InProgress handler cancels the PodVolumeRestores (restore-wait exits non-zero, the
+ * pods restart without restored data) and aggregates to Canceled; then the finalizer goes.
+ */
+async function finalizeRestore(c: ControllerContext, restore: RestoreObject, status: RestoreStatus): Promise<Decision<RestoreStatus>> {
+  const ns = restore.metadata.namespace ?? '';
+  const name = restore.metadata.name ?? '';
+  const finalizers = restore.metadata.finalizers ?? [];
+  if (!finalizers.includes(RESTORE_FINALIZER)) return {};
+  if (!isTerminalPhase(status.phase)) {
+    if (restore.spec.cancel) return dispatch(HANDLERS, status.phase ?? 'New', { c, restore, status });
+    // The status is written against the object read next, not this one the patch outdates.
+    await c.cluster.mergePatch('Restore', ns, name, { spec: { cancel: true } });
+    return { requeueAfterMs: 0 };
+  }
+  await c.cluster.mergePatch('Restore', ns, name, { metadata: { finalizers: finalizers.filter((f) => f !== RESTORE_FINALIZER), resourceVersion: undefined } });
+  return {};
 }
 
 export { ANNOTATIONS_OUT };
