@@ -92,8 +92,10 @@ describe('ferry cluster commands against a real coordinator', () => {
     expect(text).toMatch(/^Name:\s+b1$/m);
     expect(text).toMatch(/^Phase:\s+Completed$/m);
     expect(text).toMatch(/^Tags:\s+cli$/m);
-    expect(text).toMatch(/^ {2}POD\s+VOLUME\s+NODE\s+PHASE\s+SNAPSHOT\s+BYTES\s+ADDED\s+ERROR$/m);
-    for (const v of ['cache', 'data']) expect(text).toMatch(new RegExp(`^ {2}db-0\\s+${v}\\s+node-a\\s+Completed\\s+[0-9a-f]{8}\\s`, 'm'));
+    expect(text).toMatch(/^Created by:\s+alice$/m);
+    expect(text).toMatch(/^Duration:\s+\d+s$/m);
+    expect(text).toMatch(/^ {2}NAMESPACE\s+POD\s+VOLUME\s+KIND\s+CLAIM\s+NODE\s+PHASE\s+SNAPSHOT\s+BYTES\s+ADDED\s+DEDUPLICATED\s+ERROR$/m);
+    for (const v of ['cache', 'data']) expect(text).toMatch(new RegExp(`^ {2}shop\\s+db-0\\s+${v}\\s+\\w+\\s+.*node-a\\s+Completed\\s+[0-9a-f]{8}\\s`, 'm'));
     const yaml = expectOk(await cli(['backup', 'describe', 'b1', '-n', NS, '-o', 'yaml'])).out;
     expect(yaml).toMatch(/^name: b1$/m);
     expect(expectOk(await cli(['backup', 'status', 'b1', '-n', NS])).out).toMatch(/^Completed {2}2\/2 volumes/);
@@ -133,7 +135,7 @@ describe('ferry cluster commands against a real coordinator', () => {
     await cluster.createStatefulSet(NS, 'db');
     const [fresh] = await cluster.runningPods(NS, 1);
     const run = expectOk(await restoring);
-    expect(run.stderr).toContain('restore shop/r1 created; following it');
+    expect(run.stderr).toContain('restore shop/r1 created from backup b1; following it');
     expect(run.out).toMatch(/^restore shop\/r1 Completed: 2\/2 volumes/);
     for (const v of ['cache', 'data']) expect(await volumeManifest(cluster.volumeDir(fresh!, v)), v).toEqual(before.get(v));
   }, 120_000);
@@ -145,7 +147,35 @@ describe('ferry cluster commands against a real coordinator', () => {
     expect(expectOk(await cli(['restore', 'describe', 'r1', '-n', NS])).out).toMatch(/^Backup:\s+b1$/m);
     const missing = await cli(['restore', 'create', '-n', NS]);
     expect(missing.exitCode).toBe(1);
-    expect(missing.stderr).toBe('ferry: which backup? give --from-backup NAME (see "ferry backup list")\n');
+    expect(missing.stderr).toBe('ferry: which backup? give --from-backup NAME (see "ferry backup list"), --latest or --snapshot\n');
+  });
+
+  it('restore create --latest resolves to the newest Completed backup and records it; restore cancel ends it Canceled; no match names namespace and schedule', async () => {
+    const created = expectOk(await cli(['restore', 'create', 'r2', '--latest', '--volume', 'data', '-n', NS]));
+    expect(created.out).toBe('restore shop/r2 created from the latest backup, b1\n');
+    await waitFor(async () => (await cluster.get('restores', 'r2', NS))?.status?.phase === 'InProgress', 30_000, 'restore r2 to start');
+    const r2 = await cluster.get('restores', 'r2', NS);
+    expect(r2?.spec).toMatchObject({ latest: {}, selection: { volumes: ['data'] } });
+    expect(r2?.status).toMatchObject({ backupName: 'b1', counts: { total: 1 } });
+    expect(expectOk(await cli(['restore', 'describe', 'r2', '-n', NS])).out).toMatch(/^Backup:\s+b1$/m);
+    expect(expectOk(await cli(['restore', 'cancel', 'r2', '-n', NS, '--reason', 'e2e'])).out).toMatch(/^restore shop\/r2 (canceled|cancel requested)/);
+    await waitFor(async () => (await cluster.get('restores', 'r2', NS))?.status?.phase === 'Canceled', 30_000, 'restore r2 to be canceled');
+
+    const none = await cli(['restore', 'create', '--latest', '--schedule', 'nightly', '--as-of', '2000-01-01T00:00:00Z', '-n', NS]);
+    expect(none.exitCode, none.stderr).toBe(11);
+    expect(none.stderr).toContain('no Completed Backup in namespace shop created by BackupSchedule nightly started at or before 2000-01-01T00:00:00Z');
+    const stray = await cli(['restore', 'create', '--from-backup', 'b1', '--as-of', '1h', '-n', NS]);
+    expect(stray.exitCode).toBe(1);
+    expect(stray.stderr).toBe('ferry: --schedule, --as-of and --previous choose among backups with --latest; add --latest\n');
+  }, 90_000);
+
+  it('backup list --since and --until filter by creation time', async () => {
+    expect(expectOk(await cli(['backup', 'list', '-n', NS, '-o', 'name', '--since', '1h'])).out).toBe('backup/b1\n');
+    expect(expectOk(await cli(['backup', 'list', '-n', NS, '-o', 'name', '--until', '2000-01-01T00:00:00Z'])).out).toBe('');
+    expect(expectOk(await cli(['backup', 'list', '-n', NS, '-o', 'name', '--since', '2000-01-01T00:00:00Z', '--until', '1h'])).out).toBe('');
+    const bad = await cli(['backup', 'list', '-n', NS, '--since', 'last tuesday']);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toMatch(/--since "last tuesday": expected an RFC 3339 time/);
   });
 
   it('schedule create, list, pause and resume', async () => {

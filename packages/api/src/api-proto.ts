@@ -16,6 +16,7 @@ export type { CancelRestoreRequest, CancelRestoreRequest__Output } from './gener
 export type { CheckRepositoryRequest, CheckRepositoryRequest__Output } from './generated/ferry/v1/CheckRepositoryRequest.js';
 export type { CreateBackupRequest, CreateBackupRequest__Output } from './generated/ferry/v1/CreateBackupRequest.js';
 export type { CreateRestoreRequest, CreateRestoreRequest__Output } from './generated/ferry/v1/CreateRestoreRequest.js';
+export type { RestoreSnapshotRef, RestoreSnapshotRef__Output } from './generated/ferry/v1/RestoreSnapshotRef.js';
 export type { CreateScheduleRequest, CreateScheduleRequest__Output } from './generated/ferry/v1/CreateScheduleRequest.js';
 export type { DeleteBackupRequest, DeleteBackupRequest__Output } from './generated/ferry/v1/DeleteBackupRequest.js';
 export type { DeleteBackupResponse, DeleteBackupResponse__Output } from './generated/ferry/v1/DeleteBackupResponse.js';

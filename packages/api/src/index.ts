@@ -101,6 +101,8 @@ export type {
   CreateBackupRequest__Output,
   CreateRestoreRequest,
   CreateRestoreRequest__Output,
+  RestoreSnapshotRef,
+  RestoreSnapshotRef__Output,
   CreateScheduleRequest,
   CreateScheduleRequest__Output,
   DeleteBackupRequest,
@@ -263,6 +265,7 @@ export type {
   RestoreSpec as V1alpha1RestoreSpec,
   RestoreStatus as V1alpha1RestoreStatus,
   RestoreSnapshot as V1alpha1RestoreSnapshot,
+  RestoreLatest as V1alpha1RestoreLatest,
 } from './crd/restore.js';
 export { POD_VOLUME_RESTORE_CRD, POD_VOLUME_RESTORE_PHASES, PodVolumeRestoreSpecSchema, PodVolumeRestoreStatusSchema } from './crd/pod-volume-restore.js';
 export type {

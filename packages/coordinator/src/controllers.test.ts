@@ -3,10 +3,11 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { FakeApiServer } from '../../../test/fake-cluster/index.js';
 import { testContext } from './context.fixture.js';
 import { reconcileBackup } from './controllers/backup.js';
+import { reconcileRestore } from './controllers/restore.js';
 import { commit } from './controllers/commit.js';
 import { reconcilePodVolumeBackup, statusFromBackupResult } from './controllers/pod-volume-backup.js';
 import { dispatch } from './state-machine.js';
-import type { BackupObject, PvbObject } from './objects.js';
+import type { BackupObject, PvbObject, RestoreObject } from './objects.js';
 import type { JobResult__Output } from '@ferry/api';
 
 let api: FakeApiServer;
@@ -25,6 +26,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await api.stop();
 });
+
+/** Runs the Restore reconciler `times` times, writing its status as the controller loop does. */
+async function stepRestore(ctx: ReturnType<typeof testContext>['ctx'], name: string, times = 1): Promise<RestoreObject> {
+  for (let i = 0; i < times; i++) {
+    const r = (await ctx.cluster.get<RestoreObject>('Restore', 'shop', name))!;
+    await commit(ctx, 'Restore', r, await reconcileRestore(ctx, r));
+  }
+  return (await ctx.cluster.get<RestoreObject>('Restore', 'shop', name))!;
+}
 
 /** Runs the reconciler once and writes its status, as the controller loop does. */
 async function step(ctx: ReturnType<typeof testContext>['ctx'], name: string): Promise<BackupObject> {
@@ -83,5 +93,47 @@ describe('state machines on the fake API server', () => {
     expect(done).toMatchObject({ phase: 'Completed', snapshotId: 'a'.repeat(64) });
     expect(statusFromBackupResult(ctx, { ...running, status: done! }, result)).toBeUndefined();
     expect(statusFromBackupResult(ctx, running, { ...result, jobId: `${pvb!.metadata.uid}.1` })).toBeUndefined();
+  });
+
+  it('Restore latest: resolved once when it starts and recorded in status.backupName; a later Backup changes nothing; no match fails naming the filters', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const completed = async (name: string, started: string) => {
+      const b = await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name, namespace: 'shop' }, spec: {} });
+      await ctx.cluster.replaceStatus<BackupObject>('Backup', b, { phase: 'Completed', startTimestamp: started });
+    };
+    await completed('older', '2030-01-01T00:00:00Z');
+    await completed('newer', '2030-01-02T00:00:00Z');
+    const restore = async (name: string, latest: RestoreObject['spec']['latest']) => {
+      await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name, namespace: 'shop' }, spec: { latest } });
+      return stepRestore(ctx, name, 2);
+    };
+    const started = await restore('r-latest', {});
+    expect(started.status).toMatchObject({ phase: 'InProgress', backupName: 'newer' });
+    await completed('newest', '2030-01-03T00:00:00Z');
+    expect((await stepRestore(ctx, 'r-latest')).status?.backupName).toBe('newer');
+    expect((await restore('r-as-of', { asOf: '2030-01-01T12:00:00Z' })).status?.backupName).toBe('older');
+    const none = await restore('r-none', { schedule: 'hourly' });
+    expect(none.status).toMatchObject({ phase: 'Failed', error: { code: 'BackupNotFound', message: expect.stringMatching(/^Restore shop\/r-none: no Completed Backup in namespace shop created by BackupSchedule hourly;/) } });
+  });
+
+  it('Restore deletion while it runs: the finalizer cancels it (spec.cancel, Canceled), then lets it go; a finished Restore goes at once', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'r-deleted', namespace: 'shop' }, spec: { snapshots: [{ snapshotId: 'a'.repeat(64), location: 'nfs', namespace: 'shop', volume: 'data' }] } });
+    const running = await stepRestore(ctx, 'r-deleted', 2);
+    expect(running.metadata.finalizers).toEqual(['ferry.dev/restore-cancel']);
+    expect(running.status?.phase).toBe('InProgress');
+    await ctx.cluster.delete('Restore', 'shop', 'r-deleted');
+    const canceling = await stepRestore(ctx, 'r-deleted', 2);
+    expect(canceling.metadata.deletionTimestamp).toBeDefined();
+    expect(canceling.spec.cancel).toBe(true);
+    expect(canceling.status?.phase).toBe('Canceled');
+    await stepRestore(ctx, 'r-deleted').catch(() => undefined);
+    expect(await ctx.cluster.get<RestoreObject>('Restore', 'shop', 'r-deleted')).toBeUndefined();
+
+    const none = (await ctx.cluster.get<RestoreObject>('Restore', 'shop', 'r-none'))!;
+    expect(none.status?.phase).toBe('Failed');
+    await ctx.cluster.delete('Restore', 'shop', 'r-none');
+    await commit(ctx, 'Restore', none, await reconcileRestore(ctx, { ...none, metadata: { ...none.metadata, deletionTimestamp: new Date().toISOString() } }));
+    expect(await ctx.cluster.get<RestoreObject>('Restore', 'shop', 'r-none')).toBeUndefined();
   });
 });

@@ -211,6 +211,7 @@ describe('restoring a backup command\'s output', () => {
       await commit(ctx, 'Restore', r, await reconcileRestore(ctx, r));
       return (await ctx.cluster.get<RestoreObject>('Restore', NS, 'r-ok'))!;
     };
+    expect((await step()).metadata.finalizers).toEqual(['ferry.dev/restore-cancel']);
     expect((await step()).status?.phase).toBe('InProgress');
     expect((await step()).status?.phase).toBe('InProgress');
     clock.advance(61_000);

@@ -85,7 +85,9 @@ describe('validate', () => {
     },
     { name: 'location: relative filesystem path', schema: BackupLocationSpecSchema, value: { filesystem: { path: 'x' } }, problems: [{ path: 'filesystem.path', message: /must match/ }] },
     { name: 'location: missing bucket', schema: BackupLocationSpecSchema, value: { s3: {} }, problems: [{ path: 's3.bucket', message: /required/ }] },
-    { name: 'restore: neither backup nor snapshots', schema: RestoreSpecSchema, value: {}, problems: [{ path: '(root)', message: /backupName \| snapshots/ }] },
+    { name: 'restore: neither backup nor snapshots', schema: RestoreSpecSchema, value: {}, problems: [{ path: '(root)', message: /backupName \| latest \| snapshots/ }] },
+    { name: 'restore: a backup and latest', schema: RestoreSpecSchema, value: { backupName: 'b1', latest: {} }, problems: [{ path: '(root)', message: /exactly one of backupName \| latest \| snapshots/ }] },
+    { name: 'restore: latest with a negative previous', schema: RestoreSpecSchema, value: { latest: { previous: -1 } }, problems: [{ path: 'latest.previous', message: /0/ }] },
     {
       name: 'restore: short snapshot id',
       schema: RestoreSpecSchema,

@@ -13,7 +13,7 @@ import {
   VolumeCountsSchema,
 } from './common.js';
 import { AGE_COLUMN, type CrdDefinition, type Resource } from './definition.js';
-import { arr, bool, int64, map, obj, oneOf, opt, str, time, type Infer } from './schema.js';
+import { arr, bool, int32, int64, map, obj, oneOf, opt, str, time, type Infer } from './schema.js';
 
 export const RESTORE_DEFAULTS = {
   podWaitTimeout: '24h',
@@ -37,10 +37,21 @@ export const RestoreSnapshotSchema = obj('One snapshot to restore and the pod vo
 });
 export type RestoreSnapshot = Infer<typeof RestoreSnapshotSchema>;
 
+export const RestoreLatestSchema = obj(
+  'Restore the newest Completed Backup of this namespace that matches, resolved once when the Restore starts and recorded in status.backupName. Backups are ordered by status.startTimestamp (the point in time their data shows). `latest: {}` is the newest Completed Backup.',
+  {
+    schedule: opt(objectName('Only Backups this BackupSchedule (in the same namespace) created.')),
+    asOf: opt(time('Only Backups started at or before this time (RFC 3339).')),
+    previous: opt(int32('Skip this many newer matches: 0 is the newest, 1 the one before it. Default 0.', { minimum: 0, maximum: 10000 })),
+  },
+);
+export type RestoreLatest = Infer<typeof RestoreLatestSchema>;
+
 export const RestoreSpecSchema = obj(
-  'What to restore and where. Exactly one of backupName and snapshots is set. The pods are then created by you (or Helm, GitOps, a controller); matching pods are held by restore-wait until their data is back.',
+  'What to restore and where. Exactly one of backupName, latest and snapshots is set. The pods are then created by you (or Helm, GitOps, a controller); matching pods are held by restore-wait until their data is back.',
   {
     backupName: opt(objectName('A Backup in this namespace to restore (Completed or PartiallyFailed).')),
+    latest: opt(RestoreLatestSchema),
     snapshots: opt(arr('Explicit snapshots to restore instead of a Backup.', RestoreSnapshotSchema, { minItems: 1, maxItems: 1000 })),
     namespaceMapping: opt(map('Source namespace → target namespace. Unmapped namespaces restore into themselves. Only a Restore in the coordinator\'s namespace may target another namespace than its own.', dnsLabel('Target namespace.'), { maxProperties: 1000 })),
     selection: opt(
@@ -54,11 +65,12 @@ export const RestoreSpecSchema = obj(
     volumeTimeout: opt(duration('Per-volume time limit once the pod runs restore-wait. Default 4h.')),
     cancel: opt(bool('Set to true to cancel; restore-wait in pods already held exits non-zero so the pod restarts without restored data.')),
   },
-  { exactlyOneOf: [['backupName'], ['snapshots']] },
+  { exactlyOneOf: [['backupName'], ['latest'], ['snapshots']] },
 );
 export type RestoreSpec = Infer<typeof RestoreSpecSchema>;
 
 export const RestoreStatusSchema = obj('Observed state of the Restore, aggregated over its PodVolumeRestores.', {
+  backupName: opt(objectName('The Backup restored: spec.backupName, or the one spec.latest resolved to when the Restore started.')),
   phase: opt(oneOf('Where the Restore is. InProgress includes waiting for pods to be created.', OPERATION_PHASES)),
   conditions: conditions(),
   observedGeneration: opt(int64('metadata.generation the status was computed from.', { minimum: 0 })),
@@ -83,7 +95,7 @@ export const RESTORE_CRD: CrdDefinition = {
   spec: RestoreSpecSchema,
   status: RestoreStatusSchema,
   printerColumns: [
-    { name: 'Backup', type: 'string', jsonPath: '.spec.backupName', description: 'Backup restored.' },
+    { name: 'Backup', type: 'string', jsonPath: '.status.backupName', description: 'Backup restored (spec.latest resolved).' },
     { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Where the Restore is.' },
     { name: 'Volumes', type: 'integer', jsonPath: '.status.counts.total', description: 'Volumes to restore.' },
     { name: 'Waiting', type: 'integer', jsonPath: '.status.counts.new', description: 'Volumes whose pod is not there yet.' },

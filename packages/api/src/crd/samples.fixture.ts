@@ -165,7 +165,15 @@ export const restoreSample: Restore = {
     volumeTimeout: '4h',
     cancel: false,
   },
-  status: { phase: 'InProgress', conditions: [condition], observedGeneration: 1, startTimestamp: T0, completionTimestamp: T1, progress, counts, fileErrorsTotal: 0, error },
+  status: { backupName: 'nightly-20250301020000', phase: 'InProgress', conditions: [condition], observedGeneration: 1, startTimestamp: T0, completionTimestamp: T1, progress, counts, fileErrorsTotal: 0, error },
+};
+
+export const latestRestoreSample: Restore = {
+  apiVersion: 'ferry.dev/v1alpha1',
+  kind: 'Restore',
+  metadata: { name: 'shop-yesterday', namespace: 'shop' },
+  spec: { latest: { schedule: 'nightly', asOf: T0, previous: 1 } },
+  status: { backupName: 'nightly-20250228020000', phase: 'InProgress' },
 };
 
 export const snapshotRestoreSample: Restore = {
@@ -259,7 +267,7 @@ export const SAMPLES = {
   BackupRepository: [backupRepositorySample],
   Backup: [backupSample],
   PodVolumeBackup: [podVolumeBackupSample, commandPodVolumeBackupSample],
-  Restore: [restoreSample, snapshotRestoreSample],
+  Restore: [restoreSample, latestRestoreSample, snapshotRestoreSample],
   PodVolumeRestore: [podVolumeRestoreSample, commandPodVolumeRestoreSample],
   BackupSchedule: [backupScheduleSample],
 } as const;

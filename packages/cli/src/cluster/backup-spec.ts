@@ -18,6 +18,10 @@ export interface BackupSpecFlags {
   readonly volumeTimeout?: string;
   readonly purgeOnDelete?: boolean;
   readonly label: string[];
+  readonly includeNamespace: string[];
+  readonly ttl?: string;
+  readonly includeVolume: string[];
+  readonly excludeVolume: string[];
 }
 
 /**
@@ -34,7 +38,11 @@ export function backupSpecOptions(command: Command, withTag = true): Command {
     .addOption(new Option('--mover <mover>', 'data mover').choices(['native', 'restic']))
     .option('--volume-timeout <duration>', 'per-volume timeout, e.g. 4h')
     .option('--purge-on-delete', 'forget the snapshots in the repository when the Backup is deleted')
-    .option('--label <key=value>', 'label on the Backup (repeatable)', collect, []);
+    .option('--label <key=value>', 'label on the Backup (repeatable)', collect, [])
+    .option('--include-namespace <ns>', 'back up this namespace (repeatable; names other than -n only from the coordinator\'s namespace)', collect, [])
+    .option('--ttl <duration>', 'keep the finished Backup this long, e.g. 720h')
+    .option('--include-volume <name>', 'back up volumes with this name (or *) even without annotations (repeatable)', collect, [])
+    .option('--exclude-volume <name>', 'never back up volumes with this name (repeatable)', collect, []);
   if (withTag) {
     command.option('--tag <tag>', 'tag the snapshots (repeatable)', collect, []);
     command.option('--exclude <glob>', EXCLUDE_HELP, collect, []);
@@ -55,6 +63,10 @@ export function backupRequest(flags: BackupSpecFlags, target: { namespace: strin
     volumeTimeout: flags.volumeTimeout ?? '',
     purgeOnDelete: flags.purgeOnDelete === true,
     labels: parsePairs(flags.label, '--label'),
+    namespaces: flags.includeNamespace,
+    ttl: flags.ttl ?? '',
+    includeVolumes: flags.includeVolume,
+    excludeVolumes: flags.excludeVolume,
   };
 }
 

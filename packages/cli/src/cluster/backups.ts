@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import type { Backup__Output, ListBackupsResponse__Output } from '@ferry/api';
-import { ExitCode } from '../exit-codes.js';
+import { parseDuration } from '@ferry/api';
+import { CliError, ExitCode } from '../exit-codes.js';
 import { backupRequest, backupSpecOptions, type BackupSpecFlags } from './backup-spec.js';
 import {
   allNamespacesOption,
@@ -39,10 +40,12 @@ export function registerClusterBackupCommands(backup: Command, host: ClusterHost
   list
     .option('-l, --selector <selector>', 'only backups with these labels')
     .option('--phase <phase>', 'only backups in this phase (repeatable)', collect, [])
-    .option('--schedule <name>', 'only backups made by this schedule');
+    .option('--schedule <name>', 'only backups made by this schedule')
+    .option('--since <time>', 'only backups created at or after this RFC 3339 time (or a duration ago, e.g. 24h)')
+    .option('--until <time>', 'only backups created before this RFC 3339 time (or a duration ago)');
   connectionOptions(outputOption(allNamespacesOption(list)));
   list.action(async (_o: object, command: Command) => {
-    await runCluster<{ selector?: string; phase: string[]; schedule?: string }>(host, command, (run) => listBackups(run));
+    await runCluster<ListFlags>(host, command, (run) => listBackups(run, host.wallNow()));
   });
 
   const describe = backup.command('describe').description('show a backup with its volumes (cluster)').argument('<name>');
@@ -135,8 +138,22 @@ async function getBackup(run: ClusterRun<unknown>, name: string): Promise<Backup
   return run.conn.unary<Backup__Output>((md, opt, cb) => run.conn.backups.getBackup(req, md, opt, cb));
 }
 
-function listBackups(run: ClusterRun<{ selector?: string; phase: string[]; schedule?: string }>): Promise<number> {
-  const filter = { labelSelector: run.flags.selector ?? '', phases: run.flags.phase, schedule: run.flags.schedule ?? '' };
+interface ListFlags {
+  readonly selector?: string;
+  readonly phase: string[];
+  readonly schedule?: string;
+  readonly since?: string;
+  readonly until?: string;
+}
+
+function listBackups(run: ClusterRun<ListFlags>, now: Date): Promise<number> {
+  const filter = {
+    labelSelector: run.flags.selector ?? '',
+    phases: run.flags.phase,
+    schedule: run.flags.schedule ?? '',
+    since: pointInTime(run.flags.since, '--since', now),
+    until: pointInTime(run.flags.until, '--until', now),
+  };
   return listPaged(run, {
     kind: 'backup',
     name: (b) => b.name,
@@ -176,22 +193,33 @@ export function describeBackup(b: Backup__Output, now: Date): string {
     ['Labels', formatMap(b.labels)],
     ['Purge on delete', b.purgeOnDelete ? 'yes' : 'no'],
     ['Created', timeWithAge(b.createdAt, now)],
+    ['Created by', b.createdBy],
     ['Started', timeWithAge(b.startedAt, now)],
     ['Completed', timeWithAge(b.completedAt, now)],
+    ['Duration', elapsed(b).replace(/^ in /, '') || undefined],
     ['Progress', progressLine(backupView(b), undefined)],
   ]);
   text += '\nVolumes:\n';
   text += b.volumes.length === 0
     ? '  <none>\n'
     : indent(renderTable(
-        ['POD', 'VOLUME', 'NODE', 'PHASE', 'SNAPSHOT', 'BYTES', 'ADDED', 'ERROR'],
-        b.volumes.map((v) => [v.pod, v.volume, v.node, v.phase || 'New', v.snapshotId.slice(0, 8), bytesCell(v.progress?.bytesDone), bytesCell(Number(v.bytesAdded)), v.error]),
+        ['NAMESPACE', 'POD', 'VOLUME', 'KIND', 'CLAIM', 'NODE', 'PHASE', 'SNAPSHOT', 'BYTES', 'ADDED', 'DEDUPLICATED', 'ERROR'],
+        b.volumes.map((v) => [v.namespace, v.pod, v.volume, v.kind, v.claimName, v.node, v.phase || 'New', v.snapshotId.slice(0, 8), bytesCell(v.progress?.bytesDone), bytesCell(Number(v.bytesAdded)), bytesCell(Number(v.bytesDeduplicated)), v.error]),
       ));
   if (b.skipped.length > 0) {
     text += '\nSkipped:\n';
     text += indent(renderTable(['POD', 'VOLUME', 'REASON'], b.skipped.map((s) => [s.pod, s.volume, s.reason])));
   }
   return text;
+}
+
+/** An RFC 3339 time as is, or a duration (24h, 7d) as that long before now; '' when not given. */
+export function pointInTime(value: string | undefined, flag: string, now: Date): string {
+  if (value === undefined || value === '') return '';
+  const ago = parseDuration(value);
+  if (ago.ok) return new Date(now.getTime() - ago.milliseconds).toISOString();
+  if (Number.isNaN(Date.parse(value))) throw new CliError(`${flag} "${value}": expected an RFC 3339 time (2030-05-01T10:00:00Z) or a duration ago (24h)`);
+  return value;
 }
 
 export function indent(text: string, by = '  '): string {

@@ -32,6 +32,7 @@ function backup(over: Partial<Backup__Output> = {}): Backup__Output {
     excludes: [],
     purgeOnDelete: false,
     labels: {},
+    createdBy: '',
     ...over,
   };
 }
@@ -91,10 +92,13 @@ describe('describe', () => {
         tags: ['a', 'b'],
         labels: { team: 'shop' },
         volumes: [
-          { pod: 'web-0', volume: 'data', node: 'node-a', phase: 'Completed', snapshotId: 'cd'.repeat(32), progress: progress({ bytesDone: 2048 }), bytesAdded: 1024, bytesDeduplicated: 0, error: '', resource: 'b1-x' },
-          { pod: 'db-0', volume: 'data', node: 'node-b', phase: 'Failed', snapshotId: '', progress: null, bytesAdded: 0, bytesDeduplicated: 0, error: 'Timeout: volume took longer than 4h', resource: 'b1-y' },
+          { pod: 'web-0', volume: 'data', node: 'node-a', phase: 'Completed', snapshotId: 'cd'.repeat(32), progress: progress({ bytesDone: 2048 }), bytesAdded: 1024, bytesDeduplicated: 3072, error: '', resource: 'b1-x', namespace: 'shop', claimName: 'data-web-0', kind: 'persistentVolumeClaim' },
+          { pod: 'db-0', volume: 'data', node: 'node-b', phase: 'Failed', snapshotId: '', progress: null, bytesAdded: 0, bytesDeduplicated: 0, error: 'Timeout: volume took longer than 4h', resource: 'b1-y', namespace: 'shop', claimName: '', kind: 'emptyDir' },
         ],
         skipped: [{ pod: 'web-0', volume: 'secret', reason: 'secret' }],
+        createdBy: 'alice',
+        startedAt: '2026-11-23T11:56:00Z',
+        completedAt: '2026-11-23T11:57:30Z',
       }),
       NOW,
     );
@@ -104,9 +108,11 @@ describe('describe', () => {
     expect(text).toContain('Labels:           team=shop\n');
     expect(text).toContain('Created:          2026-11-23T11:55:00Z (5m ago)\n');
     expect(text).not.toContain('Schedule:');
-    expect(text).toMatch(/\n {2}POD\s+VOLUME\s+NODE\s+PHASE\s+SNAPSHOT\s+BYTES\s+ADDED\s+ERROR\n/);
-    expect(text).toMatch(/\n {2}web-0\s+data\s+node-a\s+Completed\s+cdcdcdcd\s+2\.00 KiB\s+1\.00 KiB\n/);
-    expect(text).toMatch(/\n {2}db-0\s+data\s+node-b\s+Failed\s+0 B\s+0 B\s+Timeout: volume took longer than 4h\n/);
+    expect(text).toContain('Created by:       alice\n');
+    expect(text).toContain('Duration:         90s\n');
+    expect(text).toMatch(/\n {2}NAMESPACE\s+POD\s+VOLUME\s+KIND\s+CLAIM\s+NODE\s+PHASE\s+SNAPSHOT\s+BYTES\s+ADDED\s+DEDUPLICATED\s+ERROR\n/);
+    expect(text).toMatch(/\n {2}shop\s+web-0\s+data\s+persistentVolumeClaim\s+data-web-0\s+node-a\s+Completed\s+cdcdcdcd\s+2\.00 KiB\s+1\.00 KiB\s+3\.00 KiB\n/);
+    expect(text).toMatch(/\n {2}shop\s+db-0\s+data\s+emptyDir\s+node-b\s+Failed\s+0 B\s+0 B\s+0 B\s+Timeout: volume took longer than 4h\n/);
     expect(text).toMatch(/Skipped:\n {2}POD\s+VOLUME\s+REASON\n {2}web-0\s+secret\s+secret\n/);
   });
 

@@ -3,16 +3,24 @@
  * `ferry restore <snapshot> --target DIR` (snapshot ids are hex, so they never clash).
  */
 import type { Command } from 'commander';
-import type { Restore__Output, ListRestoresResponse__Output } from '@ferry/api';
+import type { CreateRestoreRequest, Restore__Output, ListRestoresResponse__Output, RestoreSnapshotRef } from '@ferry/api';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { parsePairs } from './backup-spec.js';
-import { indent } from './backups.js';
+import { indent, pointInTime } from './backups.js';
 import { allNamespacesOption, collect, connectionOptions, followToEnd, listPaged, outputOption, printObject, runCluster, type ClusterHost, type ClusterRun } from './command.js';
 import { progressDetail, progressLine, type OperationView } from './follow.js';
 import { bytesCell, countCell, formatAge, formatMap, namespacedTable, renderFields, renderObject, renderTable, timeWithAge } from './format.js';
 
 interface CreateFlags {
   readonly fromBackup?: string;
+  readonly latest?: boolean;
+  readonly schedule?: string;
+  readonly asOf?: string;
+  readonly previous?: number;
+  readonly snapshot: string[];
+  readonly location?: string;
+  readonly volume: string[];
+  readonly includeNamespace: string[];
   readonly namespaceMapping: string[];
   readonly selector?: string;
   readonly volumeTimeout?: string;
@@ -24,14 +32,33 @@ export function registerClusterRestoreCommands(restore: Command, host: ClusterHo
     .command('create')
     .description("restore a cluster backup's volumes into its pods (cluster)")
     .argument('[name]', 'Restore name (default: generated from the backup)')
-    .option('--from-backup <backup>', 'the Backup to restore (required)')
+    .option('--from-backup <backup>', 'the Backup to restore')
+    .option('--latest', 'restore the newest Completed Backup (resolved when the restore starts)')
+    .option('--schedule <name>', 'with --latest: only Backups of this schedule')
+    .option('--as-of <time>', 'with --latest: only Backups started at or before this RFC 3339 time (or a duration ago, e.g. 24h)')
+    .option('--previous <n>', 'with --latest: skip this many newer Backups (0: the newest)', positiveOrZero)
+    .option('--snapshot <ns/volume=id>', 'restore this snapshot of the namespace\'s volume instead of a Backup (repeatable; needs --location)', collect, [])
+    .option('--location <name>', 'with --snapshot: the BackupLocation holding the snapshots')
+    .option('--volume <name>', 'only volumes with this name (repeatable)', collect, [])
+    .option('--include-namespace <ns>', 'only volumes from this source namespace (repeatable)', collect, [])
     .option('--namespace-mapping <src=dst>', 'restore pods of namespace src into dst (repeatable)', collect, [])
     .option('-l, --selector <selector>', 'only pods with these labels')
     .option('--volume-timeout <duration>', 'per-volume timeout, e.g. 4h')
     .option('--wait', 'follow the restore until it ends; the exit code tells how it ended');
   connectionOptions(outputOption(create));
   create.action(async (name: string | undefined, _o: object, command: Command) => {
-    await runCluster<CreateFlags>(host, command, (run) => createRestore(run, name));
+    await runCluster<CreateFlags>(host, command, (run) => createRestore(run, name, host.wallNow()));
+  });
+
+  const cancel = restore.command('cancel').description('cancel a running restore; pods held for it start without restored data (cluster)').argument('<name>').option('--reason <text>', 'recorded on the Restore');
+  connectionOptions(cancel);
+  cancel.action(async (name: string, _o: object, command: Command) => {
+    await runCluster<{ reason?: string }>(host, command, async (run) => {
+      const req = { namespace: run.conn.namespace, name, reason: run.flags.reason ?? '' };
+      const r = await run.conn.unary<Restore__Output>((md, opt, cb) => run.conn.restores.cancelRestore(req, md, opt, cb));
+      run.out(`restore ${r.namespace}/${r.name} ${r.phase === 'Canceled' ? 'canceled' : `cancel requested (phase ${r.phase})`}\n`);
+      return ExitCode.ok;
+    });
   });
 
   const list = restore.command('list').description('list restores (cluster), newest first');
@@ -53,23 +80,52 @@ export function registerClusterRestoreCommands(restore: Command, host: ClusterHo
   });
 }
 
-async function createRestore(run: ClusterRun<CreateFlags>, name: string | undefined): Promise<number> {
-  const backup = run.flags.fromBackup;
-  if (backup === undefined || backup === '') throw new CliError('which backup? give --from-backup NAME (see "ferry backup list")');
-  const req = {
+function positiveOrZero(value: string): number {
+  if (!/^\d+$/.test(value)) throw new CliError(`--previous "${value}": expected 0 or a positive whole number`);
+  return Number(value);
+}
+
+/** `shop/data=<64 hex>` into a snapshot reference. */
+function parseSnapshot(value: string, location: string | undefined): RestoreSnapshotRef {
+  const m = /^([^/=]+)\/([^/=]+)=([^=]+)$/.exec(value);
+  if (!m) throw new CliError(`--snapshot "${value}": expected NAMESPACE/VOLUME=SNAPSHOT_ID`);
+  if (location === undefined) throw new CliError('--snapshot needs --location NAME: the BackupLocation holding the snapshots (see "ferry repo list")');
+  return { namespace: m[1]!, volume: m[2]!, snapshotId: m[3]!, location, claimName: '', pod: '' };
+}
+
+/** Exactly one of --from-backup, --latest and --snapshot: the request's source fields. */
+function sourceFields(flags: CreateFlags, now: Date): Pick<CreateRestoreRequest, 'backup' | 'latest' | 'schedule' | 'asOf' | 'previous' | 'snapshots'> {
+  const given = [flags.fromBackup !== undefined, flags.latest === true, flags.snapshot.length > 0].filter((x) => x).length;
+  if (given === 0) throw new CliError('which backup? give --from-backup NAME (see "ferry backup list"), --latest or --snapshot');
+  if (given > 1) throw new CliError('give only one of --from-backup, --latest and --snapshot');
+  if (flags.latest !== true && (flags.schedule !== undefined || flags.asOf !== undefined || flags.previous !== undefined)) throw new CliError('--schedule, --as-of and --previous choose among backups with --latest; add --latest');
+  return {
+    backup: flags.fromBackup ?? '',
+    latest: flags.latest === true,
+    schedule: flags.schedule ?? '',
+    asOf: pointInTime(flags.asOf, '--as-of', now),
+    previous: flags.previous ?? 0,
+    snapshots: flags.snapshot.map((s) => parseSnapshot(s, flags.location)),
+  };
+}
+
+async function createRestore(run: ClusterRun<CreateFlags>, name: string | undefined, now: Date): Promise<number> {
+  const req: CreateRestoreRequest = {
     namespace: run.conn.namespace,
     name: name ?? '',
-    backup,
+    ...sourceFields(run.flags, now),
     namespaceMapping: parsePairs(run.flags.namespaceMapping, '--namespace-mapping'),
     podSelector: run.flags.selector ?? '',
     volumeTimeout: run.flags.volumeTimeout ?? '',
+    volumes: run.flags.volume,
+    sourceNamespaces: run.flags.includeNamespace,
   };
   const r = await run.conn.unary<Restore__Output>((md, opt, cb) => run.conn.restores.createRestore(req, md, opt, cb));
   if (run.flags.wait !== true) {
-    printObject(run, r, `restore/${r.name}`, `restore ${r.namespace}/${r.name} created from backup ${r.backup}`);
+    printObject(run, r, `restore/${r.name}`, `restore ${r.namespace}/${r.name} created from ${r.source === 'snapshots' ? `${req.snapshots?.length ?? 0} snapshot(s)` : `${r.source === 'latest' ? 'the latest backup, ' : 'backup '}${r.backup}`}`);
     return ExitCode.ok;
   }
-  run.note(`restore ${r.namespace}/${r.name} created; following it (Ctrl-C stops watching, not the restore)`);
+  run.note(`restore ${r.namespace}/${r.name} created${r.backup ? ` from backup ${r.backup}` : ''}; following it (Ctrl-C stops watching, not the restore)`);
   return followToEnd<Restore__Output>(run, {
     what: `restore ${r.namespace}/${r.name}`,
     open: () => run.conn.stream((md) => run.conn.restores.watchRestore({ namespace: r.namespace, name: r.name }, md)),

@@ -25,7 +25,7 @@ import { LABELS } from '../context.js';
 import { clusterFailure, CoordinatorError } from '../errors.js';
 import type { BackupObject, PvbObject } from '../objects.js';
 import { authorize, type AccessCheck, type Caller } from './auth.js';
-import { backupMessage } from './convert.js';
+import { API_CREATED_BY, backupMessage } from './convert.js';
 import { paginate } from './pages.js';
 import { serverStream, unary, type ApiContext } from './rpc.js';
 import { checkNamed, pageSize, Problems } from './validate.js';
@@ -33,7 +33,7 @@ import { concernsObject, unlessNotFound, watchObject } from './watch.js';
 
 /** Who created an object through the API, and a per-request id that tells our create from an existing object. */
 export const API_ANNOTATIONS = {
-  createdBy: 'api.ferry.dev/created-by',
+  createdBy: API_CREATED_BY,
   request: 'api.ferry.dev/request-id',
   cancelReason: 'api.ferry.dev/cancel-reason',
 } as const;
@@ -63,6 +63,10 @@ export function backupSpecOf(req: CreateBackupRequest__Output, p: Problems, fiel
   p.tags(f('tags'), req.tags);
   p.excludes(f('excludes'), req.excludes);
   p.duration(f('volume_timeout'), req.volumeTimeout);
+  p.duration(f('ttl'), req.ttl);
+  req.namespaces.forEach((n, i) => p.namespace(f(`namespaces[${i}]`), n));
+  req.includeVolumes.forEach((v, i) => v === '*' || p.label(f(`include_volumes[${i}]`), v));
+  req.excludeVolumes.forEach((v, i) => p.label(f(`exclude_volumes[${i}]`), v));
   req.volumes.forEach((v, i) => {
     p.name(f(`volumes[${i}].pod`), v.pod);
     v.volumes.forEach((name, j) => p.label(f(`volumes[${i}].volumes[${j}]`), name));
@@ -76,6 +80,10 @@ export function backupSpecOf(req: CreateBackupRequest__Output, p: Problems, fiel
     ...(req.excludes.length ? { excludes: [...new Set(req.excludes)] } : {}),
     ...(req.volumeTimeout ? { volumeTimeout: req.volumeTimeout } : {}),
     ...(req.purgeOnDelete ? { purgeOnDelete: true } : {}),
+    ...(req.namespaces.length ? { namespaces: [...new Set(req.namespaces)] } : {}),
+    ...(req.ttl ? { ttl: req.ttl } : {}),
+    ...(req.includeVolumes.length ? { includeVolumes: [...new Set(req.includeVolumes)] } : {}),
+    ...(req.excludeVolumes.length ? { excludeVolumes: [...new Set(req.excludeVolumes)] } : {}),
   } as V1alpha1BackupSpec;
 }
 
@@ -126,13 +134,16 @@ async function listBackups(ctx: ApiContext, caller: Caller, req: ListBackupsRequ
   if (req.labelSelector) p.selector('label_selector', req.labelSelector);
   if (req.schedule) p.name('schedule', req.schedule);
   req.phases.forEach((ph, i) => p.oneOf(`phases[${i}]`, ph, OPERATION_PHASES));
+  const since = p.time('since', req.since) ?? -Infinity;
+  const until = p.time('until', req.until) ?? Infinity;
   const size = pageSize(req.pageSize, p);
   p.check();
   const namespace = req.allNamespaces ? undefined : req.namespace;
   await authorize(ctx.cluster, caller, [{ verb: 'list', resource: 'backups', ...(namespace ? { namespace } : {}) }]);
   const selector = [req.labelSelector, req.schedule ? `${LABELS.schedule}=${req.schedule}` : ''].filter((s) => s).join(',');
   const all = await ctx.cluster.list<BackupObject>('Backup', namespace, selector || undefined);
-  const wanted = all.filter((b) => req.phases.length === 0 || req.phases.includes(b.status?.phase ?? 'New'));
+  const created = (b: BackupObject) => new Date(b.metadata.creationTimestamp ?? 0).getTime();
+  const wanted = all.filter((b) => (req.phases.length === 0 || req.phases.includes(b.status?.phase ?? 'New')) && created(b) >= since && created(b) < until);
   const page = paginate(wanted, { pageSize: size, pageToken: req.pageToken });
   const volumes = page.items.length ? await ctx.cluster.list<PvbObject>('PodVolumeBackup', namespace) : [];
   const of = (b: BackupObject) => volumes.filter((v) => v.metadata.namespace === b.metadata.namespace && v.spec.backup === b.metadata.name);

@@ -128,7 +128,7 @@ describe('CreateBackup', () => {
   it('from a namespace and a pod selector writes the Backup the API server shows', async () => {
     const r = await invoke(tokenClient.CreateBackup, tokenClient, { namespace: 'team-a', name: 'by-selector', podSelector: 'app=db,tier in (backend),!canary', tags: ['nightly'], volumeTimeout: '2h', location: 'rgw', mover: 'restic', labels: { team: 'a' } }, alice());
     expect(r.err).toBeUndefined();
-    expect(r.res).toMatchObject({ namespace: 'team-a', name: 'by-selector', phase: 'New', location: 'rgw', mover: 'restic', tags: ['nightly'], labels: { team: 'a' } });
+    expect(r.res).toMatchObject({ namespace: 'team-a', name: 'by-selector', phase: 'New', location: 'rgw', mover: 'restic', tags: ['nightly'], labels: { team: 'a' }, createdBy: 'alice' });
     const stored = await backupIn('team-a', 'by-selector');
     expect(stored?.spec).toEqual({
       labelSelector: { matchLabels: { app: 'db' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['backend'] }, { key: 'canary', operator: 'DoesNotExist' }] },
@@ -138,6 +138,15 @@ describe('CreateBackup', () => {
       volumeTimeout: '2h',
     });
     expect(stored?.metadata.labels).toEqual({ team: 'a' });
+  });
+
+  it('says everything a Backup can: namespaces, ttl, include and exclude volumes; bad ones are named', async () => {
+    const r = await invoke(tokenClient.CreateBackup, tokenClient, { namespace: 'team-a', name: 'full', namespaces: ['team-a', 'team-a'], ttl: '48h', includeVolumes: ['*'], excludeVolumes: ['cache'] }, alice());
+    expect(r.err).toBeUndefined();
+    expect((await backupIn('team-a', 'full'))?.spec).toEqual({ namespaces: ['team-a'], ttl: '48h', includeVolumes: ['*'], excludeVolumes: ['cache'] });
+    const bad = await invoke(tokenClient.CreateBackup, tokenClient, { namespace: 'team-a', namespaces: ['Team'], ttl: 'forever', excludeVolumes: ['*'] }, alice());
+    expect(bad.err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(bad.err?.details).toMatch(/^ttl: expected a positive duration like 30m or 4h.*; namespaces\[0\]: must be a DNS-1123 label.*; exclude_volumes\[0\]: must be a DNS-1123 label$/);
   });
 
   it('from explicit pod volumes writes spec.pods; an empty name is generated from the time', async () => {
@@ -199,6 +208,14 @@ describe('GetBackup and ListBackups', () => {
     const scheduled = await invoke(tokenClient.ListBackups, tokenClient, { namespace: 'team-a', schedule: 'nightly', phases: ['Completed', 'Failed'] }, alice());
     expect(scheduled.res?.backups.map((b) => [b.name, b.schedule])).toEqual([['page-4', 'nightly'], ['page-2', 'nightly'], ['page-0', 'nightly']]);
 
+    const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+    const recent = await invoke(tokenClient.ListBackups, tokenClient, { namespace: 'team-a', labelSelector: 'set=pages', since: hourAgo }, alice());
+    expect(recent.res?.backups).toHaveLength(5);
+    const old = await invoke(tokenClient.ListBackups, tokenClient, { namespace: 'team-a', labelSelector: 'set=pages', since: '2000-01-01T00:00:00Z', until: hourAgo }, alice());
+    expect(old.res?.backups).toEqual([]);
+    const badTime = await invoke(tokenClient.ListBackups, tokenClient, { namespace: 'team-a', until: 'tomorrow' }, alice());
+    expect(badTime.err?.details).toBe('until: expected an RFC 3339 time like 2030-05-01T10:00:00Z, got "tomorrow"');
+
     const bad = await invoke(tokenClient.ListBackups, tokenClient, { namespace: 'team-a', pageToken: 'garbage!', phases: ['Done'] }, alice());
     expect(bad.err?.code).toBe(status.INVALID_ARGUMENT);
     expect(bad.err?.details).toContain('phases[0]: must be one of New, InProgress');
@@ -218,7 +235,7 @@ describe('GetBackup and ListBackups', () => {
       message: '1 of 2 volumes failed',
       progress: { bytesDone: 10, bytesTotal: 20, filesDone: 1, volumesTotal: 2, volumesDone: 1, volumesFailed: 1 },
       skipped: [{ pod: 'db-0', volume: 'cfg', reason: 'ConfigMap' }],
-      volumes: [{ pod: 'db-0', volume: 'data', node: 'node-a', phase: 'Failed', error: 'VolumeNotFound: no such directory', resource: 'detailed-abc' }],
+      volumes: [{ pod: 'db-0', volume: 'data', node: 'node-a', phase: 'Failed', error: 'VolumeNotFound: no such directory', resource: 'detailed-abc', namespace: 'team-a', kind: 'emptyDir', claimName: '' }],
     });
     const missing = await invoke(tokenClient.GetBackup, tokenClient, { namespace: 'team-a', name: 'nope' }, alice());
     expect(missing.err?.code).toBe(status.NOT_FOUND);

@@ -22,6 +22,10 @@ import type { FerryObject } from '../cluster/cluster-state.js';
 import { LABELS } from '../context.js';
 import type { BackupObject, PvbObject, PvrObject, RestoreObject } from '../objects.js';
 import { locationUrl, type LocationObject, type RepositoryObject } from '../repositories.js';
+import { restoredBackupName } from '../controllers/restore-items.js';
+
+/** Set by the API on what it creates (API_ANNOTATIONS.createdBy in backups-service.ts). */
+export const API_CREATED_BY = 'api.ferry.dev/created-by';
 
 export type ScheduleObject = FerryObject<V1alpha1BackupSchedule['spec'], V1alpha1BackupSchedule['status']>;
 
@@ -66,7 +70,22 @@ export function backupMessage(b: BackupObject, volumes: readonly PvbObject[]): B
     excludes: [...(b.spec.excludes ?? [])],
     purgeOnDelete: b.spec.purgeOnDelete === true,
     labels: { ...(m.labels ?? {}) },
+    createdBy: createdBy(m),
   };
+}
+
+/**
+ * The API records its authenticated caller in an annotation and a BackupSchedule labels its
+ * Backups; for anything else (kubectl, GitOps) the field manager of the create is the best
+ * the object itself tells.
+ */
+function createdBy(m: BackupObject['metadata']): string {
+  const byApi = m.annotations?.[API_CREATED_BY];
+  if (byApi) return byApi;
+  const schedule = m.labels?.[LABELS.schedule];
+  if (schedule) return `schedule/${schedule}`;
+  const manager = m.managedFields?.find((f) => f.operation === 'Update' || f.operation === 'Apply')?.manager;
+  return manager ? `manager/${manager}` : '';
 }
 
 function volumeBackupMessage(v: PvbObject): Backup['volumes'] extends (infer T)[] | undefined ? T : never {
@@ -82,6 +101,9 @@ function volumeBackupMessage(v: PvbObject): Backup['volumes'] extends (infer T)[
     bytesDeduplicated: s?.stats?.bytesDeduplicated ?? 0,
     error: errorText(s?.error),
     resource: v.metadata.name ?? '',
+    namespace: v.spec.pod.namespace,
+    claimName: v.spec.volume.pvc?.name ?? '',
+    kind: v.spec.volume.kind,
   };
 }
 
@@ -92,7 +114,8 @@ export function restoreMessage(r: RestoreObject, volumes: readonly PvrObject[]):
     namespace: m.namespace ?? '',
     name: m.name ?? '',
     uid: m.uid ?? '',
-    backup: r.spec.backupName ?? '',
+    backup: restoredBackupName(r),
+    source: r.spec.latest ? 'latest' : r.spec.snapshots ? 'snapshots' : 'backup',
     phase: s?.phase ?? 'New',
     createdAt: rfc3339(m.creationTimestamp),
     startedAt: rfc3339(s?.startTimestamp),

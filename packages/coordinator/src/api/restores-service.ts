@@ -13,8 +13,10 @@ import {
   type ListRestoresResponse,
   type Restore,
   type RestoresHandlers,
+  type V1alpha1RestoreSnapshot as RestoreSnapshot,
   type WatchRestoreRequest__Output,
 } from '@ferry/api';
+import { resolveLatest } from '../controllers/restore-source.js';
 import { clusterFailure, CoordinatorError } from '../errors.js';
 import type { BackupObject, PvrObject, RestoreObject } from '../objects.js';
 import { authorize, type Caller } from './auth.js';
@@ -35,20 +37,70 @@ export function restoresHandlers(ctx: ApiContext): RestoresHandlers {
   };
 }
 
-function restoreSpecOf(req: CreateRestoreRequest__Output, p: Problems): RestoreObject['spec'] {
+/** Exactly one of backup, latest and snapshots: what the Restore restores. */
+function sourceOf(req: CreateRestoreRequest__Output, p: Problems): Pick<RestoreObject['spec'], 'backupName' | 'latest' | 'snapshots'> {
+  const given = [req.backup !== '', req.latest, req.snapshots.length > 0].filter((x) => x).length;
+  if (given > 1) p.add('backup', 'give exactly one of backup, latest and snapshots');
+  if (!req.latest && (req.schedule || req.asOf || req.previous)) p.add('latest', 'schedule, as_of and previous choose among Backups only with latest: true');
+  if (req.latest) {
+    if (req.schedule) p.name('schedule', req.schedule);
+    p.time('as_of', req.asOf);
+    return { latest: { ...(req.schedule ? { schedule: req.schedule } : {}), ...(req.asOf ? { asOf: req.asOf } : {}), ...(req.previous ? { previous: req.previous } : {}) } };
+  }
+  if (req.snapshots.length > 0) return { snapshots: req.snapshots.map((s, i) => snapshotOf(s, `snapshots[${i}]`, p)) };
   p.name('backup', req.backup);
+  return { backupName: req.backup };
+}
+
+function snapshotOf(s: CreateRestoreRequest__Output['snapshots'][number], field: string, p: Problems): RestoreSnapshot {
+  if (!/^[0-9a-f]{64}$/.test(s.snapshotId)) p.add(`${field}.snapshot_id`, 'must be 64 lower-case hex digits (see "ferry repo snapshots")');
+  p.name(`${field}.location`, s.location);
+  p.namespace(`${field}.namespace`, s.namespace);
+  p.label(`${field}.volume`, s.volume);
+  if (s.claimName) p.name(`${field}.claim_name`, s.claimName);
+  if (s.pod) p.name(`${field}.pod`, s.pod);
+  return { snapshotId: s.snapshotId, location: s.location, namespace: s.namespace, volume: s.volume, ...(s.claimName ? { claimName: s.claimName } : {}), ...(s.pod ? { pod: s.pod } : {}) };
+}
+
+function selectionOf(req: CreateRestoreRequest__Output, p: Problems): RestoreObject['spec']['selection'] {
+  const labelSelector = p.selector('pod_selector', req.podSelector);
+  req.volumes.forEach((v, i) => p.label(`volumes[${i}]`, v));
+  req.sourceNamespaces.forEach((n, i) => p.namespace(`source_namespaces[${i}]`, n));
+  const selection = {
+    ...(labelSelector ? { labelSelector } : {}),
+    ...(req.volumes.length ? { volumes: [...new Set(req.volumes)] } : {}),
+    ...(req.sourceNamespaces.length ? { namespaces: [...new Set(req.sourceNamespaces)] } : {}),
+  };
+  return Object.keys(selection).length ? selection : undefined;
+}
+
+function restoreSpecOf(req: CreateRestoreRequest__Output, p: Problems): RestoreObject['spec'] {
+  const source = sourceOf(req, p);
   for (const [from, to] of Object.entries(req.namespaceMapping)) {
     p.namespace(`namespace_mapping[${from}]`, from);
     p.namespace(`namespace_mapping[${from}]`, to);
   }
-  const selector = p.selector('pod_selector', req.podSelector);
+  const selection = selectionOf(req, p);
   p.duration('volume_timeout', req.volumeTimeout);
   return {
-    backupName: req.backup,
+    ...source,
     ...(Object.keys(req.namespaceMapping).length ? { namespaceMapping: { ...req.namespaceMapping } } : {}),
-    ...(selector ? { selection: { labelSelector: selector } } : {}),
+    ...(selection ? { selection } : {}),
     ...(req.volumeTimeout ? { volumeTimeout: req.volumeTimeout } : {}),
   };
+}
+
+/** Said now rather than as a Failed Restore a moment later; the name latest resolves to. */
+async function checkSource(ctx: ApiContext, namespace: string, spec: RestoreObject['spec']): Promise<string> {
+  if (spec.latest) {
+    const found = await resolveLatest(ctx.cluster, namespace, spec.latest);
+    if (!found.found) throw new CoordinatorError('NotFound', found.message);
+    return found.backupName;
+  }
+  if (spec.backupName === undefined) return '';
+  const backup = await ctx.cluster.get<BackupObject>('Backup', namespace, spec.backupName);
+  if (!backup) throw new CoordinatorError('NotFound', `Backup ${namespace}/${spec.backupName} not found; a Restore names a Backup in its own namespace`);
+  return spec.backupName;
 }
 
 async function createRestore(ctx: ApiContext, caller: Caller, req: CreateRestoreRequest__Output): Promise<Restore> {
@@ -62,8 +114,7 @@ async function createRestore(ctx: ApiContext, caller: Caller, req: CreateRestore
   const targets = [...new Set(Object.values(req.namespaceMapping).filter((t) => t !== req.namespace))].sort();
   await authorize(ctx.cluster, caller, [req.namespace, ...targets].map((namespace) => ({ verb: 'create' as const, resource: 'restores' as const, namespace })));
   // Said now rather than as a Failed Restore a moment later.
-  const backup = await ctx.cluster.get<BackupObject>('Backup', req.namespace, req.backup);
-  if (!backup) throw new CoordinatorError('NotFound', `Backup ${req.namespace}/${req.backup} not found; a Restore names a Backup in its own namespace`);
+  const resolved = await checkSource(ctx, req.namespace, spec);
   const name = req.name || generatedName('restore', ctx.clock.now());
   const requestId = randomUUID();
   const body: RestoreObject = { metadata: { name, namespace: req.namespace, annotations: { [API_ANNOTATIONS.createdBy]: caller.user.username, [API_ANNOTATIONS.request]: requestId } }, spec };
@@ -71,7 +122,9 @@ async function createRestore(ctx: ApiContext, caller: Caller, req: CreateRestore
     throw clusterFailure(err, { kind: 'Restore', namespace: req.namespace, name, action: 'create' });
   });
   if (created.metadata.annotations?.[API_ANNOTATIONS.request] !== requestId) throw new CoordinatorError('AlreadyExists', `Restore ${req.namespace}/${name} already exists; choose another name or leave name empty`);
-  return restoreMessage(created, []);
+  // The controller resolves latest again when it starts; until then this is the answer.
+  const message = restoreMessage(created, []);
+  return message.backup === '' ? { ...message, backup: resolved } : message;
 }
 
 async function readRestore(ctx: ApiContext, namespace: string, name: string): Promise<{ restore: RestoreObject; volumes: PvrObject[] }> {

@@ -102,6 +102,42 @@ describe('Restores', () => {
     expect(invalid.err?.details).toBe('backup: required; namespace_mapping[team-a]: must be a DNS-1123 label (lower-case letters, digits and -, at most 63)');
   });
 
+  it('latest resolves to the newest Completed Backup of a schedule before a time; no match is NOT_FOUND naming namespace, schedule and time', async () => {
+    const completed = async (name: string, started: string, schedule?: string) => {
+      const b = await cluster.createOrGet<BackupObject>('Backup', { metadata: { name, namespace: 'team-a', ...(schedule ? { labels: { 'ferry.dev/schedule': schedule } } : {}) }, spec: {} });
+      await cluster.replaceStatus<BackupObject>('Backup', b, { phase: 'Completed', startTimestamp: started });
+    };
+    await completed('sched-1', '2030-04-01T00:00:00Z', 'daily');
+    await completed('sched-2', '2030-04-02T00:00:00Z', 'daily');
+    await completed('manual-3', '2030-04-03T00:00:00Z');
+    const newest = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', name: 'newest', latest: true, volumes: ['data', 'data'], sourceNamespaces: ['team-a'] }, alice());
+    expect(newest.err).toBeUndefined();
+    expect(newest.res).toMatchObject({ backup: 'manual-3', source: 'latest' });
+    expect((await cluster.get<RestoreObject>('Restore', 'team-a', 'newest'))?.spec).toEqual({ latest: {}, selection: { volumes: ['data'], namespaces: ['team-a'] } });
+    const older = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', name: 'older', latest: true, schedule: 'daily', asOf: '2030-04-02T12:00:00Z', previous: 1 }, alice());
+    expect(older.res?.backup).toBe('sched-1');
+    expect((await cluster.get<RestoreObject>('Restore', 'team-a', 'older'))?.spec.latest).toEqual({ schedule: 'daily', asOf: '2030-04-02T12:00:00Z', previous: 1 });
+
+    const none = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', latest: true, schedule: 'daily', asOf: '2030-03-01T00:00:00Z' }, alice());
+    expect(none.err?.code).toBe(status.NOT_FOUND);
+    expect(none.err?.details).toMatch(/^no Completed Backup in namespace team-a created by BackupSchedule daily started at or before 2030-03-01T00:00:00Z; list them/);
+    const both = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', backup: 'nightly', latest: true, asOf: 'yesterday' }, alice());
+    expect(both.err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(both.err?.details).toBe('backup: give exactly one of backup, latest and snapshots; as_of: expected an RFC 3339 time like 2030-05-01T10:00:00Z, got "yesterday"');
+    const stray = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', backup: 'nightly', schedule: 'daily' }, alice());
+    expect(stray.err?.details).toBe('latest: schedule, as_of and previous choose among Backups only with latest: true');
+  });
+
+  it('restores explicit snapshots, checked field by field', async () => {
+    const id = 'a'.repeat(64);
+    const r = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', name: 'explicit', snapshots: [{ snapshotId: id, location: 'local', namespace: 'team-a', volume: 'data', claimName: 'data-db-0' }] }, alice());
+    expect(r.err).toBeUndefined();
+    expect(r.res).toMatchObject({ source: 'snapshots', backup: '' });
+    expect((await cluster.get<RestoreObject>('Restore', 'team-a', 'explicit'))?.spec.snapshots).toEqual([{ snapshotId: id, location: 'local', namespace: 'team-a', volume: 'data', claimName: 'data-db-0' }]);
+    const bad = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', snapshots: [{ snapshotId: 'abc', location: 'local', namespace: 'team-a', volume: 'Data' }] }, alice());
+    expect(bad.err?.details).toBe('snapshots[0].snapshot_id: must be 64 lower-case hex digits (see "ferry repo snapshots"); snapshots[0].volume: must be a DNS-1123 label');
+  });
+
   it('lists, gets, watches to a terminal phase and cancels', async () => {
     const r = await cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'watched', namespace: 'team-a' }, spec: { backupName: 'nightly' } });
     await cluster.replaceStatus<RestoreObject>('Restore', r, { phase: 'InProgress' });

@@ -40,6 +40,14 @@ export class Problems {
     if (!d.ok || d.milliseconds <= 0) this.add(field, `expected a positive duration like 30m or 4h${d.ok ? '' : ` (${d.expected})`}`);
   }
 
+  /** An RFC 3339 time (empty allowed); its epoch milliseconds, or undefined. */
+  time(field: string, value: string): number | undefined {
+    if (value === '') return undefined;
+    const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) ? Date.parse(value) : NaN;
+    if (Number.isNaN(ms)) this.add(field, `expected an RFC 3339 time like 2030-05-01T10:00:00Z, got "${value}"`);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+
   oneOf(field: string, value: string, allowed: readonly string[]): void {
     if (value !== '' && !allowed.includes(value)) this.add(field, `must be one of ${allowed.join(', ')}`);
   }

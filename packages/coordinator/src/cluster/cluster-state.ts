@@ -40,6 +40,8 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
   finalizers?: string[];
   ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }[];
+  /** Who wrote which fields (the apiserver keeps it; the first entry is usually the creator). */
+  managedFields?: { manager?: string; operation?: string }[];
 }
 
 /** A Ferry object as it comes from the cluster (spec and status typed by the caller). */

@@ -26,6 +26,11 @@ export interface RestoreItem {
   readonly forgotten?: boolean;
 }
 
+/** spec.backupName, or what spec.latest resolved to (status.backupName); empty before that. */
+export function restoredBackupName(restore: RestoreObject): string {
+  return restore.spec.backupName ?? restore.status?.backupName ?? '';
+}
+
 export async function restoreItems(c: ControllerContext, restore: RestoreObject): Promise<RestoreItem[]> {
   const mapping = restore.spec.namespaceMapping ?? {};
   const target = (ns: string) => mapping[ns] ?? ns;
@@ -47,7 +52,7 @@ export async function restoreItems(c: ControllerContext, restore: RestoreObject)
       }))
       .filter(keep);
   }
-  const pvbs = await c.cluster.list<PvbObject>('PodVolumeBackup', restore.metadata.namespace, `${LABELS.backup}=${restore.spec.backupName}`);
+  const pvbs = await c.cluster.list<PvbObject>('PodVolumeBackup', restore.metadata.namespace, `${LABELS.backup}=${restoredBackupName(restore)}`);
   return pvbs
     .filter((p) => p.status?.snapshotId && (p.status.phase === 'Completed' || p.status.phase === 'PartiallyFailed'))
     .map((p): RestoreItem => ({

@@ -14,6 +14,7 @@ import { aggregate, type VolumeLike } from './aggregate.js';
 import { involved } from './commit.js';
 import { restoreItems, type RestoreItem } from './restore-items.js';
 import { refuseSources } from './restore-sources.js';
+import { resolveLatest } from './restore-source.js';
 
 export const ITEM_ANNOTATION = 'restore.ferry.dev/item';
 
@@ -36,22 +37,38 @@ async function start({ c, restore, status }: Ctx): Promise<Decision<RestoreStatu
   const own = restore.metadata.namespace ?? '';
   const foreign = Object.values(restore.spec.namespaceMapping ?? {}).filter((t) => t !== own);
   if (own !== c.settings.namespace && foreign.length > 0) return reject(c, restore, status, 'NamespaceNotAllowed', `Restore ${own}/${restore.metadata.name} maps into ${foreign.join(', ')}; only Restores in ${c.settings.namespace} may restore into other namespaces`);
-  if (restore.spec.backupName) {
-    const backup = await c.cluster.get<BackupObject>('Backup', own, restore.spec.backupName);
-    if (!backup) return reject(c, restore, status, 'BackupNotFound', `Backup ${own}/${restore.spec.backupName} does not exist`);
-    const phase = backup.status?.phase;
-    if (phase !== 'Completed' && phase !== 'PartiallyFailed') return reject(c, restore, status, 'BackupNotRestorable', `Backup ${own}/${restore.spec.backupName} is ${phase ?? 'New'}; only Completed or PartiallyFailed backups can be restored`);
-  }
-  const items = await restoreItems(c, restore);
+  const chosen = await chosenBackup(c, restore);
+  if (!chosen.ok) return reject(c, restore, status, chosen.reason, chosen.message);
+  const resolved: RestoreObject = chosen.backupName === undefined ? restore : { ...restore, status: { ...status, backupName: chosen.backupName } };
+  const items = await restoreItems(c, resolved);
   if (own !== c.settings.namespace && items.some((i) => i.targetNamespace !== own)) return reject(c, restore, status, 'NamespaceNotAllowed', `Restore ${own}/${restore.metadata.name} would restore into other namespaces; only Restores in ${c.settings.namespace} may`);
   const refused = await refuseSources(c, restore, items);
   if (refused) return reject(c, restore, status, refused.reason, refused.message);
   let conditions = setCondition(status.conditions, { type: 'Accepted', status: 'True', reason: 'Valid', message: 'the spec is valid' }, now, restore.metadata.generation);
   conditions = setCondition(conditions, { type: 'Progressing', status: 'True', reason: 'WaitingForPod', message: `waiting for pods that use the ${items.length} backed-up volumes to be created` }, now);
   return {
-    status: { ...status, phase: 'InProgress', observedGeneration: restore.metadata.generation, conditions, startTimestamp: now, counts: { total: items.length, new: items.length, inProgress: 0, completed: 0, partiallyFailed: 0, failed: 0, canceled: 0, skipped: 0 } },
+    status: { ...status, ...(chosen.backupName !== undefined ? { backupName: chosen.backupName } : {}), phase: 'InProgress', observedGeneration: restore.metadata.generation, conditions, startTimestamp: now, counts: { total: items.length, new: items.length, inProgress: 0, completed: 0, partiallyFailed: 0, failed: 0, canceled: 0, skipped: 0 } },
     requeueAfterMs: 1_000,
   };
+}
+
+type Chosen = { readonly ok: true; readonly backupName?: string } | { readonly ok: false; readonly reason: string; readonly message: string };
+
+/** The Backup behind spec.backupName or spec.latest (resolved now, once), checked restorable; none for spec.snapshots. */
+async function chosenBackup(c: ControllerContext, restore: RestoreObject): Promise<Chosen> {
+  const own = restore.metadata.namespace ?? '';
+  let name = restore.spec.backupName;
+  if (restore.spec.latest) {
+    const found = await resolveLatest(c.cluster, own, restore.spec.latest);
+    if (!found.found) return { ok: false, reason: 'BackupNotFound', message: `Restore ${own}/${restore.metadata.name}: ${found.message}` };
+    name = found.backupName;
+  }
+  if (name === undefined) return { ok: true };
+  const backup = await c.cluster.get<BackupObject>('Backup', own, name);
+  if (!backup) return { ok: false, reason: 'BackupNotFound', message: `Backup ${own}/${name} does not exist` };
+  const phase = backup.status?.phase;
+  if (phase !== 'Completed' && phase !== 'PartiallyFailed') return { ok: false, reason: 'BackupNotRestorable', message: `Backup ${own}/${name} is ${phase ?? 'New'}; only Completed or PartiallyFailed backups can be restored` };
+  return { ok: true, backupName: name };
 }
 
 async function running({ c, restore, status }: Ctx): Promise<Decision<RestoreStatus>> {
@@ -121,9 +138,38 @@ const HANDLERS: PhaseHandlers<V1alpha1OperationPhase, Ctx, RestoreStatus> = {
   Canceled: done,
 };
 
-export function reconcileRestore(c: ControllerContext, restore: RestoreObject): Promise<Decision<RestoreStatus>> {
+/** Held while a Restore runs, so deleting it cancels its volumes (and frees held pods) first. */
+export const RESTORE_FINALIZER = 'ferry.dev/restore-cancel';
+
+export async function reconcileRestore(c: ControllerContext, restore: RestoreObject): Promise<Decision<RestoreStatus>> {
   const status = restore.status ?? {};
+  const finalizers = restore.metadata.finalizers ?? [];
+  if (restore.metadata.deletionTimestamp) return finalizeRestore(c, restore, status);
+  if (!isTerminalPhase(status.phase) && !finalizers.includes(RESTORE_FINALIZER)) {
+    await c.cluster.mergePatch('Restore', restore.metadata.namespace ?? '', restore.metadata.name ?? '', { metadata: { finalizers: [...finalizers, RESTORE_FINALIZER] } });
+    return { requeueAfterMs: 0 };
+  }
   return dispatch(HANDLERS, status.phase ?? 'New', { c, restore, status });
+}
+
+/**
+ * Deleting a running Restore is a cancel that ends in deletion: spec.cancel is set, the
+ * usual InProgress handler cancels the PodVolumeRestores (restore-wait exits non-zero, the
+ * pods restart without restored data) and aggregates to Canceled; then the finalizer goes.
+ */
+async function finalizeRestore(c: ControllerContext, restore: RestoreObject, status: RestoreStatus): Promise<Decision<RestoreStatus>> {
+  const ns = restore.metadata.namespace ?? '';
+  const name = restore.metadata.name ?? '';
+  const finalizers = restore.metadata.finalizers ?? [];
+  if (!finalizers.includes(RESTORE_FINALIZER)) return {};
+  if (!isTerminalPhase(status.phase)) {
+    if (restore.spec.cancel) return dispatch(HANDLERS, status.phase ?? 'New', { c, restore, status });
+    // The status is written against the object read next, not this one the patch outdates.
+    await c.cluster.mergePatch('Restore', ns, name, { spec: { cancel: true } });
+    return { requeueAfterMs: 0 };
+  }
+  await c.cluster.mergePatch('Restore', ns, name, { metadata: { finalizers: finalizers.filter((f) => f !== RESTORE_FINALIZER), resourceVersion: undefined } });
+  return {};
 }
 
 export { ANNOTATIONS_OUT };

@@ -29,6 +29,10 @@ export interface Backup {
   'tags'?: (string)[];
   'purgeOnDelete'?: (boolean);
   'labels'?: ({[key: string]: string});
+  /**
+   * Who asked for it: the API caller, the BackupSchedule, or the manager kubectl recorded.
+   */
+  'createdBy'?: (string);
   'excludes'?: (string)[];
 }
 
@@ -56,5 +60,9 @@ export interface Backup__Output {
   'tags': (string)[];
   'purgeOnDelete': (boolean);
   'labels': ({[key: string]: string});
+  /**
+   * Who asked for it: the API caller, the BackupSchedule, or the manager kubectl recorded.
+   */
+  'createdBy': (string);
   'excludes': (string)[];
 }

@@ -36,6 +36,23 @@ export interface CreateBackupRequest {
   'purgeOnDelete'?: (boolean);
   'labels'?: ({[key: string]: string});
   /**
+   * Namespaces to back up (spec.namespaces); only a Backup in the coordinator's namespace
+   * may name others. Empty: `namespace`.
+   */
+  'namespaces'?: (string)[];
+  /**
+   * How long a finished Backup is kept, e.g. "720h"; empty: the Backup default.
+   */
+  'ttl'?: (string);
+  /**
+   * Volume names (or "*") backed up even without annotations (spec.includeVolumes).
+   */
+  'includeVolumes'?: (string)[];
+  /**
+   * Volume names never backed up (spec.excludeVolumes).
+   */
+  'excludeVolumes'?: (string)[];
+  /**
    * Path globs inside every backed-up volume not to back up (Backup.spec.excludes):
    * without "/" a name at any depth, with "/" anchored at the volume root; ** crosses directories.
    */
@@ -74,6 +91,23 @@ export interface CreateBackupRequest__Output {
    */
   'purgeOnDelete': (boolean);
   'labels': ({[key: string]: string});
+  /**
+   * Namespaces to back up (spec.namespaces); only a Backup in the coordinator's namespace
+   * may name others. Empty: `namespace`.
+   */
+  'namespaces': (string)[];
+  /**
+   * How long a finished Backup is kept, e.g. "720h"; empty: the Backup default.
+   */
+  'ttl': (string);
+  /**
+   * Volume names (or "*") backed up even without annotations (spec.includeVolumes).
+   */
+  'includeVolumes': (string)[];
+  /**
+   * Volume names never backed up (spec.excludeVolumes).
+   */
+  'excludeVolumes': (string)[];
   /**
    * Path globs inside every backed-up volume not to back up (Backup.spec.excludes):
    * without "/" a name at any depth, with "/" anchored at the volume root; ** crosses directories.

@@ -25,6 +25,14 @@ export interface ListBackupsRequest {
    * From the previous response's next_page_token.
    */
   'pageToken'?: (string);
+  /**
+   * Only backups created at or after this RFC 3339 time.
+   */
+  'since'?: (string);
+  /**
+   * Only backups created before this RFC 3339 time.
+   */
+  'until'?: (string);
 }
 
 export interface ListBackupsRequest__Output {
@@ -50,4 +58,12 @@ export interface ListBackupsRequest__Output {
    * From the previous response's next_page_token.
    */
   'pageToken': (string);
+  /**
+   * Only backups created at or after this RFC 3339 time.
+   */
+  'since': (string);
+  /**
+   * Only backups created before this RFC 3339 time.
+   */
+  'until': (string);
 }

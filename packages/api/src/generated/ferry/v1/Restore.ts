@@ -17,6 +17,11 @@ export interface Restore {
   'volumes'?: (_ferry_v1_VolumeRestore)[];
   'message'?: (string);
   'namespaceMapping'?: ({[key: string]: string});
+  /**
+   * How the backup was chosen: "backup", "latest" or "snapshots"; `backup` is the
+   * resolved name once the Restore started.
+   */
+  'source'?: (string);
 }
 
 export interface Restore__Output {
@@ -32,4 +37,9 @@ export interface Restore__Output {
   'volumes': (_ferry_v1_VolumeRestore__Output)[];
   'message': (string);
   'namespaceMapping': ({[key: string]: string});
+  /**
+   * How the backup was chosen: "backup", "latest" or "snapshots"; `backup` is the
+   * resolved name once the Restore started.
+   */
+  'source': (string);
 }

@@ -21,6 +21,18 @@ export interface VolumeBackup {
    * The PodVolumeBackup's name.
    */
   'resource'?: (string);
+  /**
+   * The pod's namespace.
+   */
+  'namespace'?: (string);
+  /**
+   * For PVC volumes: the claim.
+   */
+  'claimName'?: (string);
+  /**
+   * The volume's source kind (persistentVolumeClaim, emptyDir, ...).
+   */
+  'kind'?: (string);
 }
 
 export interface VolumeBackup__Output {
@@ -40,4 +52,16 @@ export interface VolumeBackup__Output {
    * The PodVolumeBackup's name.
    */
   'resource': (string);
+  /**
+   * The pod's namespace.
+   */
+  'namespace': (string);
+  /**
+   * For PVC volumes: the claim.
+   */
+  'claimName': (string);
+  /**
+   * The volume's source kind (persistentVolumeClaim, emptyDir, ...).
+   */
+  'kind': (string);
 }
