@@ -219,7 +219,9 @@ describe.each(OVERLAYS)('rules, overlay %s', (overlay) => {
 
   it('Services and NetworkPolicies select pods and name ports those pods have', () => {
     const workloads = objects.filter((m) => podSpecOf(m.object));
-    const podsMatching = (selector: JsonObject) => workloads.filter((w) => Object.entries(selector).every(([k, v]) => podLabelsOf(w.object)[k] === v));
+    // ferry.dev/leader=true is set at run time by the leading coordinator on its own pod (coordinator.ts), never in a template.
+    const runtimeLabel = (w: Manifest, k: string) => k === 'ferry.dev/leader' && podLabelsOf(w.object)['app.kubernetes.io/name'] === 'ferry-coordinator';
+    const podsMatching = (selector: JsonObject) => workloads.filter((w) => Object.entries(selector).every(([k, v]) => podLabelsOf(w.object)[k] === v || runtimeLabel(w, k)));
     const portNames = (ws: Manifest[]) => new Set(ws.flatMap((w) => containersOf(w.object).flatMap((c) => ((c['ports'] as JsonObject[] | undefined) ?? []).map((p) => p['name']))));
     const problems: string[] = [];
     for (const m of objects) {

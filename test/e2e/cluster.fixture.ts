@@ -6,8 +6,8 @@
  * the tests compare data with.
  *
  * The API server is the real kube-apiserver with etcd and kube-controller-manager
- * (test/kube) unless a test asks for the fake one (`apiServer: 'fake'`, for what needs a
- * kubelet's exec endpoint, which the fake kubelet does not serve). On the real one the
+ * (test/kube) unless a test asks for the fake one (`apiServer: 'fake'`). On the real one the
+ * fake kubelets serve exec on a streaming port their Nodes advertise, and the
  * fixture installs what deploy/ ships (CRDs, RBAC, the webhook) and the coordinator runs
  * with a token of its own ServiceAccount, so every verb it uses must be granted by the
  * shipped RBAC; test users are static tokens whose rights are RoleBindings.
@@ -17,7 +17,7 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
-import { createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls, type PolicyRule, type TokenEntry } from '../fake-cluster/index.js';
+import { createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls, type ExecTarget, type KubeletExec, type PolicyRule, type TokenEntry } from '../fake-cluster/index.js';
 import { ControlPlane } from '../kube/control-plane.js';
 import { coordinatorKubeConfigYaml, installFerry } from '../kube/install.js';
 import { grantRules } from '../kube/rbac.js';
@@ -48,6 +48,8 @@ export interface E2eClusterOptions {
   readonly auth?: { readonly tokens?: Readonly<Record<string, TokenEntry>>; readonly policy?: readonly PolicyRule[] };
   /** `real` (default): kube-apiserver + etcd; `fake`: test/fake-cluster. */
   readonly apiServer?: 'real' | 'fake';
+  /** Changes to an exec run by the real server's kubelets (a cut stream, env); it runs in the pod's fake root. */
+  readonly execTarget?: (r: KubeletExec & { rootDir: string }) => Partial<ExecTarget>;
 }
 
 /** The API server behind a test cluster, and how the coordinator reaches it. */
@@ -132,8 +134,10 @@ export class E2eCluster {
     const conn = o.bucket.connection;
     await c.core.createNamespacedSecret({ namespace: SYS, body: { metadata: { name: 'rgw-credentials' }, stringData: { accessKeyId: conn.accessKeyId, secretAccessKey: conn.secretAccessKey } } });
     await c.custom.createClusterCustomObject({ ...group, plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'rgw' }, spec: { default: true, s3: { bucket: o.bucket.bucket, endpoint: conn.endpoint, region: conn.region, prefix: o.prefix, forcePathStyle: true }, credentialsSecretRef: { name: 'rgw-credentials' } } } });
+    const real = this.backend.real;
+    const streaming = real ? { tls: real.kubeletTls(), ...(o.execTarget ? { target: o.execTarget } : {}) } : undefined;
     for (const node of o.nodes) {
-      c.kubelets.set(node, await FakeKubelet.start({ nodeName: node, kubeConfig: c.kc, podsDir: c.podsDir(node), pvStorageDir: join(o.root, 'pv-storage'), initContainerRunner: restoreWaitRunner }));
+      c.kubelets.set(node, await FakeKubelet.start({ nodeName: node, kubeConfig: c.kc, podsDir: c.podsDir(node), pvStorageDir: join(o.root, 'pv-storage'), initContainerRunner: restoreWaitRunner, ...(streaming ? { streaming } : {}) }));
     }
     c.scheduler = await FakeScheduler.start({ kubeConfig: c.kc });
     c.startCoordinator();
@@ -238,6 +242,13 @@ export class E2eCluster {
       const pods = (await this.core.listNamespacedPod({ namespace: ns })).items.filter((p) => !p.metadata?.deletionTimestamp);
       return pods.length === count && pods.every((p) => p.status?.phase === 'Running') && pods;
     }, 60_000, `${count} running pods in ${ns}`);
+  }
+
+  /** The pod's fake root, where exec'd commands run (created here so a test can put files in first). */
+  async rootDir(pod: V1Pod): Promise<string> {
+    const dir = this.kubelets.get(pod.spec!.nodeName!)!.rootDir(pod.metadata!.uid!);
+    await mkdir(dir, { recursive: true });
+    return dir;
   }
 
   volumeDir(pod: V1Pod, volume: string): string {

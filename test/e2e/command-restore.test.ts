@@ -3,10 +3,10 @@
  * volume. A pod's `backup.ferry.dev/backup-command` is streamed into a snapshot by the
  * coordinator; after the pod is gone, a Restore and a recreated pod that names a volume in
  * `backup.ferry.dev/backup-command-restore-volume` get the file written there by the agent
- * (behind restore-wait), byte for byte. Real coordinator, agent, fake kubelet and RGW.
+ * (behind restore-wait), byte for byte. Real kube-apiserver (exec proxied to the fake
+ * kubelet's streaming port), coordinator, agent and RGW.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,6 @@ import { disposeOwnedCluster, startOwnedCluster, type E2eCluster } from './clust
 import { waitFor } from './processes.fixture.js';
 
 const NS = 'pg';
-let root: string;
 let cluster: E2eCluster;
 
 /** 3 MiB of deterministic "dump" the command prints (awk, so the expected bytes are computed here too). */
@@ -39,15 +38,8 @@ function dbPod(extraAnnotations: Record<string, string>): V1Pod {
 }
 
 beforeAll(async () => {
-  // Exec reaches a container through the kubelet's streaming endpoint, which the fake kubelet
-  // does not serve: this file runs on the fake API server, whose exec handler stands in for it.
-  cluster = await startOwnedCluster({ name: 'cmd-restore', nodes: ['node-a'], namespaces: [NS], prefix: 'cmd', apiServer: 'fake' });
-  root = cluster.o.root;
-  cluster.api.setExecHandler((r) => {
-    const dir = join(root, 'exec', r.pod.metadata.name!);
-    mkdirSync(dir, { recursive: true });
-    return { cwd: dir };
-  });
+  // The real API server proxies the coordinator's exec to the fake kubelet's streaming port.
+  cluster = await startOwnedCluster({ name: 'cmd-restore', nodes: ['node-a'], namespaces: [NS], prefix: 'cmd' });
 }, 120_000);
 
 afterAll(async () => {

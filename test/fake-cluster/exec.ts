@@ -43,7 +43,7 @@ export interface ExecTarget {
 export type ExecHandler = (r: ExecRequest) => ExecTarget | Promise<ExecTarget>;
 
 /** The slice of the `ws` package used here; `ws` ships no types and @types/ws is not installed. */
-interface WsSocket {
+export interface WsSocket {
   protocol: string;
   readyState: number;
   send(data: Buffer, opts: { binary: boolean }, cb: (err?: Error) => void): void;
@@ -52,7 +52,7 @@ interface WsSocket {
   on(event: 'close', fn: () => void): void;
 }
 
-interface WsServer {
+export interface WsServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, cb: (ws: WsSocket) => void): void;
   close(): void;
 }
@@ -70,7 +70,7 @@ export function createExecServer(): WsServer {
   return new WebSocketServer({ noServer: true, handleProtocols: (offered) => PROTOCOLS.find((p) => offered.has(p)) ?? false });
 }
 
-function rejectUpgrade(socket: Duplex, err: unknown): void {
+export function rejectUpgrade(socket: Duplex, err: unknown): void {
   const api = err instanceof ApiError ? err : new ApiError(500, 'InternalError', String((err as Error)?.message ?? err));
   const body = JSON.stringify(api.toStatus());
   socket.end(`HTTP/1.1 ${api.code} ${api.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
@@ -131,7 +131,7 @@ function pump(stream: Readable, channel: number, ws: WsSocket, limit?: { bytes: 
   });
 }
 
-function exitStatus(command: string[], code: number | null, signal: NodeJS.Signals | null): Record<string, unknown> {
+function exitStatus(command: readonly string[], code: number | null, signal: NodeJS.Signals | null): Record<string, unknown> {
   const exit = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
   if (exit === 0) return { metadata: {}, status: 'Success' };
   return {
@@ -157,7 +157,14 @@ function wireStdin(ws: WsSocket, child: ChildProcess): void {
   child.stdin?.on('error', () => undefined);
 }
 
-function runCommand(ws: WsSocket, er: ExecRequest, target: ExecTarget): void {
+/** What a command run needs of an exec request (the API server's handler and the fake kubelet's share it). */
+export interface CommandRun {
+  readonly command: readonly string[];
+  readonly stdin: boolean;
+}
+
+/** Runs the command as a local process and streams it over `ws` in the channel protocol. */
+export function runCommand(ws: WsSocket, er: CommandRun, target: ExecTarget): void {
   const command = target.command ?? er.command;
   const child = spawn(command[0]!, command.slice(1), {
     cwd: target.cwd,

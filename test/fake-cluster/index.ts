@@ -11,6 +11,8 @@ export { generateTls, removeTls } from './certs.js';
 export type { TlsBundle, TlsOptions } from './certs.js';
 export type { ExecHandler, ExecRequest, ExecTarget } from './exec.js';
 export { FakeKubelet, mountMap, runWithNode } from './kubelet.js';
+export { KubeletStreamingServer } from './kubelet-streaming.js';
+export type { KubeletExec, KubeletExecResolver, KubeletTls } from './kubelet-streaming.js';
 export type { FakeKubeletOptions, InitContainerResult, InitContainerRun, InitContainerRunner } from './kubelet.js';
 export { FERRY_CRDS } from './resources.js';
 export type { CustomResourceDefinition } from './resources.js';

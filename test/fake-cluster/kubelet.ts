@@ -6,6 +6,8 @@
  * Pending → init containers running → Running, or Failed when an init container exits
  * non-zero. Main containers are not run; they are reported running once init is done.
  * It also finishes graceful pod deletion: parks PV data, removes the pod dir, deletes with grace 0.
+ * With `streaming` it serves exec for the real API server (kubelet-streaming.ts): the command
+ * runs as a local process in the pod's fake root, `<podsDir>/<podUID>/rootfs`.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -13,8 +15,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api, ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, V1Container, V1ContainerStatus, V1Pod, V1PodCondition, V1PodStatus } from '@kubernetes/client-node';
+import { ApiError, badRequest } from './errors.js';
+import type { ExecTarget } from './exec.js';
 import { layoutVolumes, teardownVolumes } from './kubelet-volumes.js';
 import type { VolumeLayout } from './kubelet-volumes.js';
+import { KubeletStreamingServer, type KubeletExec, type KubeletTls } from './kubelet-streaming.js';
 
 export interface InitContainerRun {
   pod: V1Pod;
@@ -42,9 +47,17 @@ export interface FakeKubeletOptions {
   initContainerRunner?: InitContainerRunner;
   hostIP?: string;
   labels?: Record<string, string>;
+  /** Serve exec on a streaming port the Node advertises (for a real kube-apiserver). */
+  streaming?: {
+    tls: KubeletTls;
+    /** Changes to a run (env, a cut stream) by pod; the cwd is the pod's fake root. */
+    target?: (r: KubeletExec & { rootDir: string }) => Partial<ExecTarget>;
+  };
 }
 
 interface PodState {
+  pod?: V1Pod;
+  running?: boolean;
   abort: AbortController;
   layout?: VolumeLayout;
   work: Promise<void>;
@@ -93,6 +106,7 @@ export class FakeKubelet {
   private readonly informer: ListWatch<V1Pod>;
   private ipCounter = 1;
   private stopped = false;
+  private streaming: KubeletStreamingServer | undefined;
   readonly hostIP: string;
 
   private constructor(private readonly o: FakeKubeletOptions) {
@@ -111,6 +125,7 @@ export class FakeKubelet {
 
   static async start(o: FakeKubeletOptions): Promise<FakeKubelet> {
     const k = new FakeKubelet(o);
+    if (o.streaming) k.streaming = await KubeletStreamingServer.start({ tls: o.streaming.tls, resolve: (r) => k.execTarget(r) });
     await k.registerNode();
     await mkdir(o.podsDir, { recursive: true });
     await k.informer.start();
@@ -135,6 +150,23 @@ export class FakeKubelet {
     await this.informer.stop();
     for (const s of this.pods.values()) s.abort.abort();
     await Promise.all([...this.pods.values()].map((s) => s.work.catch(() => undefined)));
+    await this.streaming?.stop();
+  }
+
+  /** A pod's fake root: the working directory of what runs "in" its containers. */
+  rootDir(podUid: string): string {
+    return join(this.podDir(podUid), 'rootfs');
+  }
+
+  /** Where an exec the API server forwarded runs; refused like a kubelet for a pod not running here. */
+  private async execTarget(r: KubeletExec): Promise<ExecTarget> {
+    const s = [...this.pods.values()].find((p) => p.pod?.metadata?.namespace === r.namespace && p.pod.metadata.name === r.pod && !p.abort.signal.aborted);
+    if (!s?.pod) throw new ApiError(404, 'NotFound', `pod ${r.namespace}/${r.pod} is not on node ${this.o.nodeName}`, {});
+    if (!s.running) throw badRequest(`container ${r.container} of pod ${r.namespace}/${r.pod} is not running yet`);
+    if (!(s.pod.spec?.containers ?? []).some((c) => c.name === r.container)) throw badRequest(`container ${r.container} is not valid for pod ${r.pod}`);
+    const rootDir = this.rootDir(s.pod.metadata!.uid!);
+    await mkdir(rootDir, { recursive: true });
+    return { cwd: rootDir, ...this.o.streaming?.target?.({ ...r, rootDir }) };
   }
 
   private async registerNode(): Promise<void> {
@@ -143,7 +175,12 @@ export class FakeKubelet {
     await this.core.createNode({ body: { metadata: { name, labels } } }).catch((e: { code?: number }) => {
       if (e.code !== 409) throw e;
     });
-    const status = { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'fake kubelet is posting ready status' }], addresses: [{ type: 'InternalIP', address: this.hostIP }, { type: 'Hostname', address: name }] };
+    const status = {
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'fake kubelet is posting ready status' }],
+      addresses: [{ type: 'InternalIP', address: this.hostIP }, { type: 'Hostname', address: name }],
+      // The API server dials this port for exec and, with the feature declared, proxies the WebSocket as is.
+      ...(this.streaming ? { daemonEndpoints: { kubeletEndpoint: { Port: this.streaming.port } }, declaredFeatures: ['ExtendWebSocketsToKubelet'] } : {}),
+    };
     await this.core.patchNodeStatus({ name, body: [{ op: 'replace', path: '/status', value: status }] });
   }
 
@@ -159,7 +196,7 @@ export class FakeKubelet {
       return;
     }
     if (state || pod.status?.phase !== 'Pending') return;
-    const s: PodState = { abort: new AbortController(), work: Promise.resolve() };
+    const s: PodState = { pod, abort: new AbortController(), work: Promise.resolve() };
     this.pods.set(uid, s);
     s.work = this.startPod(pod, s).catch(() => undefined);
   }
@@ -191,6 +228,7 @@ export class FakeKubelet {
       statuses[i] = { ...statuses[i]!, ready: result.exitCode === 0, started: false, state: { terminated } };
       if (result.exitCode !== 0) return this.writeStatus(pod, this.failedStatus(pod, ip, statuses));
     }
+    s.running = true;
     await this.writeStatus(pod, this.runningStatus(pod, ip, statuses));
   }
 

@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { freePort } from '../e2e/processes.fixture.js';
+import type { KubeletTls } from '../fake-cluster/kubelet-streaming.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
@@ -76,6 +77,8 @@ function makePki(dir: string): void {
   };
   leaf('apiserver', '/CN=kube-apiserver', 'subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:kubernetes.default.svc\\nextendedKeyUsage=serverAuth');
   leaf('admin', '/O=system:masters/CN=ferry-test-admin', 'extendedKeyUsage=clientAuth');
+  // The fake kubelets' streaming servers (exec), verified by the API server with --kubelet-certificate-authority.
+  leaf('kubelet', '/CN=ferry-test-kubelet', 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth');
   leaf('kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', 'extendedKeyUsage=clientAuth');
   run(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'sa.key']);
   run(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
@@ -147,6 +150,11 @@ export class ControlPlane {
   /** A cluster-admin (system:masters) client-certificate kubeconfig. */
   adminKubeConfig(): KubeConfig {
     return this.kubeConfig({ name: 'admin', user: { name: 'admin', certFile: join(this.pki, 'admin.crt'), keyFile: join(this.pki, 'admin.key') } });
+  }
+
+  /** The serving certificate a fake kubelet's streaming server presents, and the CA of the API server's client certificate. */
+  kubeletTls(): KubeletTls {
+    return { certFile: join(this.pki, 'kubelet.crt'), keyFile: join(this.pki, 'kubelet.key'), clientCaFile: join(this.pki, 'ca.crt') };
   }
 
   /** A kubeconfig that authenticates with a bearer token (a static token or a ServiceAccount token). */
@@ -259,7 +267,7 @@ function apiServerArgs(o: { pki: string; port: number; etcdUrl: string; extra: r
     `--client-ca-file=${p('ca.crt')}`, `--tls-cert-file=${p('apiserver.crt')}`, `--tls-private-key-file=${p('apiserver.key')}`,
     '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${p('sa.pub')}`, `--service-account-signing-key-file=${p('sa.key')}`,
     `--token-auth-file=${p('tokens.csv')}`, '--authorization-mode=RBAC', '--anonymous-auth=false',
-    `--kubelet-client-certificate=${p('kubelet-client.crt')}`, `--kubelet-client-key=${p('kubelet-client.key')}`, '--kubelet-preferred-address-types=InternalIP',
+    `--kubelet-client-certificate=${p('kubelet-client.crt')}`, `--kubelet-certificate-authority=${p('ca.crt')}`, `--kubelet-client-key=${p('kubelet-client.key')}`, '--kubelet-preferred-address-types=InternalIP',
     '--allow-privileged=true', '--profiling=false', '--v=1',
     ...o.extra,
   ];

@@ -1,6 +1,6 @@
 /**
  * What only a real API server answers, for Ferry's shipped CRDs: strict field validation
- * and schema types, the status subresource, finalizers, and ownerReference cascade by the
+ * and schema types, schema defaults, the status subresource, finalizers, and ownerReference cascade by the
  * real garbage collector. Runs on one control plane with deploy/ installed.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { BACKUP_DEFAULTS, BACKUP_SCHEDULE_DEFAULTS, RESTORE_DEFAULTS } from '../../packages/api/src/index.js';
 import { ControlPlane } from './control-plane.js';
 import { installFerry } from './install.js';
 import { KubeRest } from './rest.js';
@@ -58,6 +59,23 @@ describe('Ferry CRDs on the real API server', () => {
     expect((JSON.parse(wrongType.body) as { message: string }).message).toMatch(/spec\.purgeOnDelete: Invalid value: "string": spec\.purgeOnDelete in body must be of type boolean/);
     expect(await getBackup('typo')).toBeUndefined();
     expect(await getBackup('bad-type')).toBeUndefined();
+  });
+
+  it('defaults what the CRD schemas default on an object created without those fields; an explicit value stays', async () => {
+    const created = async (plural: string, body: Record<string, unknown>, namespace?: string) => {
+      const path = namespace ? `/apis/ferry.dev/v1alpha1/namespaces/${namespace}/${plural}` : `/apis/ferry.dev/v1alpha1/${plural}`;
+      const r = await rest.call('POST', path, JSON.stringify({ apiVersion: 'ferry.dev/v1alpha1', ...body }));
+      expect(r.status, r.body).toBe(201);
+      return (JSON.parse(r.body) as { spec: Record<string, unknown> }).spec;
+    };
+    expect(await created('backups', { kind: 'Backup', metadata: { name: 'defaults' }, spec: {} }, NS)).toEqual({ ttl: BACKUP_DEFAULTS.ttl, volumeTimeout: BACKUP_DEFAULTS.volumeTimeout });
+    expect(await created('backups', { kind: 'Backup', metadata: { name: 'explicit' }, spec: { ttl: '1h' } }, NS)).toEqual({ ttl: '1h', volumeTimeout: '4h' });
+    expect(await created('restores', { kind: 'Restore', metadata: { name: 'defaults' }, spec: { backupName: 'defaults' } }, NS)).toEqual({ backupName: 'defaults', ...RESTORE_DEFAULTS });
+    const schedule = await created('backupschedules', { kind: 'BackupSchedule', metadata: { name: 'defaults' }, spec: { schedule: '@daily', template: {} } }, NS);
+    expect(schedule).toEqual({ schedule: '@daily', ...BACKUP_SCHEDULE_DEFAULTS, template: { ttl: '720h', volumeTimeout: '4h' } });
+    expect(await created('backuplocations', { kind: 'BackupLocation', metadata: { name: 'defaults' }, spec: { filesystem: { path: '/tmp/none' } } })).toEqual({ filesystem: { path: '/tmp/none' }, accessMode: 'ReadWrite' });
+    // A GET reads the stored, defaulted object too (not only the create response).
+    expect((await getBackup('defaults')) as unknown).toMatchObject({ spec: { ttl: '720h', volumeTimeout: '4h' } });
   });
 
   it('ignores status written through the main resource; the status subresource writes it', async () => {

@@ -24,6 +24,8 @@ export interface CoordinatorConfig {
   readonly api?: { readonly host: string; readonly port: number; readonly tls?: ApiTlsFiles };
   /** Undefined: no webhook server (restores then need pods annotated by hand). */
   readonly webhook?: { readonly host: string; readonly port: number; readonly certFile: string; readonly keyFile: string };
+  /** This replica's pod, labelled ferry.dev/leader=true while it leads (the Service selects that label). */
+  readonly podName?: string;
   readonly leaderElection: { readonly enabled: boolean; readonly leaseName: string; readonly leaseDurationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number };
   readonly controllers: ControllerSettings;
   readonly workers: number;
@@ -67,6 +69,7 @@ export const OPTIONS = {
   webhookCert: { flag: 'webhook-cert', env: 'FERRY_WEBHOOK_CERT', default: '/etc/ferry/webhook/tls.crt', help: 'Webhook serving certificate (re-read when it changes).' },
   webhookKey: { flag: 'webhook-key', env: 'FERRY_WEBHOOK_KEY', default: '/etc/ferry/webhook/tls.key', help: 'Webhook serving key.' },
   leaderElect: { flag: 'leader-elect', env: 'FERRY_LEADER_ELECT', boolean: true, default: 'true', help: 'Campaign for the Lease; false runs as leader at once (single replica only).' },
+  podName: { flag: 'pod-name', env: 'FERRY_POD_NAME', help: "This replica's pod (downward API metadata.name), in --namespace: the leader labels it ferry.dev/leader=true so the Service routes to the leader alone. Empty: no label (outside a cluster)." },
   leaseName: { flag: 'lease-name', env: 'FERRY_LEASE_NAME', default: 'ferry-coordinator', help: 'Name of the coordination.k8s.io Lease.' },
   leaseDuration: { flag: 'lease-duration', env: 'FERRY_LEASE_DURATION', default: '15s', help: 'How long a Lease holds without renewal.' },
   renewDeadline: { flag: 'renew-deadline', env: 'FERRY_RENEW_DEADLINE', default: '10s', help: 'A leader that could not renew for this long steps down.' },
@@ -162,6 +165,7 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
     agentIdentity: isAgentIdentityMode(identityMode) && identityMode === 'shared-certificate' ? { mode: 'shared-certificate', sharedName } : { mode: 'node-certificate' },
     ...(apiAddr ? { api: { ...apiAddr, ...(bool('insecure') ? {} : { tls: apiTls }) } } : {}),
     ...(webhookAddr ? { webhook: { ...webhookAddr, certFile: str('webhookCert'), keyFile: str('webhookKey') } } : {}),
+    ...(raw('podName') ? { podName: str('podName') } : {}),
     leaderElection: { enabled: bool('leaderElect'), leaseName: str('leaseName'), leaseDurationMs: ms('leaseDuration'), renewDeadlineMs: ms('renewDeadline'), retryPeriodMs: ms('retryPeriod') },
     controllers: {
       namespace: str('namespace'),

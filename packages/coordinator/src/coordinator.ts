@@ -1,7 +1,10 @@
 /**
  * Wires the coordinator: health server always; leader election; and, while leading, the
  * informers, the work queue with the reconcilers, the AgentHub server and the webhook.
- * A standby serves only /healthz, /readyz (503 "standby") and /metrics.
+ * A standby serves only /healthz, /readyz and /metrics. Every replica is Ready (a standby
+ * too, so the Deployment is Available); the Service routes to the leader by the label
+ * ferry.dev/leader=true that the leader sets on its own pod (--pod-name) and removes when
+ * it steps down.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -29,6 +32,7 @@ import { ChangeFeed, type ApiContext } from './api/rpc.js';
 import { ApiServer } from './api/server.js';
 import type { ClusterEvent, ClusterState, ClusterWatch, FerryKind, FerryObject } from './cluster/cluster-state.js';
 import { KubeClusterState } from './cluster/kube-state.js';
+import { LEADER_LABEL } from './cluster/labels.js';
 import { LeaderElector } from './leader.js';
 import { HelperPods } from './helpers/helper-pods.js';
 import type { Logger } from '@ferry/log';
@@ -80,6 +84,8 @@ export class Coordinator {
     this.ports.health = await this.health.listen(c.listen.host, c.listen.port);
     if (!c.leaderElection.enabled) return this.startLeading();
     if (!(this.o.cluster instanceof KubeClusterState)) throw new CoordinatorError('InvalidConfig', 'leader election needs the Kubernetes API; run standalone mode with --leader-elect=false');
+    // A container restarted in a pod that led keeps the pod's label: drop it before campaigning.
+    await this.markLeader(false);
     this.elector = new LeaderElector({
       kube: this.o.cluster,
       clock: this.o.clock,
@@ -104,7 +110,7 @@ export class Coordinator {
   }
 
   private readiness(): { ok: boolean; detail: string } {
-    if (!this.leading) return { ok: false, detail: 'standby: another replica holds the leader Lease' };
+    if (!this.leading) return { ok: true, detail: 'standby: another replica holds the leader Lease' };
     return this.running ? { ok: true, detail: 'leader' } : { ok: false, detail: 'starting' };
   }
 
@@ -129,9 +135,23 @@ export class Coordinator {
     if (!this.leading) return running.stop();
     this.running = running;
     Object.assign(this.ports, running.ports);
+    await this.markLeader(true);
+  }
+
+  /** Labels this replica's pod as the leader (or not), so the Service routes to it; a failure is logged, not fatal. */
+  private async markLeader(leading: boolean): Promise<void> {
+    const pod = this.o.config.podName;
+    if (!pod || !(this.o.cluster instanceof KubeClusterState)) return;
+    try {
+      await this.o.cluster.labelPod(this.o.config.namespace, pod, { [LEADER_LABEL]: leading ? 'true' : null });
+      this.o.log.info(leading ? 'labelled own pod as the leader' : 'removed the leader label from own pod', { pod, label: LEADER_LABEL });
+    } catch (err) {
+      this.o.log.error('labelling own pod failed: the Service routes to the leader by this label (check --pod-name and the Role\'s pods patch)', { pod, label: LEADER_LABEL, leading, error: messageOf(err) });
+    }
   }
 
   private async stopLeading(): Promise<void> {
+    if (this.leading) await this.markLeader(false);
     this.leading = false;
     this.metrics.leader.set(0);
     const r = this.running;

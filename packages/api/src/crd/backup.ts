@@ -18,7 +18,7 @@ import {
 import { AGE_COLUMN, type CrdDefinition, type Resource } from './definition.js';
 import { arr, bool, int64, obj, oneOf, opt, str, time, type Infer } from './schema.js';
 
-/** Defaults the coordinator applies when a field is absent (the CRD does not default, so fakes and real servers agree). */
+/** Defaults of absent fields: the CRD schema defaults ttl and volumeTimeout on the server, the coordinator applies all of them again (the fake API server does not default). mover is not defaulted by the server: absent means "an existing repository keeps its own". */
 export const BACKUP_DEFAULTS = {
   ttl: '720h',
   volumeTimeout: '4h',
@@ -62,8 +62,8 @@ export const BackupSpecSchema = obj('What to back up and how.', {
   location: opt(objectName('BackupLocation to write to. Default: the location with spec.default: true.')),
   mover: opt(mover('Mover for repositories this Backup creates. Default: native; an existing repository keeps its own.')),
   tags: tags('Tags added to every snapshot.'),
-  ttl: opt(duration('How long after creation a finished Backup is kept: then the coordinator deletes it (Event Expired) and, with spec.purgeOnDelete, forgets its snapshots; without purgeOnDelete the snapshots stay until retention or forget removes them. 0 keeps it until deleted by hand. Default 720h.')),
-  volumeTimeout: opt(duration('Per-volume time limit; a volume that exceeds it fails alone. Default 4h.')),
+  ttl: opt(duration('How long after creation a finished Backup is kept: then the coordinator deletes it (Event Expired) and, with spec.purgeOnDelete, forgets its snapshots; without purgeOnDelete the snapshots stay until retention or forget removes them. 0 keeps it until deleted by hand. Default 720h.', BACKUP_DEFAULTS.ttl)),
+  volumeTimeout: opt(duration('Per-volume time limit; a volume that exceeds it fails alone. Default 4h.', BACKUP_DEFAULTS.volumeTimeout)),
   purgeOnDelete: opt(bool('When the Backup is deleted, also forget its snapshots in the repositories (data is freed by the next prune).')),
   cancel: opt(bool('Set to true to cancel: running volumes stop, the Backup ends Canceled.')),
 });

@@ -30,7 +30,7 @@ export const BackupLocationSpecSchema = obj(
       ),
     ),
     default: opt(bool('Use this location when a Backup names none. At most one location may be the default.')),
-    accessMode: opt(oneOf('ReadOnly (set on a location imported from another cluster): restores only. Backups fail with LocationReadOnly; forget, purgeOnDelete, schedule retention and prune are refused with an Event naming the location (a check still runs). Default ReadWrite.', ['ReadWrite', 'ReadOnly'])),
+    accessMode: opt(oneOf('ReadOnly (set on a location imported from another cluster): restores only. Backups fail with LocationReadOnly; forget, purgeOnDelete, schedule retention and prune are refused with an Event naming the location (a check still runs). Default ReadWrite.', ['ReadWrite', 'ReadOnly'], { default: 'ReadWrite' })),
   },
   { exactlyOneOf: [['s3'], ['filesystem']] },
 );

@@ -29,11 +29,11 @@ export type RetentionPolicy = Infer<typeof RetentionPolicySchema>;
 export const BackupScheduleSpecSchema = obj('When to create Backups and which snapshots to keep.', {
   schedule: str('Cron expression, five fields (minute hour day-of-month month day-of-week), or @hourly/@daily/@weekly/@monthly/@yearly; @hourly-random, @daily-random and @weekly-random run once per period at a fixed time of this schedule spread over the whole period.', { minLength: 1, maxLength: 128 }),
   startWindow: opt(duration('Shift every run by a fixed offset in [0, startWindow), derived from a hash of the schedule\'s namespace and name: stable across restarts, different between schedules, so many schedules on one cron time do not start at once. At most 744h; not with a -random macro.')),
-  timeZone: opt(str('IANA time zone the cron expression is read in (e.g. Europe/Berlin). Default UTC.', { maxLength: 64 })),
+  timeZone: opt(str('IANA time zone the cron expression is read in (e.g. Europe/Berlin). Default UTC.', { maxLength: 64, default: BACKUP_SCHEDULE_DEFAULTS.timeZone })),
   template: describe(BackupSpecSchema, 'Spec of each Backup created (named <schedule>-<yyyymmddhhmmss>).'),
   paused: opt(bool('No new Backups while true; missed runs are not caught up after unpausing.')),
-  concurrencyPolicy: opt(oneOf('When a run is due while the previous Backup still runs: Forbid skips the new run, Replace cancels the old one. Default Forbid.', ['Forbid', 'Replace'])),
-  maxCatchUp: opt(int32('After downtime, start at most this many missed runs (the most recent ones). Default 1; 0 skips missed runs.', { minimum: 0, maximum: 10 })),
+  concurrencyPolicy: opt(oneOf('When a run is due while the previous Backup still runs: Forbid skips the new run, Replace cancels the old one. Default Forbid.', ['Forbid', 'Replace'], { default: BACKUP_SCHEDULE_DEFAULTS.concurrencyPolicy })),
+  maxCatchUp: opt(int32('After downtime, start at most this many missed runs (the most recent ones). Default 1; 0 skips missed runs.', { minimum: 0, maximum: 10, default: BACKUP_SCHEDULE_DEFAULTS.maxCatchUp })),
   retention: opt(RetentionPolicySchema),
 });
 export type BackupScheduleSpec = Infer<typeof BackupScheduleSpecSchema>;

@@ -103,6 +103,12 @@ export class KubeClusterState implements ClusterState {
     }
   }
 
+  /** Sets (a string) or removes (null) labels of a pod with a merge patch (the coordinator's own pod only: its Role). */
+  async labelPod(namespace: string, name: string, labels: Readonly<Record<string, string | null>>): Promise<void> {
+    const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    await this.core.patchNamespacedPod({ namespace, name, body: { metadata: { labels } } }, options);
+  }
+
   async getPod(namespace: string, name: string): Promise<V1Pod | undefined> {
     try {
       return await this.core.readNamespacedPod({ namespace, name });
