@@ -4,11 +4,16 @@
  *   <podsDir>/<podUID>/volumes/kubernetes.io~empty-dir/<volume>
  *   <podsDir>/<podUID>/volumes/kubernetes.io~csi/<pv>/mount      (CSI persistent volumes)
  *   <podsDir>/<podUID>/volumes/kubernetes.io~<plugin>/<pv>        (other persistent volumes)
+ *   <podsDir>/<podUID>/volumeDevices/kubernetes.io~csi/<pv> -> <kubelet>/plugins/kubernetes.io/csi/volumeDevices/publish/<pv>/<podUID>
+ *                                                           (raw block claims a container lists under volumeDevices)
  * hostPath volumes (and hostPath PVs) map to the host path itself, as in a real node.
+ * A block volume's "device" is a REGULAR FILE of the PV's capacity standing in for one (no
+ * loop devices: they are global to the machine, and tests run in parallel); it lives in
+ * `pvStorageDir`, so its data outlives the pod and follows the PV like a real disk's.
  * Persistent-volume data outlives pods: it is parked in a shared `pvStorageDir` between uses.
  */
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { link, mkdir, rename, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { CoreV1Api, V1PersistentVolume, V1Pod, V1Volume } from '@kubernetes/client-node';
 
 export interface VolumeLayout {
@@ -63,6 +68,42 @@ async function sourceFiles(core: CoreV1Api, ns: string, vol: V1Volume): Promise<
   return {};
 }
 
+const UNITS: Record<string, number> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, k: 1e3, M: 1e6, G: 1e9 };
+const DEFAULT_BLOCK_BYTES = 64 * 2 ** 20;
+
+/** A PV's capacity in bytes (the quantities tests use); 64 MiB when it has none. */
+function capacityBytes(pv: V1PersistentVolume): number {
+  const m = /^(\d+)(Ki|Mi|Gi|k|M|G)?$/.exec(pv.spec?.capacity?.['storage'] ?? '');
+  return m ? Number(m[1]) * UNITS[m[2] ?? '']! : DEFAULT_BLOCK_BYTES;
+}
+
+/**
+ * Lays out a raw block claim: the stand-in device lives in the shared PV storage (so its data
+ * follows the PV to any node) and is hard-linked to the CSI publish path of this pod, which
+ * the pod's volumeDevices entry links to, as the kubelet does.
+ */
+async function layoutBlock(core: CoreV1Api, pod: V1Pod, vol: V1Volume, podDir: string, pvStorageDir: string, signal: AbortSignal): Promise<void> {
+  const pv = await boundPv(core, pod.metadata!.namespace!, vol.persistentVolumeClaim!.claimName, signal);
+  const name = pv.metadata!.name!;
+  const stored = join(pvStorageDir, `${name}.block`);
+  if (!(await exists(stored))) {
+    await mkdir(pvStorageDir, { recursive: true });
+    await writeFile(stored, '');
+    await truncate(stored, capacityBytes(pv));
+  }
+  const published = join(dirname(podDir), '..', 'plugins', 'kubernetes.io', 'csi', 'volumeDevices', 'publish', name, pod.metadata!.uid!);
+  await mkdir(dirname(published), { recursive: true });
+  await link(stored, published);
+  const links = join(podDir, 'volumeDevices', 'kubernetes.io~csi');
+  await mkdir(links, { recursive: true });
+  await symlink(published, join(links, name));
+}
+
+function blockVolumeNames(pod: V1Pod): Set<string> {
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  return new Set(containers.flatMap((c) => (c.volumeDevices ?? []).map((d) => d.name)));
+}
+
 /** Creates one volume's directory, restoring parked PV data if there is any. */
 async function layoutOne(core: CoreV1Api, pod: V1Pod, vol: V1Volume, volumesDir: string, pvStorageDir: string, signal: AbortSignal, out: VolumeLayout): Promise<void> {
   const ns = pod.metadata!.namespace!;
@@ -95,7 +136,11 @@ async function layoutOne(core: CoreV1Api, pod: V1Pod, vol: V1Volume, volumesDir:
 export async function layoutVolumes(core: CoreV1Api, pod: V1Pod, podDir: string, pvStorageDir: string, signal: AbortSignal): Promise<VolumeLayout> {
   const out: VolumeLayout = { dirs: new Map(), persistent: new Map() };
   const volumesDir = join(podDir, 'volumes');
-  for (const vol of pod.spec?.volumes ?? []) await layoutOne(core, pod, vol, volumesDir, pvStorageDir, signal, out);
+  const block = blockVolumeNames(pod);
+  for (const vol of pod.spec?.volumes ?? []) {
+    if (block.has(vol.name) && vol.persistentVolumeClaim) await layoutBlock(core, pod, vol, podDir, pvStorageDir, signal);
+    else await layoutOne(core, pod, vol, volumesDir, pvStorageDir, signal, out);
+  }
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,31 @@ describe('fake kubelet and scheduler', () => {
     expect(await readFile(join(scratchDir, 'restored.txt'), 'utf8')).toBe('/scratch\n');
     const tokenVol = pod.spec!.volumes!.find((v) => v.projected)!.name;
     expect((await stat(join(podDir, 'volumes', 'kubernetes.io~projected', tokenVol))).isDirectory()).toBe(true);
+  });
+
+  it('lays out a claim a container lists under volumeDevices as a block volume: a stand-in device file of the PV size, kept across pods', async () => {
+    const blockTemplate: V1PodTemplateSpec = {
+      metadata: { labels: { app: 'raw' } },
+      spec: { containers: [{ name: 'raw', image: 'busybox', volumeDevices: [{ name: 'disk', devicePath: '/dev/xvda' }] }] },
+    };
+    const { pods } = await createStatefulSetPods(api.kubeConfig(), { namespace: 'apps', name: 'raw', replicas: 1, template: blockTemplate, volumeClaimTemplates: [{ name: 'disk', storage: '8Mi' }] });
+    const pod = await phaseOf(pods[0]!.metadata!.name!, 'Running');
+    const pvName = (await core.readNamespacedPersistentVolumeClaim({ namespace: 'apps', name: 'disk-raw-0' })).spec!.volumeName!;
+    const link = join(kubeletOf(pod).podDir(pod.metadata!.uid!), 'volumeDevices', 'kubernetes.io~csi', pvName);
+    const device = await realpath(link);
+    expect(device).toContain(join('plugins', 'kubernetes.io', 'csi', 'volumeDevices', 'publish', pvName));
+    expect((await stat(device)).size).toBe(8 * 2 ** 20);
+    const fh = await open(device, 'r+');
+    await fh.write('written by the first pod', 0);
+    await fh.close();
+    await core.deleteNamespacedPod({ namespace: 'apps', name: 'raw-0' });
+    await until(() => core.readNamespacedPod({ namespace: 'apps', name: 'raw-0' }).then(() => false, () => true), 'raw-0 to be gone');
+    await createStatefulSetPods(api.kubeConfig(), { namespace: 'apps', name: 'raw', replicas: 1, template: blockTemplate, volumeClaimTemplates: [{ name: 'disk', storage: '8Mi' }] });
+    const again = await phaseOf('raw-0', 'Running');
+    const relink = join(kubeletOf(again).podDir(again.metadata!.uid!), 'volumeDevices', 'kubernetes.io~csi', pvName);
+    const bytes = await readFile(await realpath(relink));
+    expect(bytes.length).toBe(8 * 2 ** 20);
+    expect(bytes.subarray(0, 24).toString()).toBe('written by the first pod');
   });
 
   it('finishes graceful deletion, keeps PV data across pods, and loses emptyDir data', async () => {

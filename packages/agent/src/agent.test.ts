@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from './agent.js';
@@ -9,6 +9,7 @@ import {
   FakeCoordinator,
   agentConfig,
   job,
+  kubeletBlockVolume,
   kubeletVolume,
   scratch,
   waitFor,
@@ -157,6 +158,39 @@ describe('agent with the restic mover', () => {
     expect(restore.outcome).toBe('restore');
     expect(await readFile(join(target, 'sub', 'b.txt'), 'utf8')).toBe('beta\n');
     expect((await stat(doneMarkerPath(target, 'ru'))).isFile()).toBe(true);
+  });
+
+  it('backs up a raw block volume (volumeDevices) and restores it bit-exact onto another pod\'s device', async () => {
+    const { s, hub } = await setup();
+    const size = 4 << 20;
+    const device = await kubeletBlockVolume(s.podsDir, 'pod-b1', 'pvc-blk', size);
+    const data = randomBytes(1 << 20);
+    const fh = await open(device, 'r+');
+    await fh.write(data, 0, data.length, 2 << 20);
+    await fh.close();
+    const repo = join(s.root, 'native-repo');
+    const common = { repository: repo, volumeKind: 'VOLUME_KIND_CSI_PERSISTENT' as const, pvName: 'pvc-blk', block: true };
+    hub.assign(job({ id: 'bb', kind: 'backup', podUid: 'pod-b1', ...common }));
+    const backup = await hub.waitFor(() => hub.results('bb')[0], 60_000, 'the block backup');
+    expect(backup.error?.message).toBeUndefined();
+    expect(Number(backup.backup!.stats!.bytesProcessed)).toBe(size);
+    const target = await kubeletBlockVolume(s.podsDir, 'pod-b2', 'pvc-blk', size);
+    await writeFile(target, randomBytes(size));
+    hub.send({ restoreMayStart: { jobId: 'br' } });
+    hub.assign(job({ id: 'br', kind: 'restore', podUid: 'pod-b2', ...common, snapshotId: backup.backup!.snapshotId }));
+    const restore = await hub.waitFor(() => hub.results('br')[0], 60_000, 'the block restore');
+    expect(restore.error?.message).toBeUndefined();
+    const hash = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    expect(hash(await readFile(target))).toBe(hash(await readFile(device)));
+  });
+
+  it('answers a block volume on the restic mover with a coded error naming the ferry mover', async () => {
+    const { s, hub } = await setup();
+    await kubeletBlockVolume(s.podsDir, 'pod-b3', 'pvc-blk', 1 << 20);
+    hub.assign(job({ id: 'rb-blk', kind: 'backup', podUid: 'pod-b3', repository: join(s.root, 'restic-repo'), password: 'p', mover: 'MOVER_KIND_RESTIC', volumeKind: 'VOLUME_KIND_CSI_PERSISTENT', pvName: 'pvc-blk', block: true }));
+    const result = await hub.waitFor(() => hub.results('rb-blk')[0], 60_000, 'the refused backup');
+    expect(result.error?.code).toBe('ERROR_CODE_UNSUPPORTED');
+    expect(result.error?.message).toContain('ferry mover');
   });
 
   it('writes the failed-marker with the reason when a restore fails', async () => {

@@ -91,7 +91,7 @@ async function runBackup(job: JobSpec, ctx: ExecuteContext, options: ExecutorOpt
     }
     const spec = job.backup;
     const result = await mover.backup({
-      source: { kind: 'directory', path: volume.path },
+      source: volume.block ? { kind: 'device', path: volume.path } : { kind: 'directory', path: volume.path },
       identity: sourceIdentity(job),
       ...(spec?.parent ? { parent: spec.parent } : {}),
       excludes: spec?.excludes ?? [],
@@ -109,7 +109,8 @@ async function runRestore(job: JobSpec, ctx: ExecuteContext, options: ExecutorOp
   const spec = job.restore;
   if (!spec) throw new AgentError('InvalidJob', `job ${job.id}: restore without restore details`);
   const volume = await resolveVolume({ podsDir: options.podsDir, volume: jobVolume(job) });
-  ctx.log.info('restoring volume', { path: volume.path, plugin: volume.plugin, snapshot: spec.snapshotId });
+  ctx.log.info('restoring volume', { path: volume.path, plugin: volume.plugin, snapshot: spec.snapshotId, block: volume.block });
+  if (volume.block) return { kind: 'restore', result: await restoreDevice(job, spec.snapshotId, volume.path, ctx, options) };
   await clearMarkers(volume.path, spec.restoreUid);
   let result: RestoreResult;
   try {
@@ -129,6 +130,19 @@ async function runRestore(job: JobSpec, ctx: ExecuteContext, options: ExecutorOp
     throw new AgentError('MarkerFailed', `restored ${volume.path} but could not write its done-marker: ${(cause as Error).message}; restore-wait keeps the pod waiting until the restore is retried`, { cause });
   }
   return { kind: 'restore', result };
+}
+
+/**
+ * A block volume gets no restore markers: they are files, and a device has no directory to
+ * hold them. Whoever holds the volume (a helper pod) waits for the job's result instead.
+ */
+async function restoreDevice(job: JobSpec, snapshotId: string, device: string, ctx: ExecuteContext, options: ExecutorOptions): Promise<RestoreResult> {
+  const { mover, dispose } = await options.createMover(job);
+  try {
+    return await mover.restore({ snapshotId, target: device, volumeMode: 'Block', signal: ctx.signal, onProgress: ctx.onProgress });
+  } finally {
+    await dispose();
+  }
 }
 
 // An interrupted restore is not a failed one: the job runs again (on this node, after the

@@ -4,7 +4,7 @@
  * laid out like the kubelet's.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
@@ -189,6 +189,22 @@ export async function kubeletVolume(podsDir: string, podUid: string, plugin: str
   return path;
 }
 
+/**
+ * A raw block volume as the kubelet lays it out: `<pods>/<uid>/volumeDevices/kubernetes.io~csi/<pv>`
+ * links to the published device under the kubelet's plugins directory. The "device" here is
+ * a regular file of `size` bytes standing in for one (tests need no loop devices). Returns its path.
+ */
+export async function kubeletBlockVolume(podsDir: string, podUid: string, pvName: string, size: number): Promise<string> {
+  const published = join(podsDir, '..', 'plugins', 'kubernetes.io', 'csi', 'volumeDevices', 'publish', pvName, podUid);
+  await mkdir(join(published, '..'), { recursive: true });
+  await writeFile(published, '');
+  await truncate(published, size);
+  const parent = join(podsDir, podUid, 'volumeDevices', 'kubernetes.io~csi');
+  await mkdir(parent, { recursive: true });
+  await symlink(published, join(parent, pvName));
+  return published;
+}
+
 export async function kubeletSymlinkVolume(podsDir: string, podUid: string, plugin: string, dir: string, target: string): Promise<string> {
   const parent = join(podsDir, podUid, 'volumes', plugin);
   await mkdir(parent, { recursive: true });
@@ -237,6 +253,8 @@ export interface JobInput {
   readonly snapshotId?: string;
   readonly restoreUid?: string;
   readonly timeoutSeconds?: number;
+  /** A raw block volume (volumeDevices). */
+  readonly block?: boolean;
 }
 
 export function job(input: JobInput): Job {
@@ -253,6 +271,7 @@ export function job(input: JobInput): Job {
       kind: input.volumeKind ?? 'VOLUME_KIND_EMPTY_DIR',
       pvName: input.pvName ?? '',
       pvcUid: input.pvName ? `pvc-uid-${input.pvName}` : '',
+      block: input.block ?? false,
     },
     repository: {
       location: input.repository,

@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAgentError, type AgentErrorCode } from './errors.js';
 import type { VolumeSpec } from './job-spec.js';
-import { kubeletSymlinkVolume, kubeletVolume } from './test-hub.fixture.js';
+import { kubeletBlockVolume, kubeletSymlinkVolume, kubeletVolume } from './test-hub.fixture.js';
 import { resolveVolume } from './volumes.js';
 
 let root: string;
@@ -29,7 +29,7 @@ async function failsWith(spec: VolumeSpec, code: AgentErrorCode, text: string): 
 describe('resolveVolume (kubelet layout)', () => {
   it('finds an emptyDir under kubernetes.io~empty-dir/<volume>', async () => {
     const dir = await kubeletVolume(podsDir, 'uid-1', 'kubernetes.io~empty-dir', 'data');
-    expect(await resolveVolume({ podsDir, volume: volume({}) })).toEqual({ path: dir, plugin: 'kubernetes.io~empty-dir' });
+    expect(await resolveVolume({ podsDir, volume: volume({}) })).toEqual({ path: dir, plugin: 'kubernetes.io~empty-dir', block: false });
   });
 
   it('finds a CSI PVC under kubernetes.io~csi/<pv>/mount', async () => {
@@ -40,7 +40,7 @@ describe('resolveVolume (kubelet layout)', () => {
   it('finds a non-CSI PVC under whichever plugin holds <pv>', async () => {
     const dir = await kubeletVolume(podsDir, 'uid-1', 'kubernetes.io~nfs', 'pv-nfs-1');
     await kubeletVolume(podsDir, 'uid-1', 'kubernetes.io~empty-dir', 'cache');
-    expect(await resolveVolume({ podsDir, volume: volume({ kind: 'persistent', pvName: 'pv-nfs-1' }) })).toEqual({ path: dir, plugin: 'kubernetes.io~nfs' });
+    expect(await resolveVolume({ podsDir, volume: volume({ kind: 'persistent', pvName: 'pv-nfs-1' }) })).toEqual({ path: dir, plugin: 'kubernetes.io~nfs', block: false });
   });
 
   it('works under another kubelet root (TKGI) and through a symlinked pods dir', async () => {
@@ -72,9 +72,23 @@ describe('resolveVolume (kubelet layout)', () => {
     await failsWith(volume({}), 'VolumeOutsidePodsDir', `resolves to ${outside}`);
   });
 
-  it('refuses block volumes, flagged or found under volumeDevices', async () => {
-    await failsWith(volume({ block: true }), 'VolumeIsBlock', 'raw block volume');
-    await mkdir(join(podsDir, 'uid-1', 'volumeDevices', 'kubernetes.io~csi', 'pvc-blk'), { recursive: true });
+  it('finds a block volume under volumeDevices, following the kubelet link to the published device', async () => {
+    const device = await kubeletBlockVolume(podsDir, 'uid-1', 'pvc-blk', 1 << 20);
+    const found = await resolveVolume({ podsDir, volume: volume({ kind: 'csiPersistent', pvName: 'pvc-blk', block: true }) });
+    expect(found).toEqual({ path: device, plugin: 'kubernetes.io~csi', block: true });
+    await failsWith(volume({ kind: 'csiPersistent', pvName: 'pvc-other', block: true }), 'VolumeNotFound', 'is a block volume but nothing is at');
+  });
+
+  it('refuses a block volume link that leads outside /dev and the kubelet directory', async () => {
+    const outside = join(root, 'not-kubelet.img');
+    await writeFile(outside, 'x');
+    await mkdir(join(podsDir, 'uid-1', 'volumeDevices', 'kubernetes.io~csi'), { recursive: true });
+    await symlink(outside, join(podsDir, 'uid-1', 'volumeDevices', 'kubernetes.io~csi', 'pvc-blk'));
+    await failsWith(volume({ kind: 'csiPersistent', pvName: 'pvc-blk', block: true }), 'VolumeOutsidePodsDir', `resolves to ${outside}`);
+  });
+
+  it('says so when a job asks for a filesystem but the volume is a block device', async () => {
+    await kubeletBlockVolume(podsDir, 'uid-1', 'pvc-blk', 4096);
     await failsWith(volume({ kind: 'csiPersistent', pvName: 'pvc-blk' }), 'VolumeIsBlock', 'found under volumeDevices/kubernetes.io~csi');
   });
 

@@ -45,6 +45,7 @@ function volumeMessage(pod: { namespace: string; name: string; uid: string }, vo
     pvName: volume.pvName ?? '',
     pvcUid: volume.pvc?.uid ?? '',
     pvcName: volume.pvc?.name ?? '',
+    block: volume.volumeMode === 'Block',
   };
 }
 

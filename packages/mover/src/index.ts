@@ -11,6 +11,7 @@ export type {
   BackupResult,
   FileError,
   RestoreRequest,
+  VolumeMode,
   RestoreStats,
   RestoreResult,
   SnapshotsRequest,
@@ -31,5 +32,5 @@ export type {
 } from './mover.js';
 export { MoverError, isMoverError } from './errors.js';
 export type { MoverErrorCode } from './errors.js';
-export { NativeMover, toMoverError } from './native-mover.js';
+export { NativeMover, toMoverError, DEVICE_FILE_NAME } from './native-mover.js';
 export type { NativeMoverOptions } from './native-mover.js';

@@ -62,7 +62,9 @@ export interface MoverProgress {
 export type BackupSource =
   | { readonly kind: 'directory'; readonly path: string }
   /** A stream stored as one file named `fileName` at the snapshot root (e.g. a database dump). */
-  | { readonly kind: 'stream'; readonly stream: AsyncIterable<Uint8Array>; readonly fileName: string };
+  | { readonly kind: 'stream'; readonly stream: AsyncIterable<Uint8Array>; readonly fileName: string }
+  /** A block volume's device file (or a file standing in for one): stored whole, holes skipped, size recorded. */
+  | { readonly kind: 'device'; readonly path: string };
 
 export interface BackupRequest extends ProgressOptions {
   readonly source: BackupSource;
@@ -104,10 +106,15 @@ export interface BackupResult {
 
 export interface RestoreRequest extends ProgressOptions {
   readonly snapshotId: string;
+  /** A directory; for `volumeMode: 'Block'` the device file to write the image onto. */
   readonly target: string;
   /** Restore only this path (relative to the snapshot root) and what is below it. */
   readonly include?: string;
+  /** 'Block' restores a device snapshot onto an existing device of at least its size (default 'Filesystem'). */
+  readonly volumeMode?: VolumeMode;
 }
+
+export type VolumeMode = 'Filesystem' | 'Block';
 
 export interface RestoreStats {
   readonly filesRestored: number;

@@ -89,3 +89,26 @@ describe('NativeMover', () => {
     expect(checked).toEqual({ ok: true, problems: [] });
   });
 });
+
+describe('NativeMover block volumes', () => {
+  it('backs up a device file and restores it onto a target of at least its size; a smaller one is refused', async () => {
+    const [repoDir, dir] = [await tmp(), await tmp()];
+    const mover = new NativeMover({ store: new LocalStore({ root: repoDir }), credential: { kind: 'password', password: 'pw' } });
+    await mover.init();
+    const device = join(dir, 'disk.img');
+    const data = Buffer.concat([randomBytes(300_000), Buffer.alloc(1 << 20), randomBytes(70_000)]);
+    await writeFile(device, data);
+    const backup = await mover.backup({ source: { kind: 'device', path: device }, identity });
+    expect(backup.stats.bytesProcessed).toBe(data.length);
+    const target = join(dir, 'target.img');
+    await writeFile(target, randomBytes(data.length + 4096));
+    const restored = await mover.restore({ snapshotId: backup.snapshotId, target, volumeMode: 'Block' });
+    expect(restored.stats.filesRestored).toBe(1);
+    expect((await readFile(target)).subarray(0, data.length).equals(data)).toBe(true);
+    const small = join(dir, 'small.img');
+    await writeFile(small, Buffer.alloc(1000, 1));
+    const err = await mover.restore({ snapshotId: backup.snapshotId, target: small, volumeMode: 'Block' }).catch((e: unknown) => e);
+    expect(isMoverError(err, 'InvalidArgument')).toBe(true);
+    expect((err as Error).message).toMatch(new RegExp(`${small} has 1000 bytes but the backed-up device had ${data.length}`));
+  });
+});

@@ -4,10 +4,11 @@
  * MoverError codes in one place.
  */
 import { isBlobStoreError, type BlobStore, type Clock } from '@ferry/blobstore';
-import { checkRepository, forgetSnapshots, pruneRepository, removeSnapshots, Repository, RepositoryError, sameIdentity, type Credential, type Progress, type RepositoryErrorCode, type Snapshot } from '@ferry/repository';
+import { checkRepository, forgetSnapshots, pruneRepository, removeSnapshots, Repository, RepositoryError, sameIdentity, type BackupSource as EngineBackupSource, type Credential, type Progress, type RepositoryErrorCode, type Snapshot } from '@ferry/repository';
 import { MoverError, type MoverErrorCode } from './errors.js';
 import type {
   BackupRequest,
+  BackupSource,
   BackupResult,
   CheckRequest,
   CheckResult,
@@ -51,8 +52,19 @@ const CODE_MAP: Record<RepositoryErrorCode, MoverErrorCode> = {
   Canceled: 'Canceled',
   Busy: 'RepositoryLocked',
   InvalidArgument: 'InvalidArgument',
+  // The message names the target and both sizes; the job is invalid as given.
+  TargetTooSmall: 'InvalidArgument',
   Store: 'Network',
 };
+
+/** The file name a device image gets at its snapshot's root (what `ferry dump` shows). */
+export const DEVICE_FILE_NAME = 'device';
+
+function engineSource(source: BackupSource): EngineBackupSource {
+  if (source.kind === 'directory') return { kind: 'paths', paths: [source.path] };
+  if (source.kind === 'device') return { kind: 'device', path: source.path, fileName: DEVICE_FILE_NAME };
+  return { kind: 'stream', stream: source.stream, fileName: source.fileName };
+}
 
 /** Maps any failure of the engine or its store to a MoverError. */
 export function toMoverError(err: unknown): MoverError {
@@ -110,7 +122,7 @@ export class NativeMover implements Mover {
   backup(request: BackupRequest): Promise<BackupResult> {
     return this.withRepository(request.signal, async (repo) => {
       const s = await repo.backup({
-        source: request.source.kind === 'directory' ? { kind: 'paths', paths: [request.source.path] } : { kind: 'stream', stream: request.source.stream, fileName: request.source.fileName },
+        source: engineSource(request.source),
         identity: request.identity,
         tags: request.tags,
         parent: request.parent,
@@ -138,6 +150,7 @@ export class NativeMover implements Mover {
   }
 
   restore(request: RestoreRequest): Promise<RestoreResult> {
+    if (request.volumeMode === 'Block') return this.restoreDevice(request);
     return this.withRepository(request.signal, async (repo) => {
       const s = await repo.restore({
         snapshot: request.snapshotId,
@@ -150,6 +163,18 @@ export class NativeMover implements Mover {
         stats: { filesRestored: s.files, dirsRestored: s.dirs, bytesRestored: s.bytes, durationSeconds: s.durationSeconds },
         fileErrors: s.problems,
       };
+    });
+  }
+
+  private restoreDevice(request: RestoreRequest): Promise<RestoreResult> {
+    return this.withRepository(request.signal, async (repo) => {
+      const s = await repo.restoreDevice({
+        snapshot: request.snapshotId,
+        target: request.target,
+        signal: request.signal,
+        onProgress: request.onProgress ? (p) => request.onProgress?.(toProgress(p)) : undefined,
+      });
+      return { stats: { filesRestored: 1, dirsRestored: 0, bytesRestored: s.bytesWritten, durationSeconds: s.durationSeconds }, fileErrors: [] };
     });
   }
 

@@ -70,6 +70,8 @@ export interface Snapshot {
   readonly program: string;
   /** A checkpoint of a backup that has not finished (or was killed); never "latest". */
   readonly partial?: boolean;
+  /** Set for a block device backup: the root file node holding the image, and the device size. */
+  readonly device?: { readonly file: string; readonly size: number };
 }
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'chardev' | 'blockdev';
@@ -138,7 +140,9 @@ export interface FileProblem {
 export type BackupSource =
   | { readonly kind: 'paths'; readonly paths: readonly string[] }
   /** Stored as one file `fileName` at the snapshot root; never buffered whole. */
-  | { readonly kind: 'stream'; readonly stream: AsyncIterable<Uint8Array>; readonly fileName: string };
+  | { readonly kind: 'stream'; readonly stream: AsyncIterable<Uint8Array>; readonly fileName: string }
+  /** A block device (or a file standing in for one), stored as the sparse file `fileName` at the root; holes and zero blocks are not stored. */
+  | { readonly kind: 'device'; readonly path: string; readonly fileName: string };
 
 export interface BackupOptions {
   readonly source: BackupSource;
@@ -181,6 +185,23 @@ export interface RestoreOptions {
   readonly include?: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: Progress) => void;
+}
+
+/** Restores a device snapshot onto an existing device (or file) of at least the device's size. */
+export interface DeviceRestoreOptions {
+  readonly snapshot: string;
+  readonly target: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: Progress) => void;
+}
+
+export interface DeviceRestoreSummary {
+  readonly snapshot: Snapshot;
+  /** Bytes of the device image (data and holes). */
+  readonly size: number;
+  /** Bytes of data written (holes and zero runs not counted). */
+  readonly bytesWritten: number;
+  readonly durationSeconds: number;
 }
 
 export interface RestoreSummary {

@@ -3,7 +3,8 @@
  * stays only a bounded number of files ahead of the content writer, so memory depends
  * on the files in flight and the directories on the current path, not on the tree size.
  */
-import { lstat, readlink, readFile } from 'node:fs/promises';
+import { lstat, open, readlink, readFile } from 'node:fs/promises';
+import { DeviceReader, deviceSize, type DeviceImage } from './device-image.js';
 import { toEntryStat, type EntryError, type EntryStat } from './entry-stat.js';
 import { basename, resolve } from 'node:path';
 import { currentHost, currentUser } from './host.js';
@@ -115,13 +116,19 @@ function describeSnapshot(
     identity: options.identity,
     hostname: currentHost(),
     username: currentUser(),
-    paths: options.source.kind === 'paths' ? options.source.paths.map((p) => resolve(p)) : [options.source.fileName],
+    paths: sourcePaths(options.source),
     tags: [...(options.tags ?? [])],
     ...(parent ? { parent: parent.id } : {}),
     tree,
     stats: { files: c.filesNew + c.filesChanged + c.filesUnmodified, dirs: c.dirs, bytes: c.bytesProcessed, bytesAdded: session.bytesAdded },
     program: PROGRAM,
+    ...(run.device ? { device: run.device } : {}),
   };
+}
+
+function sourcePaths(src: BackupOptions['source']): string[] {
+  if (src.kind === 'paths') return src.paths.map((p) => resolve(p));
+  return src.kind === 'device' ? [resolve(src.path)] : [src.fileName];
 }
 
 async function lineageOf(repo: RepositoryCore, options: BackupOptions): Promise<Snapshot[]> {
@@ -140,6 +147,8 @@ class BackupRun {
   readonly content: ContentStats = { bytesRead: 0, bytesDeduplicated: 0 };
   readonly problems: FileProblem[] = [];
   readonly meter: ProgressMeter;
+  /** Set once a device source is stored (§8 `device`). */
+  device: DeviceImage | undefined;
   private readonly files = new Semaphore(FILES_IN_FLIGHT);
   private readonly parentTrees: ParentTrees;
   /** Files the walk has reached, stored or not yet (the files total once the walk ends). */
@@ -183,6 +192,7 @@ class BackupRun {
     const src = this.options.source;
     const parentRoot = parent ? await this.parentMap(parent.tree) : undefined;
     if (src.kind === 'stream') return this.storeDir([await this.streamNode(src.stream, src.fileName)]);
+    if (src.kind === 'device') return this.storeDir([await this.deviceNode(src.path, src.fileName)]);
     const rules = ExcludeRules.from(this.options.excludes ?? []);
     if (src.paths.length === 0) throw new RepositoryError('InvalidArgument', 'nothing to back up: no paths given');
     if (src.paths.length === 1) {
@@ -339,14 +349,36 @@ class BackupRun {
   }
 
   private async streamNode(stream: AsyncIterable<Uint8Array>, fileName: string): Promise<TreeNode> {
-    const name = Buffer.from(fileName, 'utf8');
-    if (name.length === 0 || name.includes(0x2f)) throw new RepositoryError('InvalidArgument', `stream file name "${fileName}" must be a single path component`);
+    const name = rootFileName(fileName);
     const content = await this.writer.stream(stream, true);
     const nowNs = BigInt(this.repo.clock.now()) * 1_000_000n;
     this.counters.filesNew++;
     this.counters.bytesProcessed += content.size;
     const ids = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
     return { name, type: 'file', mode: 0o600, ...ids, mtimeNs: nowNs, ctimeNs: nowNs, inode: 0n, device: 0n, links: 1, size: content.size, content: content.ids };
+  }
+
+  /** A block device as one sparse file node: only its data extents are read into the chunker. */
+  private async deviceNode(path: string, fileName: string): Promise<TreeNode> {
+    const name = rootFileName(fileName);
+    const fh = await open(path, 'r').catch((err: unknown) => {
+      throw new RepositoryError('InvalidArgument', `cannot back up device ${path}: ${(err as Error).message}; check the block volume's device file`, { cause: err });
+    });
+    try {
+      const { size, block } = await deviceSize(fh, path);
+      const reader = new DeviceReader(fh, size, block, this.signal);
+      this.meter.bytesTotal = size;
+      this.meter.currentFile = fileName;
+      const content = await this.writer.stream(reader.data());
+      this.content.bytesRead += reader.bytesRead;
+      this.counters.filesNew++;
+      this.counters.bytesProcessed += size;
+      this.device = { file: fileName, size };
+      const nowNs = BigInt(this.repo.clock.now()) * 1_000_000n;
+      return { name, type: 'file', mode: 0o600, uid: 0, gid: 0, mtimeNs: nowNs, ctimeNs: nowNs, atimeNs: nowNs, inode: 0n, device: 0n, links: 1, size, content: content.ids, extents: reader.extents };
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Records a finished node in its directory's progress (for checkpoints); marks the promise observed. */
@@ -433,6 +465,12 @@ class BackupRun {
 }
 
 
+
+function rootFileName(fileName: string): Buffer {
+  const name = Buffer.from(fileName, 'utf8');
+  if (name.length === 0 || name.includes(0x2f)) throw new RepositoryError('InvalidArgument', `stream file name "${fileName}" must be a single path component`);
+  return name;
+}
 
 function metadata(name: Buffer, st: EntryStat): TreeNode {
   return {

@@ -15,6 +15,8 @@ export type RepositoryErrorCode =
   /** Another prune holds the prune lock (backups never get this). */
   | 'Busy'
   | 'InvalidArgument'
+  /** A device restore target smaller than the backed-up device. */
+  | 'TargetTooSmall'
   | 'Store';
 
 export class RepositoryError extends Error {

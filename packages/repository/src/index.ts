@@ -19,6 +19,8 @@ export type {
   BackupSummary,
   RestoreOptions,
   RestoreSummary,
+  DeviceRestoreOptions,
+  DeviceRestoreSummary,
 } from './api.js';
 export { Chunker, gearTable, chunkBoundaries } from './chunker.js';
 export { FORMAT_VERSION } from './config.js';

@@ -15,7 +15,10 @@ import type {
   RestoreSummary,
   Snapshot,
   TreeNode,
+  DeviceRestoreOptions,
+  DeviceRestoreSummary,
 } from './api.js';
+import { runDeviceRestore } from './device-restore.js';
 import { BlobCodec, BLOB_DATA, BLOB_TREE, type BlobType } from './blob-codec.js';
 import type { BlobIndex } from './blob-index.js';
 import { newConfig, parseConfig, serializeConfig, verifyConfig, type RepositoryConfig } from './config.js';
@@ -156,6 +159,11 @@ export class Repository implements RepositoryCore {
 
   restore(options: RestoreOptions): Promise<RestoreSummary> {
     return runRestore(this, options);
+  }
+
+  /** Writes a device snapshot back onto a block device or file at least as large as the device was. */
+  restoreDevice(options: DeviceRestoreOptions): Promise<DeviceRestoreSummary> {
+    return runDeviceRestore(this, options);
   }
 
   async listSnapshots(options: { signal?: AbortSignal } = {}): Promise<Snapshot[]> {

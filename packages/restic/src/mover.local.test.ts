@@ -136,6 +136,19 @@ describe('ResticMover on a local repository', () => {
     expect(await readFile(join(part, 'data/secret.key'), 'utf8')).toBe('k3y');
   });
 
+  it('refuses block volumes with Unsupported, naming the device and the ferry mover, before running restic', async () => {
+    const m = mover();
+    const device = join(dir, 'disk.img');
+    await writeFile(device, 'not read');
+    const backup = await m.backup({ source: { kind: 'device', path: device }, identity: POD }).catch((e: unknown) => e);
+    expect(isMoverError(backup, 'Unsupported')).toBe(true);
+    expect((backup as Error).message).toContain(device);
+    expect((backup as Error).message).toContain('ferry mover');
+    const restore = await m.restore({ snapshotId: 'abcdef12', target: device, volumeMode: 'Block' }).catch((e: unknown) => e);
+    expect(isMoverError(restore, 'Unsupported')).toBe(true);
+    expect(await readFile(device, 'utf8')).toBe('not read');
+  });
+
   it('backs up a stream piped into restic --stdin and restores it', async () => {
     const m = mover();
     await m.init();

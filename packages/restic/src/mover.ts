@@ -103,6 +103,7 @@ export class ResticMover implements Mover {
 
   async backup(request: BackupRequest): Promise<BackupResult> {
     const source = request.source;
+    if (source.kind === 'device') throw blockUnsupported(this.repositoryName(), source.path);
     const cwd = source.kind === 'directory' ? await this.sourceDirectory(source.path) : undefined;
     const parentId = await this.chooseParent(request);
     const args = [
@@ -119,6 +120,7 @@ export class ResticMover implements Mover {
   }
 
   async restore(request: RestoreRequest): Promise<RestoreResult> {
+    if (request.volumeMode === 'Block') throw blockUnsupported(this.repositoryName(), request.target);
     const id = checkSnapshotId(request.snapshotId);
     const include = request.include === undefined ? undefined : `/${request.include.replace(/^\/+/, '')}`;
     const args = ['restore', id, '--target', request.target, ...(include ? ['--include', include] : [])];
@@ -420,4 +422,12 @@ function restoreProgress(t: RestoreTotals, share: 0 | 1): { op: 'restore'; files
 export function resticExclude(cwd: string, pattern: string): string {
   const p = pattern.trim().replace(/\/+$/, '').replace(/\[!/g, '[^');
   return p.includes('/') ? join(cwd, p.replace(/^\/+/, '')) : p;
+}
+
+/**
+ * restic could read a device through --stdin, but it would store the holes as data and
+ * could restore neither holes nor a size check onto a device: block volumes need Ferry's mover.
+ */
+function blockUnsupported(repository: string, device: string): MoverError {
+  return new MoverError('Unsupported', `block volume ${device}: the restic mover (repository ${repository}) cannot back up or restore block volumes; use a BackupRepository with the ferry mover for them`);
 }

@@ -85,10 +85,10 @@ const cases: Case[] = [
     skipped: [['data', 'ExcludedByBackup']],
   },
   {
-    name: 'claims: block mode, missing, pending, excluded by annotation',
+    name: 'claims: block mode (selected as a device), missing, pending, excluded by annotation',
     options: { pod: pod([V.block, V.missing, V.pending, V.excludedClaim], all('raw', 'gone', 'late', 'cache')), claims: CLAIMS },
-    backup: [],
-    skipped: [['raw', 'BlockVolume'], ['gone', 'PVCNotFound'], ['late', 'PVCNotBound'], ['cache', 'ExcludedByPVC']],
+    backup: ['raw'],
+    skipped: [['gone', 'PVCNotFound'], ['late', 'PVCNotBound'], ['cache', 'ExcludedByPVC']],
   },
   {
     name: 'an unreadable PVC exclude annotation excludes the claim and is reported',

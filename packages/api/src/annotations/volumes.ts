@@ -21,7 +21,6 @@ export const SKIP_REASONS = {
   UnknownSource: 'The volume sets no source Ferry knows.',
   PVCNotFound: 'The PersistentVolumeClaim the volume names does not exist.',
   ExcludedByPVC: `The claim is annotated ${ANNOTATIONS.pvcExclude}: "true".`,
-  BlockVolume: 'The claim has volumeMode: Block; only filesystem volumes can be backed up.',
   PVCNotBound: 'The claim is not bound to a PersistentVolume.',
   PodNotRunning: 'The pod is not Running (or is terminating), so its volumes are not mounted on a node.',
 } as const;
@@ -76,7 +75,7 @@ export interface SelectedVolume {
   readonly name: string;
   readonly kind: VolumeSourceKind;
   /** For persistentVolumeClaim and ephemeral volumes. */
-  readonly claim?: { readonly name: string; readonly uid?: string; readonly pvName?: string };
+  readonly claim?: { readonly name: string; readonly uid?: string; readonly pvName?: string; readonly volumeMode?: 'Block' };
 }
 
 export interface SkippedPodVolume {
@@ -165,14 +164,14 @@ function checkClaim(
   const parsed = parsePvcAnnotations(pvc.metadata?.annotations);
   if (parsed.problems.length > 0) claimProblems.set(claimName, parsed.problems);
   if (parsed.exclude) return { reason: 'ExcludedByPVC', message: `PersistentVolumeClaim ${claimName} is annotated ${ANNOTATIONS.pvcExclude}.` };
-  if (pvc.spec?.volumeMode === 'Block') return { reason: 'BlockVolume', message: `PersistentVolumeClaim ${claimName} has volumeMode: Block.` };
   const pvName = pvc.spec?.volumeName;
   if (pvc.status?.phase !== undefined && pvc.status.phase !== 'Bound') {
     return { reason: 'PVCNotBound', message: `PersistentVolumeClaim ${claimName} is ${pvc.status.phase}, not Bound.` };
   }
   if (!pvName) return { reason: 'PVCNotBound', message: `PersistentVolumeClaim ${claimName} names no PersistentVolume.` };
   const uid = pvc.metadata?.uid;
-  return { name: claimName, ...(uid ? { uid } : {}), pvName };
+  // Block claims are backed up as device images (the pod lists them under volumeDevices).
+  return { name: claimName, ...(uid ? { uid } : {}), pvName, ...(pvc.spec?.volumeMode === 'Block' ? { volumeMode: 'Block' as const } : {}) };
 }
 
 function isRunning(pod: PodLike): boolean {

@@ -181,6 +181,7 @@ export const VolumeRefSchema = obj('A volume of the pod.', {
     }),
   ),
   pvName: opt(objectName('Name of the PersistentVolume bound to the claim; the kubelet names the volume directory after it.')),
+  volumeMode: opt(oneOf('Block: the claim is a raw block volume (volumeDevices), backed up and restored as a device image by the ferry mover. Absent: Filesystem.', ['Filesystem', 'Block'])),
 });
 export type VolumeRef = Infer<typeof VolumeRefSchema>;
 

@@ -22,7 +22,7 @@ const error = { code: 'AgentUnavailable', message: 'No agent connected for node 
 const counts = { total: 2, new: 0, inProgress: 0, completed: 1, partiallyFailed: 0, failed: 1, canceled: 0, skipped: 1 };
 const labelSelector = { matchLabels: { app: 'db' }, matchExpressions: [{ key: 'tier', operator: 'In' as const, values: ['backend'] }] };
 const pod = { namespace: 'shop', name: 'db-0', uid: '6f1c1a52-3c43-4a59-9d5a-0f1b2c3d4e5f', controller: { kind: 'StatefulSet', name: 'db' } };
-const volume = { name: 'data', kind: 'persistentVolumeClaim' as const, pvc: { name: 'data-db-0', uid: '0a1b2c3d-0000-4000-8000-000000000001' }, pvName: 'pvc-0a1b2c3d' };
+const volume = { name: 'data', kind: 'persistentVolumeClaim' as const, pvc: { name: 'data-db-0', uid: '0a1b2c3d-0000-4000-8000-000000000001' }, pvName: 'pvc-0a1b2c3d', volumeMode: 'Block' as const };
 const agent = { node: 'worker-1', instanceId: 'agent-7f9c' };
 
 export const backupLocationSample: BackupLocation = {

@@ -98,6 +98,7 @@ function volumeRefOf(v: SelectedVolume): PvbObject['spec']['volume'] {
     kind: v.kind,
     ...(v.claim ? { pvc: { name: v.claim.name, uid: v.claim.uid ?? '' } } : {}),
     ...(v.claim?.pvName ? { pvName: v.claim.pvName } : {}),
+    ...(v.claim?.volumeMode ? { volumeMode: v.claim.volumeMode } : {}),
   };
 }
 

@@ -26,7 +26,8 @@ export interface Volume {
    */
   'pluginDir'?: (string);
   /**
-   * The pod consumes the volume as a raw block device (volumeDevices): not supported.
+   * The pod consumes the volume as a raw block device (volumeDevices): the agent reads or
+   * writes the device under the kubelet's volumeDevices path (ferry mover only).
    */
   'block'?: (boolean);
 }
@@ -54,7 +55,8 @@ export interface Volume__Output {
    */
   'pluginDir': (string);
   /**
-   * The pod consumes the volume as a raw block device (volumeDevices): not supported.
+   * The pod consumes the volume as a raw block device (volumeDevices): the agent reads or
+   * writes the device under the kubelet's volumeDevices path (ferry mover only).
    */
   'block': (boolean);
 }
