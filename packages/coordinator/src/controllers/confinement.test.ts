@@ -12,7 +12,7 @@ import { testContext } from '../context.fixture.js';
 import type { BackupObject, PvbObject, RestoreObject } from '../objects.js';
 import type { LocationObject } from '../repositories.js';
 import { reconcileBackup } from './backup.js';
-import { reconcileRestore } from './restore.js';
+import { reconcileRestore, RESTORE_FINALIZER } from './restore.js';
 
 let api: FakeApiServer;
 type Ctx = ReturnType<typeof testContext>['ctx'];
@@ -30,7 +30,7 @@ beforeAll(async () => {
 afterAll(() => api.stop());
 
 async function restore(ctx: Ctx, namespace: string, name: string, spec: RestoreObject['spec']) {
-  const r = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name, namespace }, spec });
+  const r = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name, namespace, finalizers: [RESTORE_FINALIZER] }, spec });
   return (await reconcileRestore(ctx, r)).status;
 }
 

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { FakeApiServer } from '../../../../test/fake-cluster/index.js';
 import { testContext } from '../context.fixture.js';
-import { reconcileRestore } from '../controllers/restore.js';
+import { reconcileRestore, RESTORE_FINALIZER } from '../controllers/restore.js';
 import type { BackupObject, PvbObject, RestoreObject } from '../objects.js';
 import { nativePurgeMover } from '../purge.js';
 import type { LocationObject } from '../repositories.js';
@@ -108,7 +108,7 @@ describe('BackupRepository readiness', () => {
     await ctx.cluster.replaceStatus('Backup', backup, { phase: 'Completed' });
     const pvb = await ctx.cluster.createOrGet<PvbObject>('PodVolumeBackup', { metadata: { name: 'imported-data', namespace: 'shop', labels: { 'ferry.dev/backup': 'imported', 'ferry.dev/imported': 'true' } }, spec: { backup: 'imported', pod: { namespace: 'shop', name: 'db', uid: 'u' }, node: 'n', volume: { name: 'data', kind: 'emptyDir' }, repository: wrong.metadata.name!, mover: 'native' } });
     await ctx.cluster.replaceStatus('PodVolumeBackup', pvb, { phase: 'Completed', snapshotId: 'a'.repeat(64) });
-    const restore = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'from-imported', namespace: 'shop' }, spec: { backupName: 'imported' } });
+    const restore = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'from-imported', namespace: 'shop', finalizers: [RESTORE_FINALIZER] }, spec: { backupName: 'imported' } });
     const decision = await reconcileRestore(ctx, restore);
     expect(decision.status).toMatchObject({ phase: 'Failed', error: { code: 'RepositoryIdMismatch', message: `Restore shop/from-imported: ${message}` } });
 

@@ -14,7 +14,7 @@ import { FakeApiServer } from '../../../../test/fake-cluster/index.js';
 import { ManualClock } from '../clock.js';
 import { testContext } from '../context.fixture.js';
 import { commit } from '../controllers/commit.js';
-import { reconcileRestore } from '../controllers/restore.js';
+import { reconcileRestore, RESTORE_FINALIZER } from '../controllers/restore.js';
 import type { BackupObject, PvbObject, RestoreObject } from '../objects.js';
 import { nativePurgeMover } from '../purge.js';
 import type { LocationObject } from '../repositories.js';
@@ -261,11 +261,11 @@ describe('Backups after retention forgot their snapshots', () => {
     expect(await ctx.cluster.get<BackupObject>('Backup', 'shop', 'weekly-3')).toBeDefined();
 
     // A Restore of the whole Backup is refused up front, naming the forgotten volume; the remaining one restores.
-    const whole = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'whole', namespace: 'shop' }, spec: { backupName: 'weekly-2' } });
+    const whole = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'whole', namespace: 'shop', finalizers: [RESTORE_FINALIZER] }, spec: { backupName: 'weekly-2' } });
     const refused = await reconcileRestore(ctx, whole);
     expect(refused.status).toMatchObject({ phase: 'Failed', error: { code: 'SnapshotForgotten' } });
     expect(refused.status?.error?.message).toMatch(/^Restore shop\/whole: the snapshot\(s\) of shop\/app\/x were forgotten by retention or forget and cannot be restored; .*spec.selection.volumes/);
-    const onlyY = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'only-y', namespace: 'shop' }, spec: { backupName: 'weekly-2', selection: { volumes: ['y'] } } });
+    const onlyY = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'only-y', namespace: 'shop', finalizers: [RESTORE_FINALIZER] }, spec: { backupName: 'weekly-2', selection: { volumes: ['y'] } } });
     expect((await reconcileRestore(ctx, onlyY)).status).toMatchObject({ phase: 'InProgress', counts: { total: 1 } });
   });
 });
