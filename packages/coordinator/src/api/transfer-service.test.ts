@@ -24,7 +24,7 @@ const OPERATOR = { 'token-ops': { username: 'olivia', groups: ['ops'] } };
 const TEAM = { 'token-dev': { username: 'dan', groups: ['devs'] } };
 /** Reads Backups and repositories in the coordinator's namespace only. */
 const SYSTEM_READER = { 'token-sys': { username: 'sam' } };
-/** A tenant of the first cluster who may create Backups and repositories in mallory only. */
+/** A tenant of the first cluster who may create Backups and repositories, and read repositories, in mallory only. */
 const TENANT = { 'token-mallory': { username: 'mallory' } };
 
 interface Side {
@@ -59,6 +59,7 @@ beforeAll(async () => {
       { groups: ['devs'], verbs: ['get'], apiGroups: ['ferry.dev'], resources: ['backups'], namespaces: ['shop'] },
       { users: ['sam'], verbs: ['get'], apiGroups: ['ferry.dev'], resources: ['backups', 'backuprepositories'], namespaces: ['ferry-system'] },
       { users: ['mallory'], verbs: ['create'], apiGroups: ['ferry.dev'], resources: ['backups', 'backuprepositories'], namespaces: ['mallory'] },
+      { users: ['mallory'], verbs: ['get'], apiGroups: ['ferry.dev'], resources: ['backuprepositories'], namespaces: ['mallory'] },
     ],
   });
   two = await side('two', {
@@ -151,6 +152,20 @@ describe('ferry.v1.Transfer', () => {
     expect(await one.cluster.get<BackupObject>('Backup', 'mallory', 'nightly')).toBeUndefined();
     const key = await invoke(one.client.ImportKey, one.client, { token, password: PASSWORD, namespace: 'mallory' }, bearer('token-mallory'));
     expect(key.err?.code).toBe(status.PERMISSION_DENIED);
+  });
+
+  it("ExportKey exports only a repository that holds the request namespace: a tenant cannot name another namespace's repository", async () => {
+    const request = { repository: 'local-shop', keyExport: 'KEY_EXPORT_PASSWORD', password: PASSWORD } as const;
+    // Authorized for mallory (get backuprepositories there), but local-shop holds shop.
+    const other = await invoke(one.client.ExportKey, one.client, { ...request, namespace: 'mallory' }, bearer('token-mallory'));
+    expect(other.err?.code).toBe(status.NOT_FOUND);
+    expect(other.err?.details).toContain('BackupRepository ferry-system/local-shop does not hold namespace mallory; name the repository of that namespace');
+    expect(other.res).toBeUndefined();
+    const direct = await invoke(one.client.ExportKey, one.client, { ...request, namespace: 'shop' }, bearer('token-mallory'));
+    expect(direct.err?.code).toBe(status.PERMISSION_DENIED);
+    expect(direct.err?.details).toMatch(/user mallory may not get backuprepositories\.ferry\.dev in namespace shop/);
+    // The same request for shop by someone allowed there exports it.
+    expect((await invoke(one.client.ExportKey, one.client, { ...request, namespace: 'shop' }, bearer('token-ops'))).err).toBeUndefined();
   });
 
   it('ExportKey and ImportKey round trip; ImportKey needs create on backuprepositories', async () => {

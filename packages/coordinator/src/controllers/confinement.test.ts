@@ -3,7 +3,8 @@
  * Restore cannot reach another namespace's snapshots through spec.snapshots plus
  * namespaceMapping (it was accepted before), nor through a PodVolumeBackup that names
  * another namespace's repository, nor name another namespace's Backup; a tenant's Backup
- * cannot name other namespaces; the coordinator's namespace may still cross namespaces.
+ * cannot name other namespaces, nor reach another namespace's pod through spec.pods; the
+ * coordinator's namespace may still cross namespaces.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -12,6 +13,7 @@ import { testContext } from '../context.fixture.js';
 import type { BackupObject, PvbObject, RestoreObject } from '../objects.js';
 import type { LocationObject } from '../repositories.js';
 import { reconcileBackup } from './backup.js';
+import { commit } from './commit.js';
 import { reconcileRestore, RESTORE_FINALIZER } from './restore.js';
 
 let api: FakeApiServer;
@@ -26,12 +28,26 @@ beforeAll(async () => {
   await kube.custom.createClusterCustomObject({ group: 'ferry.dev', version: 'v1alpha1', plural: 'backuplocations', body: { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'local' }, spec: { default: true, filesystem: { path: '/nonexistent/ferry' } } } });
   const location = (await ctx.cluster.get<LocationObject>('BackupLocation', '', 'local'))!;
   for (const ns of ['shop', 'mallory']) await ctx.repositories.ensure(location, ns, 'native');
+  // A pod of shop only, whose volume any Backup of shop would take.
+  const pod = await core.createNamespacedPod({ namespace: 'shop', body: { metadata: { name: 'db-0' }, spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 'data', emptyDir: {} }] } } });
+  await core.replaceNamespacedPodStatus({ namespace: 'shop', name: 'db-0', body: { ...pod, status: { phase: 'Running' } } });
 });
 afterAll(() => api.stop());
 
 async function restore(ctx: Ctx, namespace: string, name: string, spec: RestoreObject['spec']) {
+  // Created with the cancel finalizer the first pass would add, so one pass decides.
   const r = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name, namespace, finalizers: [RESTORE_FINALIZER] }, spec });
   return (await reconcileRestore(ctx, r)).status;
+}
+
+/** Creates a Backup and reconciles it until its volumes are selected (the first pass only adds the finalizer). */
+async function selectVolumes(ctx: Ctx, namespace: string, name: string, spec: BackupObject['spec']): Promise<BackupObject> {
+  await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name, namespace }, spec });
+  for (let i = 0; i < 3; i++) {
+    const fresh = (await ctx.cluster.get<BackupObject>('Backup', namespace, name))!;
+    await commit(ctx, 'Backup', fresh, await reconcileBackup(ctx, fresh));
+  }
+  return (await ctx.cluster.get<BackupObject>('Backup', namespace, name))!;
 }
 
 const shopSnapshot = { snapshotId: SNAPSHOT, location: 'local', namespace: 'shop', volume: 'data' };
@@ -64,5 +80,20 @@ describe('Restore sources', () => {
     const b = await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'grab', namespace: 'mallory', finalizers: ['ferry.dev/backup-cleanup'] }, spec: { namespaces: ['shop'] } });
     const d = await reconcileBackup(ctx, b);
     expect(d.status).toMatchObject({ phase: 'Failed', error: { code: 'NamespaceNotAllowed', message: 'Backup mallory/grab names namespace(s) shop; only Backups in ferry-system may back up other namespaces' } });
+  });
+});
+
+describe('Backup sources', () => {
+  it("a tenant's Backup names pods of its own namespace only: another namespace's pod is reported PodNotFound and nothing of it is backed up", async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const backup = await selectVolumes(ctx, 'mallory', 'by-pod', { pods: [{ name: 'db-0', volumes: ['data'] }] });
+    expect(backup.status?.skippedVolumes).toContainEqual({ namespace: 'mallory', pod: 'db-0', volume: '*', reason: 'PodNotFound', message: 'pod mallory/db-0 named in spec.pods does not exist' });
+    const all = await ctx.cluster.list<PvbObject>('PodVolumeBackup');
+    expect(all.filter((p) => p.spec.backup === 'by-pod')).toEqual([]);
+    expect(all.filter((p) => p.spec.pod.name === 'db-0')).toEqual([]);
+    // The same spec in shop does take the pod: it is only the namespace that kept it out.
+    await selectVolumes(ctx, 'shop', 'by-pod', { pods: [{ name: 'db-0', volumes: ['data'] }] });
+    const own = await ctx.cluster.list<PvbObject>('PodVolumeBackup', 'shop', 'ferry.dev/backup=by-pod');
+    expect(own.map((p) => `${p.spec.pod.namespace}/${p.spec.pod.name}/${p.spec.volume.name} -> ${p.spec.repository}`)).toEqual(['shop/db-0/data -> local-shop']);
   });
 });

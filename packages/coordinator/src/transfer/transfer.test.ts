@@ -5,7 +5,7 @@
  * that the controllers leave them alone, and that the importing cluster's key then restores
  * the snapshots byte for byte.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -278,6 +278,37 @@ describe('export and import between two clusters', () => {
     expect(own.metadata.name).not.toBe(r.repository);
     expect(own.spec.path).toBe('other');
     expect(own.spec.repositoryId).toBeUndefined();
+  });
+
+  it("ImportKey into a named repository: it must hold the named namespace and sit at the token's location and path; a refusal changes nothing", async () => {
+    await one.api.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'billing' } } });
+    await backupOnOne('billing', 'monthly', { ledger: 'ledger volume bytes' });
+    const billing = (await exportKey(one.t, { namespace: 'billing', keyExport: 'password', password: PASSWORD })).token;
+    const imported = (await two.ctx.cluster.list<LocationObject>('BackupLocation'))[0]!;
+    // At the token's location and path, but registered for staging.
+    const staging = await two.ctx.repositories.ensureImported(imported, 'staging', { path: 'billing', repositoryId: parseToken(billing).repository.repositoryId });
+    const shop = (await two.ctx.cluster.list<RepositoryObject>('BackupRepository', SYS)).find((r) => r.spec.namespace === 'shop')!;
+    const elsewhere = await two.ctx.cluster.createOrGet<LocationObject>('BackupLocation', { apiVersion: 'ferry.dev/v1alpha1', kind: 'BackupLocation', metadata: { name: 'elsewhere' }, spec: { filesystem: { path: join(root, 'elsewhere') } } });
+    const sameName = await two.ctx.repositories.ensure(elsewhere, 'billing', 'native');
+    const state = async () => ({ keys: await readdirKeys('billing'), repositories: (await two.ctx.cluster.list<RepositoryObject>('BackupRepository', SYS)).map((r) => `${r.metadata.name}@${r.metadata.resourceVersion}`).sort() });
+    const before = await state();
+    expect(before.keys).toHaveLength(1);
+
+    const otherNamespace = await failure(importKey(two.t, { token: billing, password: PASSWORD, repository: staging.metadata.name!, namespace: 'billing' }));
+    expect(otherNamespace.code).toBe('NotFound');
+    expect(otherNamespace.message).toBe(`BackupRepository ${SYS}/${staging.metadata.name} does not hold namespace billing`);
+    const otherPath = await failure(importKey(two.t, { token: billing, password: PASSWORD, repository: shop.metadata.name! }));
+    expect(otherPath.code).toBe('FailedPrecondition');
+    expect(otherPath.message).toBe(`BackupRepository ${SYS}/${shop.metadata.name} is at ${join(root, 'repos')} path shop, but the token's repository is at ${join(root, 'repos')} path billing; name the matching repository or leave it out`);
+    const otherLocation = await failure(importKey(two.t, { token: billing, password: PASSWORD, repository: sameName.metadata.name!, namespace: 'billing' }));
+    expect(otherLocation.code).toBe('FailedPrecondition');
+    expect(otherLocation.message).toBe(`BackupRepository ${SYS}/elsewhere-billing is at ${join(root, 'elsewhere')} path billing, but the token's repository is at ${join(root, 'repos')} path billing; name the matching repository or leave it out`);
+    expect(await state()).toEqual(before);
+    await expect(access(join(root, 'elsewhere'))).rejects.toThrow(/ENOENT/);
+
+    // The repository that does hold staging takes the key: only the namespace kept it out above.
+    expect((await importKey(two.t, { token: billing, password: PASSWORD, repository: staging.metadata.name!, namespace: 'staging' })).key).toBe('added');
+    expect(await readdirKeys('billing')).toHaveLength(2);
   });
 
   it('no key, cluster key or password ever reached a log line, an Event or a status on either cluster', async () => {
