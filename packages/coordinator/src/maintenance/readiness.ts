@@ -55,6 +55,15 @@ async function openRepository(ctx: ControllerContext, repo: RepositoryObject, si
       await m.mover.snapshots({ signal });
       return { created: false };
     }
+    // restic's init is not atomic: run beside the first backup's init it left two configs and
+    // a repository no key opened (ciphertext verification failed). So the coordinator only
+    // probes a restic repository; its first backup creates it.
+    if (repo.spec.mover === 'restic') {
+      await m.mover.snapshots({ signal }).catch((err: unknown) => {
+        if ((err as { code?: string }).code !== 'RepositoryNotFound') throw err;
+      });
+      return { created: false };
+    }
     const r = await m.mover.init({ signal });
     return { created: r.created, ...(r.repositoryId ? { repositoryId: r.repositoryId } : {}) };
   } finally {
