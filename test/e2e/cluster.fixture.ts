@@ -48,6 +48,10 @@ export interface E2eClusterOptions {
   readonly auth?: { readonly tokens?: Readonly<Record<string, TokenEntry>>; readonly policy?: readonly PolicyRule[] };
   /** `real` (default): kube-apiserver + etcd; `fake`: test/fake-cluster. */
   readonly apiServer?: 'real' | 'fake';
+  /** More kube-apiserver flags (the real server only). */
+  readonly apiServerArgs?: readonly string[];
+  /** The URL the coordinator reaches the real API server at, given the server's (a proxy in front of it); default: the server's. */
+  readonly coordinatorServer?: (apiServerUrl: string) => Promise<string>;
   /** Changes to an exec run by the real server's kubelets (a cut stream, env); it runs in the pod's fake root. */
   readonly execTarget?: (r: KubeletExec & { rootDir: string }) => Partial<ExecTarget>;
 }
@@ -76,12 +80,13 @@ async function fakeBackend(o: E2eClusterOptions, webhook: WebhookTarget): Promis
 }
 
 async function realBackend(o: E2eClusterOptions, webhook: WebhookTarget): Promise<ApiBackend> {
-  const cp = await ControlPlane.start({ root: o.root, tokens: o.auth?.tokens ?? {} });
+  const cp = await ControlPlane.start({ root: o.root, tokens: o.auth?.tokens ?? {}, ...(o.apiServerArgs ? { apiServerArgs: o.apiServerArgs } : {}) });
   try {
     const kc = cp.adminKubeConfig();
     await installFerry(cp, { webhook });
     await grantRules(kc, o.auth?.policy ?? []);
-    return { adminKubeConfig: kc, coordinatorKubeConfig: await coordinatorKubeConfigYaml(cp), fake: undefined, real: cp, stop: () => cp.stop() };
+    const server = o.coordinatorServer ? await o.coordinatorServer(cp.url) : cp.url;
+    return { adminKubeConfig: kc, coordinatorKubeConfig: await coordinatorKubeConfigYaml(cp, server), fake: undefined, real: cp, stop: () => cp.stop() };
   } catch (err) {
     await cp.stop();
     throw err;

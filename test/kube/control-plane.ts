@@ -45,6 +45,31 @@ export interface ControlPlaneOptions {
   readonly apiServerArgs?: readonly string[];
 }
 
+/** One audit log entry, flattened. */
+export interface AuditEvent {
+  readonly stage: string;
+  readonly user: string;
+  readonly verb: string;
+  readonly apiGroup: string;
+  readonly resource: string;
+  readonly subresource: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly requestURI: string;
+  /** The HTTP answer (0 before the response started). */
+  readonly code: number;
+  readonly time: number;
+}
+
+function auditEventOf(line: string): AuditEvent {
+  const e = JSON.parse(line) as { stage?: string; user?: { username?: string }; verb?: string; requestURI?: string; stageTimestamp?: string; responseStatus?: { code?: number }; objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string; apiGroup?: string } };
+  const r = e.objectRef ?? {};
+  return {
+    stage: e.stage ?? '', user: e.user?.username ?? '', verb: e.verb ?? '', apiGroup: r.apiGroup ?? '', resource: r.resource ?? '', subresource: r.subresource ?? '',
+    namespace: r.namespace ?? '', name: r.name ?? '', requestURI: e.requestURI ?? '', code: e.responseStatus?.code ?? 0, time: Date.parse(e.stageTimestamp ?? '') || 0,
+  };
+}
+
 interface Daemon {
   readonly name: string;
   readonly child: ChildProcess;
@@ -112,6 +137,8 @@ export class ControlPlane {
     private readonly pki: string,
     private readonly daemons: Daemon[],
     private readonly etcdData: string,
+    /** etcd's client URL (plain HTTP on loopback), for tests that act on storage directly. */
+    readonly etcdUrl: string,
     readonly logDir: string,
     readonly startupMs: number,
   ) {}
@@ -136,7 +163,7 @@ export class ControlPlane {
       daemons.push(startDaemon('kube-apiserver', binary('kube-apiserver'), apiServerArgs({ pki, port, etcdUrl, extra: [...audit, ...(o.apiServerArgs ?? [])] }), join(logDir, 'kube-apiserver.log')));
       const url = `https://127.0.0.1:${port}`;
       const caPem = await readFile(join(pki, 'ca.crt'), 'utf8');
-      const cp = new ControlPlane(url, caPem, pki, daemons, etcdData, logDir, 0);
+      const cp = new ControlPlane(url, caPem, pki, daemons, etcdData, etcdUrl, logDir, 0);
       await cp.waitReady(daemons, 90_000);
       if (o.controllerManager !== false) await cp.startControllerManager(daemons);
       return Object.assign(cp, { startupMs: Date.now() - t0 }) as ControlPlane;
@@ -158,8 +185,25 @@ export class ControlPlane {
   }
 
   /** A kubeconfig that authenticates with a bearer token (a static token or a ServiceAccount token). */
-  tokenKubeConfig(token: string, name = 'token-user'): KubeConfig {
-    return this.kubeConfig({ name, user: { name, token } });
+  tokenKubeConfig(token: string, name = 'token-user', server = this.url): KubeConfig {
+    return this.kubeConfig({ name, user: { name, token }, server });
+  }
+
+  /**
+   * Compacts etcd up to its current revision (physically), as the API server's periodic
+   * compaction would later: a watch from an older resourceVersion then gets 410 Gone.
+   * Returns the revision compacted to (resourceVersions are etcd revisions).
+   */
+  async compactEtcd(): Promise<number> {
+    const post = async (path: string, body: unknown): Promise<{ header?: { revision?: string } }> => {
+      const r = await fetch(`${this.etcdUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
+      if (!r.ok) throw new Error(`etcd ${path}: HTTP ${r.status}: ${(await r.text()).slice(0, 300)}`);
+      return (await r.json()) as { header?: { revision?: string } };
+    };
+    const revision = Number((await post('/v3/kv/range', { key: Buffer.from('/').toString('base64') })).header?.revision);
+    if (!Number.isSafeInteger(revision) || revision <= 0) throw new Error(`etcd at ${this.etcdUrl} reported no revision`);
+    await post('/v3/kv/compaction', { revision: String(revision), physical: true });
+    return revision;
   }
 
   /** A token for a ServiceAccount through the TokenRequest API, as a projected token volume gets one. */
@@ -169,17 +213,18 @@ export class ControlPlane {
     return r.status!.token;
   }
 
+  /** Every request the API server audited so far (Metadata level, one entry per stage). */
+  async auditEvents(): Promise<AuditEvent[]> {
+    const text = await readFile(join(this.logDir, 'audit.log'), 'utf8').catch(() => '');
+    return text.split('\n').filter((line) => line.trim() !== '').map(auditEventOf);
+  }
+
   /** Requests the server refused with 403, from the audit log: `user verb resource[/sub] namespace`. */
   async forbidden(usernamePrefix = ''): Promise<string[]> {
-    const text = await readFile(join(this.logDir, 'audit.log'), 'utf8').catch(() => '');
     const out: string[] = [];
-    for (const line of text.split('\n')) {
-      if (!line.includes('"code":403')) continue;
-      const e = JSON.parse(line) as { user?: { username?: string }; verb?: string; objectRef?: { resource?: string; subresource?: string; namespace?: string; apiGroup?: string } };
-      const user = e.user?.username ?? '';
-      if (!user.startsWith(usernamePrefix)) continue;
-      const r = e.objectRef ?? {};
-      out.push(`${user} ${e.verb} ${r.apiGroup ? `${r.apiGroup}/` : ''}${r.resource ?? ''}${r.subresource ? `/${r.subresource}` : ''} ${r.namespace ?? ''}`.trim());
+    for (const e of await this.auditEvents()) {
+      if (e.code !== 403 || !e.user.startsWith(usernamePrefix)) continue;
+      out.push(`${e.user} ${e.verb} ${e.apiGroup ? `${e.apiGroup}/` : ''}${e.resource}${e.subresource ? `/${e.subresource}` : ''} ${e.namespace}`.trim());
     }
     return [...new Set(out)];
   }
@@ -194,10 +239,10 @@ export class ControlPlane {
     await rm(this.etcdData, { recursive: true, force: true });
   }
 
-  private kubeConfig(o: { name: string; user: { name: string; token?: string; certFile?: string; keyFile?: string } }): KubeConfig {
+  private kubeConfig(o: { name: string; user: { name: string; token?: string; certFile?: string; keyFile?: string }; server?: string }): KubeConfig {
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'ferry-test', server: this.url, caData: Buffer.from(this.caPem).toString('base64') }],
+      clusters: [{ name: 'ferry-test', server: o.server ?? this.url, caData: Buffer.from(this.caPem).toString('base64') }],
       users: [o.user],
       contexts: [{ name: o.name, cluster: 'ferry-test', user: o.user.name }],
       currentContext: o.name,

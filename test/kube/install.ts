@@ -75,8 +75,11 @@ async function pointWebhook(rest: KubeRest, w: { url: string; caPem: string }): 
   if (r.status >= 300) throw new Error(`pointing the webhook at ${w.url}: HTTP ${r.status}: ${r.body.slice(0, 400)}`);
 }
 
-/** A kubeconfig for the coordinator's own ServiceAccount (what its Deployment's projected token gives it). */
-export async function coordinatorKubeConfigYaml(cp: ControlPlane): Promise<string> {
+/**
+ * A kubeconfig for the coordinator's own ServiceAccount (what its Deployment's projected token
+ * gives it); `server` points it elsewhere than the API server (a proxy in front of it).
+ */
+export async function coordinatorKubeConfigYaml(cp: ControlPlane, server = cp.url): Promise<string> {
   const token = await cp.serviceAccountToken(FERRY_NAMESPACE, COORDINATOR_SERVICE_ACCOUNT, 6 * 3600);
-  return cp.tokenKubeConfig(token, 'ferry-coordinator').exportConfig();
+  return cp.tokenKubeConfig(token, 'ferry-coordinator', server).exportConfig();
 }
