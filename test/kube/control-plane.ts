@@ -43,6 +43,8 @@ export interface ControlPlaneOptions {
   readonly controllerManager?: boolean;
   /** More kube-apiserver flags. */
   readonly apiServerArgs?: readonly string[];
+  /** More etcd flags. */
+  readonly etcdArgs?: readonly string[];
 }
 
 /** One audit log entry, flattened. */
@@ -157,7 +159,7 @@ export class ControlPlane {
     const etcdData = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : o.root, 'ferry-etcd-'));
     const daemons: Daemon[] = [];
     try {
-      const etcdUrl = await startEtcd(etcdData, logDir, daemons);
+      const etcdUrl = await startEtcd(etcdData, logDir, daemons, o.etcdArgs ?? []);
       const port = await freePort();
       const audit = [`--audit-policy-file=${join(pki, 'audit-policy.yaml')}`, `--audit-log-path=${join(logDir, 'audit.log')}`, '--audit-log-mode=blocking'];
       daemons.push(startDaemon('kube-apiserver', binary('kube-apiserver'), apiServerArgs({ pki, port, etcdUrl, extra: [...audit, ...(o.apiServerArgs ?? [])] }), join(logDir, 'kube-apiserver.log')));
@@ -289,7 +291,7 @@ export class ControlPlane {
   }
 }
 
-async function startEtcd(dataDir: string, logDir: string, daemons: Daemon[]): Promise<string> {
+async function startEtcd(dataDir: string, logDir: string, daemons: Daemon[], extra: readonly string[]): Promise<string> {
   const [client, peer] = [await freePort(), await freePort()];
   const etcdUrl = `http://127.0.0.1:${client}`;
   const args = [
@@ -298,6 +300,7 @@ async function startEtcd(dataDir: string, logDir: string, daemons: Daemon[]): Pr
     '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
     '--initial-cluster', `default=http://127.0.0.1:${peer}`, '--logger', 'zap', '--log-level', 'warn',
     '--quota-backend-bytes', String(2 * 1024 ** 3),
+    ...extra,
   ];
   daemons.push(startDaemon('etcd', '/usr/bin/etcd', args, join(logDir, 'etcd.log')));
   return etcdUrl;
