@@ -11,6 +11,7 @@ import { isAlreadyExists, isNotFound } from '../errors.js';
 import { FERRY_KINDS, type AccessRequest, type ClusterEvent, type ClusterState, type ClusterWatch, type EventOptions, type ExecOptions, type ExecResult, type FerryKind, type FerryObject, type UserIdentity } from './cluster-state.js';
 import { KubeWatch } from './kube-watch.js';
 import { execInPod } from './kube-exec.js';
+import { reuseConnections } from './kube-connections.js';
 
 interface ListResult<T> {
   items: T[];
@@ -30,6 +31,7 @@ export class KubeClusterState implements ClusterState {
    * only there (a Role), so they are watched there, not cluster-wide.
    */
   constructor(readonly kubeConfig: KubeConfig, readonly options: { readonly systemNamespace?: string } = {}) {
+    reuseConnections(kubeConfig);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.coordination = kubeConfig.makeApiClient(CoordinationV1Api);
