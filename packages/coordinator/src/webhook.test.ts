@@ -63,6 +63,27 @@ describe('restore-wait webhook', () => {
     expect(JSON.parse(volumes)).toEqual({ data: 'b1-x', cache: 'b1-y' });
   });
 
+  it('waits for a block volume (volumeDevices) in a directory of an added marker emptyDir instead of mounting the device', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const pod = dbPod();
+    pod.spec!.containers[0]!.volumeDevices = [{ name: 'data', devicePath: '/dev/xvda' }];
+    const ops = decode((await reviewPod({ ctx, pendingRestores: () => [restore] }, review(pod))).response.patch);
+    const init = ops.find((o) => o.path === '/spec/initContainers')!.value[0];
+    expect(init.args.slice(-2)).toEqual(['/ferry-restore/data', '/ferry-restore/cache']);
+    expect(init.volumeMounts).toEqual([
+      { name: 'ferry-restore-markers', mountPath: '/ferry-restore/data', subPath: 'data' },
+      { name: 'cache', mountPath: '/ferry-restore/cache' },
+    ]);
+    expect(init.volumeDevices).toBeUndefined();
+    expect(ops).toContainEqual({ op: 'add', path: '/spec/volumes/-', value: { name: 'ferry-restore-markers', emptyDir: { sizeLimit: '1Mi' } } });
+  });
+
+  it('adds no marker volume to a pod without block volumes', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const ops = decode((await reviewPod({ ctx, pendingRestores: () => [restore] }, review(dbPod()))).response.patch);
+    expect(ops.filter((o) => o.path.startsWith('/spec/volumes'))).toEqual([]);
+  });
+
   it('creates the initContainers list when the pod has none', async () => {
     const { ctx } = testContext(api.kubeConfig());
     const ops = decode((await reviewPod({ ctx, pendingRestores: () => [restore] }, review(dbPod()))).response.patch);
