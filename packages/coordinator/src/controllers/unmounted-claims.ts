@@ -7,7 +7,6 @@ import type { PvcLike, V1alpha1SkippedVolume } from '@ferry/api';
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { ControllerContext } from '../context.js';
 import type { BackupObject, PvbObject } from '../objects.js';
-import type { RepositoryObject } from '../repositories.js';
 import { helperPodSpec, HELPER_POD_LABEL, HELPER_VOLUME_NAME, type HelperPodSettings } from '../helpers/helper-pod.js';
 import { helperState, type HelperTimeouts } from '../helpers/helper-lifecycle.js';
 
@@ -17,9 +16,8 @@ interface UnmountedInput {
   readonly backup: BackupObject;
   readonly namespace: string;
   readonly claims: ReadonlyMap<string, PvcLike>;
-  readonly repository: RepositoryObject;
-  readonly history: readonly PvbObject[];
   readonly out: { readonly created: PvbObject[]; readonly skipped: V1alpha1SkippedVolume[]; readonly waiting: string[] };
+  /** Creates the PodVolumeBackup of a helper pod's volume (repository, parent and excludes are the caller's). */
   readonly createOne: (pod: V1Pod, volume: PvbObject['spec']['volume']) => Promise<PvbObject>;
 }
 
