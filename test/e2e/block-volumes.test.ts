@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { createBoundPvc } from '../fake-cluster/index.js';
-import { disposeOwnedCluster, startOwnedCluster, type E2eCluster } from './cluster.fixture.js';
+import { disposeOwnedCluster, startOwnedCluster, type Cr, type E2eCluster } from './cluster.fixture.js';
 import { waitFor } from './processes.fixture.js';
 
 const NS = 'vms';
@@ -70,6 +70,14 @@ async function deletePods(ns: string): Promise<void> {
   await waitFor(async () => (await cluster.core.listNamespacedPod({ namespace: ns })).items.length === 0, 30_000, `the pods of ${ns} to be gone`);
 }
 
+/** A Restore of `backup`, then `pod` created for the webhook to adopt; resolves with the finished Restore. */
+async function restoreIntoNewPod(ns: string, name: string, backup: string, pod: V1Pod): Promise<Cr> {
+  await cluster.create('restores', { kind: 'Restore', metadata: { name }, spec: { backupName: backup } }, ns);
+  await cluster.waitPhase('restores', name, ns, ['InProgress'], 30_000);
+  await cluster.core.createNamespacedPod({ namespace: ns, body: pod });
+  return cluster.waitPhase('restores', name, ns, ['Completed', 'PartiallyFailed', 'Failed'], 120_000);
+}
+
 describe('block volumes on the real API server', () => {
   let original: Buffer;
 
@@ -92,10 +100,7 @@ describe('block volumes on the real API server', () => {
     const [claim] = (await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NS })).items;
     const device = deviceFile(claim!.spec!.volumeName!);
     await writeFile(device, randomBytes(DEVICE_BYTES));
-    await cluster.create('restores', { kind: 'Restore', metadata: { name: 'r1' }, spec: { backupName: 'b1' } }, NS);
-    await cluster.waitPhase('restores', 'r1', NS, ['InProgress'], 30_000);
-    await cluster.core.createNamespacedPod({ namespace: NS, body: vmPod('vm', 'disk') });
-    const restore = await cluster.waitPhase('restores', 'r1', NS, ['Completed', 'PartiallyFailed', 'Failed'], 120_000);
+    const restore = await restoreIntoNewPod(NS, 'r1', 'b1', vmPod('vm', 'disk'));
     expect(restore.status!['phase'], JSON.stringify(restore.status)).toBe('Completed');
     const [pod] = await cluster.runningPods(NS, 1);
     const init = pod!.spec!.initContainers![0]!;
@@ -118,10 +123,7 @@ describe('block volumes on the real API server', () => {
     const small = await createBoundPvc(cluster.kc, NS, 'disk', '4Mi', { volumeMode: 'Block' });
     const device = await blankDevice(small.spec!.volumeName!, 4 * MiB);
     await writeFile(device, Buffer.alloc(4 * MiB, 0x5a));
-    await cluster.create('restores', { kind: 'Restore', metadata: { name: 'r2' }, spec: { backupName: 'b1' } }, NS);
-    await cluster.waitPhase('restores', 'r2', NS, ['InProgress'], 30_000);
-    await cluster.core.createNamespacedPod({ namespace: NS, body: vmPod('vm-small', 'disk') });
-    const restore = await cluster.waitPhase('restores', 'r2', NS, ['Completed', 'PartiallyFailed', 'Failed'], 120_000);
+    const restore = await restoreIntoNewPod(NS, 'r2', 'b1', vmPod('vm-small', 'disk'));
     expect(restore.status!['phase'], JSON.stringify(restore.status)).toBe('Failed');
     const [pvr] = await cluster.list('podvolumerestores', NS, 'ferry.dev/restore=r2');
     expect(pvr!.status!['error']).toMatchObject({ code: 'TargetTooSmall' });
@@ -159,10 +161,7 @@ describe('an unmounted block claim', () => {
     // What the helper pod's backup holds comes back into a pod that uses the claim.
     const device = deviceFile(pvc.spec!.volumeName!);
     await writeFile(device, randomBytes(DEVICE_BYTES));
-    await cluster.create('restores', { kind: 'Restore', metadata: { name: 'ru1' }, spec: { backupName: 'u1' } }, SPARE_NS);
-    await cluster.waitPhase('restores', 'ru1', SPARE_NS, ['InProgress'], 30_000);
-    await cluster.core.createNamespacedPod({ namespace: SPARE_NS, body: vmPod('vm', 'spare-disk') });
-    const restore = await cluster.waitPhase('restores', 'ru1', SPARE_NS, ['Completed', 'PartiallyFailed', 'Failed'], 120_000);
+    const restore = await restoreIntoNewPod(SPARE_NS, 'ru1', 'u1', vmPod('vm', 'spare-disk'));
     expect(restore.status!['phase'], JSON.stringify(restore.status)).toBe('Completed');
     expect(sha256(await readFile(device))).toBe(sha256(original));
   }, 300_000);
