@@ -3,7 +3,7 @@ import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { FakeApiServer } from '../../../test/fake-cluster/index.js';
 import { testContext } from './context.fixture.js';
 import type { PvbObject, RestoreObject } from './objects.js';
-import { reviewPod, type AdmissionReview } from './webhook.js';
+import { admitPod, reviewPod, type AdmissionReview } from './webhook.js';
 
 let api: FakeApiServer;
 let restore: RestoreObject;
@@ -76,6 +76,15 @@ describe('restore-wait webhook', () => {
     ]);
     expect(init.volumeDevices).toBeUndefined();
     expect(ops).toContainEqual({ op: 'add', path: '/spec/volumes/-', value: { name: 'ferry-restore-markers', emptyDir: { sizeLimit: '1Mi' } } });
+  });
+
+  it('admits a block pod in process (standalone) with the same marker emptyDir and mount', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const pod = dbPod();
+    pod.spec!.containers[0]!.volumeDevices = [{ name: 'data', devicePath: '/dev/xvda' }];
+    const admitted = await admitPod({ ctx, pendingRestores: () => [restore] }, pod, 'shop');
+    expect(admitted.spec!.volumes!.map((v) => v.name)).toEqual(['data', 'cache', 'config', 'ferry-restore-markers']);
+    expect(admitted.spec!.initContainers![0]!.volumeMounts![0]).toEqual({ name: 'ferry-restore-markers', mountPath: '/ferry-restore/data', subPath: 'data' });
   });
 
   it('adds no marker volume to a pod without block volumes', async () => {
