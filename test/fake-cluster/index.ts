@@ -19,5 +19,5 @@ export type { CustomResourceDefinition } from './resources.js';
 export { FakeScheduler } from './scheduler.js';
 export type { FakeSchedulerOptions } from './scheduler.js';
 export { createBoundPvc, createReplicaSetPods, createStatefulSetPods, FAKE_CSI_DRIVER } from './workloads.js';
-export type { ReplicaSetPodsOptions, StatefulSetPodsOptions } from './workloads.js';
+export type { BoundPvcOptions, ReplicaSetPodsOptions, StatefulSetPodsOptions } from './workloads.js';
 export { applyJsonPatch, applyMergePatch } from './json-patch.js';

@@ -53,15 +53,21 @@ export async function createReplicaSetPods(kc: KubeConfig, o: ReplicaSetPodsOpti
   return { replicaSet, pods };
 }
 
+export interface BoundPvcOptions {
+  /** `Block`: a raw block claim and PV (pods use it under volumeDevices). */
+  readonly volumeMode?: 'Block' | 'Filesystem';
+}
+
 /** A PVC bound to a fresh CSI PV (`pvc-<uid>`), like dynamic provisioning; reused if it exists. */
-export async function createBoundPvc(kc: KubeConfig, namespace: string, name: string, storage = '1Gi'): Promise<V1PersistentVolumeClaim> {
+export async function createBoundPvc(kc: KubeConfig, namespace: string, name: string, storage = '1Gi', options: BoundPvcOptions = {}): Promise<V1PersistentVolumeClaim> {
   const core = kc.makeApiClient(CoreV1Api);
-  const spec = { accessModes: ['ReadWriteOnce'], resources: { requests: { storage } } };
+  const mode = options.volumeMode ? { volumeMode: options.volumeMode } : {};
+  const spec = { accessModes: ['ReadWriteOnce'], resources: { requests: { storage } }, ...mode };
   const pvc = await getOrCreate(() => core.readNamespacedPersistentVolumeClaim({ namespace, name }), () => core.createNamespacedPersistentVolumeClaim({ namespace, body: { metadata: { name }, spec } }));
   if (pvc.spec?.volumeName) return pvc;
   const pvName = `pvc-${pvc.metadata!.uid}`;
   const claimRef = { kind: 'PersistentVolumeClaim', namespace, name, uid: pvc.metadata!.uid!, apiVersion: 'v1' };
-  await core.createPersistentVolume({ body: { metadata: { name: pvName, annotations: { 'pv.kubernetes.io/provisioned-by': FAKE_CSI_DRIVER } }, spec: { capacity: { storage }, accessModes: ['ReadWriteOnce'], persistentVolumeReclaimPolicy: 'Delete', claimRef, csi: { driver: FAKE_CSI_DRIVER, volumeHandle: pvName } } } });
+  await core.createPersistentVolume({ body: { metadata: { name: pvName, annotations: { 'pv.kubernetes.io/provisioned-by': FAKE_CSI_DRIVER } }, spec: { capacity: { storage }, accessModes: ['ReadWriteOnce'], persistentVolumeReclaimPolicy: 'Delete', claimRef, csi: { driver: FAKE_CSI_DRIVER, volumeHandle: pvName }, ...mode } } });
   await core.patchPersistentVolumeStatus({ name: pvName, body: [{ op: 'replace', path: '/status', value: { phase: 'Bound' } }] });
   await core.patchNamespacedPersistentVolumeClaim({ namespace, name, body: [{ op: 'add', path: '/spec/volumeName', value: pvName }] });
   return core.patchNamespacedPersistentVolumeClaimStatus({ namespace, name, body: [{ op: 'replace', path: '/status', value: { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage } } }] });

@@ -160,7 +160,7 @@ describe('agent with the restic mover', () => {
     expect((await stat(doneMarkerPath(target, 'ru'))).isFile()).toBe(true);
   });
 
-  it('backs up a raw block volume (volumeDevices) and restores it bit-exact onto another pod\'s device', async () => {
+  it('backs up a raw block volume (volumeDevices) and restores it bit-exact onto another pod\'s device, its done-marker in the pod\'s marker emptyDir', async () => {
     const { s, hub } = await setup();
     const size = 4 << 20;
     const device = await kubeletBlockVolume(s.podsDir, 'pod-b1', 'pvc-blk', size);
@@ -176,12 +176,33 @@ describe('agent with the restic mover', () => {
     expect(Number(backup.backup!.stats!.bytesProcessed)).toBe(size);
     const target = await kubeletBlockVolume(s.podsDir, 'pod-b2', 'pvc-blk', size);
     await writeFile(target, randomBytes(size));
+    const markers = await kubeletVolume(s.podsDir, 'pod-b2', 'kubernetes.io~empty-dir', 'ferry-restore-markers');
     hub.send({ restoreMayStart: { jobId: 'br' } });
-    hub.assign(job({ id: 'br', kind: 'restore', podUid: 'pod-b2', ...common, snapshotId: backup.backup!.snapshotId }));
+    hub.assign(job({ id: 'br', kind: 'restore', podUid: 'pod-b2', ...common, snapshotId: backup.backup!.snapshotId, restoreUid: 'rb-1' }));
     const restore = await hub.waitFor(() => hub.results('br')[0], 60_000, 'the block restore');
     expect(restore.error?.message).toBeUndefined();
     const hash = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
     expect(hash(await readFile(target))).toBe(hash(await readFile(device)));
+    expect(await readFile(doneMarkerPath(join(markers, 'data'), 'rb-1'), 'utf8')).toBe(`${backup.backup!.snapshotId}\n`);
+  });
+
+  it('refuses a block restore onto a smaller device with the sizes, in the result and in the failed-marker', async () => {
+    const { s, hub } = await setup();
+    await kubeletBlockVolume(s.podsDir, 'pod-s1', 'pvc-big', 2 << 20);
+    const repo = join(s.root, 'native-repo');
+    const common = { repository: repo, volumeKind: 'VOLUME_KIND_CSI_PERSISTENT' as const, block: true };
+    hub.assign(job({ id: 'sb', kind: 'backup', podUid: 'pod-s1', pvName: 'pvc-big', ...common }));
+    const backup = await hub.waitFor(() => hub.results('sb')[0], 60_000, 'the block backup');
+    expect(backup.error?.message).toBeUndefined();
+    const small = await kubeletBlockVolume(s.podsDir, 'pod-s2', 'pvc-small', 1 << 20);
+    const markers = await kubeletVolume(s.podsDir, 'pod-s2', 'kubernetes.io~empty-dir', 'ferry-restore-markers');
+    hub.send({ restoreMayStart: { jobId: 'sr' } });
+    hub.assign(job({ id: 'sr', kind: 'restore', podUid: 'pod-s2', pvName: 'pvc-small', ...common, snapshotId: backup.backup!.snapshotId, restoreUid: 'rs-1' }));
+    const result = await hub.waitFor(() => hub.results('sr')[0], 60_000, 'the refused restore');
+    expect(result.error?.code).toBe('ERROR_CODE_TARGET_TOO_SMALL');
+    expect(result.error?.message).toMatch(/1048576 bytes.*2097152/);
+    expect(await readFile(join(markers, 'data', '.ferry', 'rs-1.failed'), 'utf8')).toContain(result.error!.message);
+    expect((await stat(small)).size).toBe(1 << 20);
   });
 
   it('answers a block volume on the restic mover with a coded error naming the ferry mover', async () => {

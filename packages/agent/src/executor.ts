@@ -1,16 +1,20 @@
 /**
  * Does the work of one job once it may run: finds the volume, runs the mover, and for
- * restores writes the done-marker (or the failed-marker with the reason). Maintenance
+ * restores writes the done-marker (or the failed-marker with the reason) into the volume,
+ * or for a block volume into the pod's marker emptyDir when it has one. Maintenance
  * jobs (check, prune) work on the repository alone and measure it afterwards.
  */
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RESTORE_MARKER_VOLUME } from '@ferry/api';
 import type { BackupResult, CheckResult, Mover, MoverProgress, PruneResult, RepositoryStats, RestoreResult } from '@ferry/mover';
 import { AgentError, JobAbort } from './errors.js';
-import { jobSecrets, jobVolume, redact, sourceIdentity, type JobSpec, type MaintenanceOperationName } from './job-spec.js';
+import { jobSecrets, jobVolume, redact, sourceIdentity, type JobSpec, type MaintenanceOperationName, type VolumeSpec } from './job-spec.js';
 import type { Logger } from '@ferry/log';
 import { clearMarkers, writeDoneMarker, writeFailedMarker } from './markers.js';
 import type { MoverFactory } from './movers.js';
 import { classifyError } from './status-codes.js';
-import { resolveVolume } from './volumes.js';
+import { EMPTY_DIR_PLUGIN, resolveVolume } from './volumes.js';
 
 export interface MaintenanceResult {
   readonly operation: MaintenanceOperationName;
@@ -110,39 +114,43 @@ async function runRestore(job: JobSpec, ctx: ExecuteContext, options: ExecutorOp
   if (!spec) throw new AgentError('InvalidJob', `job ${job.id}: restore without restore details`);
   const volume = await resolveVolume({ podsDir: options.podsDir, volume: jobVolume(job) });
   ctx.log.info('restoring volume', { path: volume.path, plugin: volume.plugin, snapshot: spec.snapshotId, block: volume.block });
-  if (volume.block) return { kind: 'restore', result: await restoreDevice(job, spec.snapshotId, volume.path, ctx, options) };
-  await clearMarkers(volume.path, spec.restoreUid);
+  const markers = volume.block ? await blockMarkerDir(options.podsDir, jobVolume(job)) : volume.path;
+  if (markers) await clearMarkers(markers, spec.restoreUid);
   let result: RestoreResult;
   try {
     const { mover, dispose } = await options.createMover(job);
     try {
-      result = await mover.restore({ snapshotId: spec.snapshotId, target: volume.path, ...(spec.include ? { include: spec.include } : {}), signal: ctx.signal, onProgress: ctx.onProgress });
+      const target = volume.block ? { target: volume.path, volumeMode: 'Block' as const } : { target: volume.path, ...(spec.include ? { include: spec.include } : {}) };
+      result = await mover.restore({ snapshotId: spec.snapshotId, ...target, signal: ctx.signal, onProgress: ctx.onProgress });
     } finally {
       await dispose();
     }
   } catch (err) {
-    await markFailed(job, volume.path, err, ctx);
+    if (markers) await markFailed(job, markers, err, ctx);
     throw err;
   }
+  if (!markers) return { kind: 'restore', result };
   try {
-    await writeDoneMarker(volume.path, spec.restoreUid, `${spec.snapshotId}\n`);
+    await writeDoneMarker(markers, spec.restoreUid, `${spec.snapshotId}\n`);
   } catch (cause) {
-    throw new AgentError('MarkerFailed', `restored ${volume.path} but could not write its done-marker: ${(cause as Error).message}; restore-wait keeps the pod waiting until the restore is retried`, { cause });
+    throw new AgentError('MarkerFailed', `restored ${volume.path} but could not write its done-marker in ${markers}: ${(cause as Error).message}; restore-wait keeps the pod waiting until the restore is retried`, { cause });
   }
   return { kind: 'restore', result };
 }
 
 /**
- * A block volume gets no restore markers: they are files, and a device has no directory to
- * hold them. Whoever holds the volume (a helper pod) waits for the job's result instead.
+ * A device has no directory to hold restore markers. A pod the restore webhook adopted has
+ * an emptyDir for them (RESTORE_MARKER_VOLUME) where its restore-wait waits in
+ * `<emptyDir>/<volume name>`; a pod without one (a helper pod) waits for the job's result
+ * instead, and gets no markers. A symlink there is refused: the agent writes as root.
  */
-async function restoreDevice(job: JobSpec, snapshotId: string, device: string, ctx: ExecuteContext, options: ExecutorOptions): Promise<RestoreResult> {
-  const { mover, dispose } = await options.createMover(job);
-  try {
-    return await mover.restore({ snapshotId, target: device, volumeMode: 'Block', signal: ctx.signal, onProgress: ctx.onProgress });
-  } finally {
-    await dispose();
-  }
+async function blockMarkerDir(podsDir: string, volume: VolumeSpec): Promise<string | undefined> {
+  const emptyDir = join(podsDir, volume.podUid, 'volumes', EMPTY_DIR_PLUGIN, RESTORE_MARKER_VOLUME);
+  const dir = join(emptyDir, volume.volumeName);
+  const kinds = await Promise.all([emptyDir, dir].map((p) => lstat(p).then((st) => (st.isDirectory() ? 'dir' : 'other'), () => 'missing')));
+  if (kinds[0] !== 'dir') return undefined;
+  if (kinds[1] === 'other') throw new AgentError('InvalidJob', `the restore marker directory ${dir} of block volume ${volume.volumeName} is not a directory; delete the pod so that the kubelet makes a fresh one`);
+  return dir;
 }
 
 // An interrupted restore is not a failed one: the job runs again (on this node, after the

@@ -113,7 +113,7 @@ describe('ProgressThrottle', () => {
 
 describe('status codes (the one error mapping)', () => {
   it('maps every mover and agent code, and the agent abort reason wins', () => {
-    const mover: MoverErrorCode[] = ['WrongPassword', 'RepositoryNotFound', 'RepositoryLocked', 'RepositoryCorrupt', 'SnapshotNotFound', 'SourceNotFound', 'Network', 'NoSpace', 'PermissionDenied', 'PartialFailure', 'Canceled', 'Timeout', 'InvalidArgument', 'Unsupported', 'BinaryMissing', 'Internal'];
+    const mover: MoverErrorCode[] = ['WrongPassword', 'RepositoryNotFound', 'RepositoryLocked', 'RepositoryCorrupt', 'SnapshotNotFound', 'SourceNotFound', 'Network', 'NoSpace', 'PermissionDenied', 'PartialFailure', 'TargetTooSmall', 'Canceled', 'Timeout', 'InvalidArgument', 'Unsupported', 'BinaryMissing', 'Internal'];
     for (const code of mover) expect(classifyError(new MoverError(code, 'x')).code).not.toBe('ERROR_CODE_UNSPECIFIED');
     const agent: AgentErrorCode[] = ['InvalidJob', 'VolumeNotFound', 'VolumeAmbiguous', 'VolumeIsBlock', 'VolumeOutsidePodsDir', 'MoverUnavailable', 'MarkerFailed'];
     for (const code of agent) expect(classifyError(new AgentError(code, 'x')).code).toMatch(/^ERROR_CODE_/);
@@ -121,6 +121,6 @@ describe('status codes (the one error mapping)', () => {
     expect(classifyError(new MoverError('Canceled', 'stopped'), new JobAbort('interrupted', 'SIGTERM'))).toMatchObject({ code: 'ERROR_CODE_INTERRUPTED', message: 'SIGTERM', retriable: true, result: 'interrupted' });
     expect(classifyError(new Error('boom')).code).toBe('ERROR_CODE_INTERNAL');
     expect(grpcStatusOf('ERROR_CODE_VOLUME_NOT_FOUND')).toBe(status.NOT_FOUND);
-    expect(Object.keys(ERROR_CODES)).toHaveLength(22);
+    expect(Object.keys(ERROR_CODES)).toHaveLength(23);
   });
 });

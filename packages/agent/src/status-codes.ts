@@ -39,6 +39,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCodeName, CodeInfo>> = {
   ERROR_CODE_UNSUPPORTED: { grpcStatus: GrpcStatus.UNIMPLEMENTED, retriable: false },
   ERROR_CODE_MARKER_FAILED: { grpcStatus: GrpcStatus.INTERNAL, retriable: true },
   ERROR_CODE_PARTIAL_FAILURE: { grpcStatus: GrpcStatus.ABORTED, retriable: false },
+  ERROR_CODE_TARGET_TOO_SMALL: { grpcStatus: GrpcStatus.FAILED_PRECONDITION, retriable: false },
 };
 
 const FROM_MOVER: Readonly<Record<MoverErrorCode, ErrorCodeName>> = {
@@ -52,6 +53,7 @@ const FROM_MOVER: Readonly<Record<MoverErrorCode, ErrorCodeName>> = {
   NoSpace: 'ERROR_CODE_NO_SPACE',
   PermissionDenied: 'ERROR_CODE_PERMISSION_DENIED',
   PartialFailure: 'ERROR_CODE_PARTIAL_FAILURE',
+  TargetTooSmall: 'ERROR_CODE_TARGET_TOO_SMALL',
   Canceled: 'ERROR_CODE_CANCELED',
   Timeout: 'ERROR_CODE_TIMEOUT',
   InvalidArgument: 'ERROR_CODE_INVALID_JOB',

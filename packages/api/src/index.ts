@@ -204,7 +204,7 @@ export { KeyExport } from './api-proto.js';
 // which also render deploy/crds/ (test/checks/crds.mjs). Types carry the V1alpha1 prefix,
 // as @kubernetes/client-node's do, so they never clash with the gRPC message types.
 export { API_GROUP, API_VERSION, GROUP_VERSION, MOVERS, OPERATION_PHASES, TERMINAL_PHASES, isTerminalPhase, VOLUME_SOURCE_KINDS, COMMAND_VOLUME_KIND } from './crd/common.js';
-export { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN, REASON_PATTERN, SNAPSHOT_ID_PATTERN } from './crd/common.js';
+export { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN, REASON_PATTERN, RESTORE_MARKER_VOLUME, SNAPSHOT_ID_PATTERN } from './crd/common.js';
 export type {
   Mover as V1alpha1Mover,
   OperationPhase as V1alpha1OperationPhase,

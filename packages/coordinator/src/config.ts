@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '@ferry/api';
 import type { ControllerSettings } from './context.js';
+import { HELPER_POD_DEFAULTS, parseTolerations, quantityProblem, type HelperPodConfig } from './helpers/helper-settings.js';
 import { AGENT_IDENTITY_MODES, isAgentIdentityMode, type AgentIdentity } from './agent-identity.js';
 import type { HubTls } from './hub.js';
 import type { ApiTlsFiles } from './api/tls-listener.js';
@@ -81,6 +82,11 @@ export const OPTIONS = {
   maxAttempts: { flag: 'max-attempts', env: 'FERRY_MAX_ATTEMPTS', default: '3', help: 'Assignments per volume, counting retries after an agent restart.' },
   restoreWaitImage: { flag: 'restore-wait-image', env: 'FERRY_RESTORE_WAIT_IMAGE', default: 'ghcr.io/ferry-backup/ferry-agent:0.1.0', help: 'Image of the restore-wait init container (the agent image).' },
   restoreWaitCommand: { flag: 'restore-wait-command', env: 'FERRY_RESTORE_WAIT_COMMAND', default: '/usr/local/bin/ferry-restore-wait', help: 'Command of the restore-wait init container (comma-separated argv).' },
+  helperPodImage: { flag: 'helper-pod-image', env: 'FERRY_HELPER_POD_IMAGE', help: 'Image of helper pods (docs/helper-pods.md); it must hold the wait binary of --restore-wait-command. Default: --restore-wait-image.' },
+  helperPodCpuRequest: { flag: 'helper-pod-cpu-request', env: 'FERRY_HELPER_POD_CPU_REQUEST', default: HELPER_POD_DEFAULTS.cpu, help: 'CPU request of helper pods (a Kubernetes quantity).' },
+  helperPodMemoryRequest: { flag: 'helper-pod-memory-request', env: 'FERRY_HELPER_POD_MEMORY_REQUEST', default: HELPER_POD_DEFAULTS.memory, help: 'Memory request and limit of helper pods (a Kubernetes quantity).' },
+  helperPodTolerations: { flag: 'helper-pod-tolerations', env: 'FERRY_HELPER_POD_TOLERATIONS', default: '', help: "Tolerations of helper pods, for tainted storage nodes: comma-separated key[=value][:Effect] (with a value: Equal, without: Exists; no effect: every effect), or a JSON list of pod-spec tolerations. Default: none." },
+  helperPodProvisioningTimeout: { flag: 'helper-pod-provisioning-timeout', env: 'FERRY_HELPER_POD_PROVISIONING_TIMEOUT', default: HELPER_POD_DEFAULTS.provisioningTimeout, help: "How long a helper pod's claim may stay unbound before the volume is skipped with ProvisioningFailed." },
   workers: { flag: 'workers', env: 'FERRY_WORKERS', default: '4', help: 'Reconciles running at once.' },
   logLevel: { flag: 'log-level', env: 'FERRY_LOG_LEVEL', default: 'info', help: 'debug, info, warn or error.' },
   standalone: { flag: 'standalone', env: 'FERRY_STANDALONE', boolean: true, default: 'false', help: 'Run without Kubernetes on one machine: state in --state-dir, pods from --manifests-dir, volumes under --pods-dir. Implies no leader election and no webhook server (restores are admitted in process).' },
@@ -131,7 +137,7 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
   const bool = (n: Name): boolean => ['true', '1', 'yes'].includes(str(n).toLowerCase());
   const ms = (n: Name): number => {
     const d = parseDuration(str(n));
-    if (!d.ok || d.milliseconds <= 0) problems.push(`--${OPTIONS[n].flag} ${JSON.stringify(str(n))}: expected a positive ${d.ok ? 'duration' : d.expected}`);
+    if (!d.ok || d.milliseconds <= 0) problems.push(`--${OPTIONS[n].flag} ${JSON.stringify(str(n))}: expected a positive ${d.ok ? 'duration' : d.expected.replace(/^a /, '')}`);
     return d.ok ? d.milliseconds : 0;
   };
   const int = (n: Name, min: number, max: number): number => {
@@ -175,6 +181,7 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
       maxAttempts: int('maxAttempts', 1, 10),
       locationValidationMs: ms('locationValidationInterval'),
       restoreWait: { image: str('restoreWaitImage'), command: str('restoreWaitCommand').split(',').filter((s) => s !== '') },
+      helperPods: helperPodConfig(str, ms, problems),
     },
     workers: int('workers', 1, 64),
     logLevel: isLogLevel(logLevel) ? logLevel : 'info',
@@ -183,6 +190,22 @@ function buildConfig(values: Record<string, string | boolean | undefined>, env: 
   if (config.leaderElection.renewDeadlineMs >= config.leaderElection.leaseDurationMs) problems.push('--renew-deadline must be shorter than --lease-duration');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function helperPodConfig(str: (n: Name) => string, ms: (n: Name) => number, problems: string[]): HelperPodConfig {
+  const requests = { cpu: str('helperPodCpuRequest'), memory: str('helperPodMemoryRequest') };
+  for (const [n, v] of [['helperPodCpuRequest', requests.cpu], ['helperPodMemoryRequest', requests.memory]] as const) {
+    const problem = quantityProblem(OPTIONS[n].flag, v);
+    if (problem) problems.push(problem);
+  }
+  const tolerations = parseTolerations(OPTIONS.helperPodTolerations.flag, str('helperPodTolerations'));
+  if (!tolerations.ok) problems.push(tolerations.problem);
+  return {
+    image: str('helperPodImage') || str('restoreWaitImage'),
+    requests,
+    tolerations: tolerations.ok ? tolerations.tolerations : [],
+    provisioningTimeoutMs: ms('helperPodProvisioningTimeout'),
+  };
 }
 
 /** One process, no API server: no Lease to campaign for and nobody to call a webhook. */

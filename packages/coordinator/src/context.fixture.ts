@@ -21,7 +21,7 @@ export function testContext(kubeConfig: KubeConfig, clock = new ManualClock(), p
     metrics: new CoordinatorMetrics({ defaultMetrics: false }),
     repositories: new Repositories({ cluster, namespace: 'ferry-system' }),
     purgeMovers,
-    settings: { namespace: 'ferry-system', agentWaitMs: 60_000, agentLostMs: 60_000, progressIntervalMs: 2_000, maxAttempts: 2, locationValidationMs: 300_000, restoreWait: { image: 'ferry-agent:test', command: ['/usr/local/bin/ferry-restore-wait'] } },
+    settings: { namespace: 'ferry-system', agentWaitMs: 60_000, agentLostMs: 60_000, progressIntervalMs: 2_000, maxAttempts: 2, locationValidationMs: 300_000, restoreWait: { image: 'ferry-agent:test', command: ['/usr/local/bin/ferry-restore-wait'] }, helperPods: { image: 'ferry-agent:test', requests: { cpu: '10m', memory: '32Mi' }, tolerations: [], provisioningTimeoutMs: 300_000 } },
     enqueue: (key) => void enqueued.push(key),
     startedAt: clock.now(),
   };

@@ -1,5 +1,6 @@
 /** What every controller needs, built once by the Coordinator and passed in. */
 import type { HelperPods } from './helpers/helper-pods.js';
+import type { HelperPodConfig } from './helpers/helper-settings.js';
 import type { Clock } from './clock.js';
 import type { AgentHub } from './hub.js';
 import type { ClusterState } from './cluster/cluster-state.js';
@@ -24,6 +25,8 @@ export interface ControllerSettings {
   readonly locationValidationMs: number;
   /** The restore-wait init container. */
   readonly restoreWait: { readonly image: string; readonly command: readonly string[] };
+  /** Helper pods for claims no pod mounts (docs/helper-pods.md). */
+  readonly helperPods: HelperPodConfig;
 }
 
 export interface ControllerContext {

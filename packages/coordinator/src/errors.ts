@@ -108,6 +108,7 @@ const AGENT_CODES: Record<ErrorCode__Output, ResourceError> = {
   ERROR_CODE_UNSUPPORTED: { code: 'Unsupported', reason: 'MoverFailed' },
   ERROR_CODE_MARKER_FAILED: { code: 'MarkerFailed', reason: 'MoverFailed' },
   ERROR_CODE_PARTIAL_FAILURE: { code: 'PartialFailure', reason: 'MoverFailed' },
+  ERROR_CODE_TARGET_TOO_SMALL: { code: 'TargetTooSmall', reason: 'MoverFailed' },
 };
 
 export function resourceErrorOf(code: ErrorCode__Output): ResourceError {

@@ -3,7 +3,7 @@ import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { FakeApiServer } from '../../../test/fake-cluster/index.js';
 import { testContext } from './context.fixture.js';
 import type { PvbObject, RestoreObject } from './objects.js';
-import { reviewPod, type AdmissionReview } from './webhook.js';
+import { admitPod, reviewPod, type AdmissionReview } from './webhook.js';
 
 let api: FakeApiServer;
 let restore: RestoreObject;
@@ -61,6 +61,36 @@ describe('restore-wait webhook', () => {
     expect(ops).toContainEqual({ op: 'add', path: '/metadata/labels/restore.ferry.dev~1restore', value: 'r1' });
     const volumes = ops.find((o) => o.path === '/metadata/annotations/restore.ferry.dev~1volumes')!.value;
     expect(JSON.parse(volumes)).toEqual({ data: 'b1-x', cache: 'b1-y' });
+  });
+
+  it('waits for a block volume (volumeDevices) in a directory of an added marker emptyDir instead of mounting the device', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const pod = dbPod();
+    pod.spec!.containers[0]!.volumeDevices = [{ name: 'data', devicePath: '/dev/xvda' }];
+    const ops = decode((await reviewPod({ ctx, pendingRestores: () => [restore] }, review(pod))).response.patch);
+    const init = ops.find((o) => o.path === '/spec/initContainers')!.value[0];
+    expect(init.args.slice(-2)).toEqual(['/ferry-restore/data', '/ferry-restore/cache']);
+    expect(init.volumeMounts).toEqual([
+      { name: 'ferry-restore-markers', mountPath: '/ferry-restore/data', subPath: 'data' },
+      { name: 'cache', mountPath: '/ferry-restore/cache' },
+    ]);
+    expect(init.volumeDevices).toBeUndefined();
+    expect(ops).toContainEqual({ op: 'add', path: '/spec/volumes/-', value: { name: 'ferry-restore-markers', emptyDir: { sizeLimit: '1Mi' } } });
+  });
+
+  it('admits a block pod in process (standalone) with the same marker emptyDir and mount', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const pod = dbPod();
+    pod.spec!.containers[0]!.volumeDevices = [{ name: 'data', devicePath: '/dev/xvda' }];
+    const admitted = await admitPod({ ctx, pendingRestores: () => [restore] }, pod, 'shop');
+    expect(admitted.spec!.volumes!.map((v) => v.name)).toEqual(['data', 'cache', 'config', 'ferry-restore-markers']);
+    expect(admitted.spec!.initContainers![0]!.volumeMounts![0]).toEqual({ name: 'ferry-restore-markers', mountPath: '/ferry-restore/data', subPath: 'data' });
+  });
+
+  it('adds no marker volume to a pod without block volumes', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const ops = decode((await reviewPod({ ctx, pendingRestores: () => [restore] }, review(dbPod()))).response.patch);
+    expect(ops.filter((o) => o.path.startsWith('/spec/volumes'))).toEqual([]);
   });
 
   it('creates the initContainers list when the pod has none', async () => {

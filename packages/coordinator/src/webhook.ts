@@ -2,15 +2,17 @@
  * The mutating admission webhook for pod CREATE: a pod that matches a pending Restore
  * (by claim name for PVC volumes, by controller owner and volume name otherwise) gets the
  * restore-wait init container prepended, a mount of every volume to restore, and the
- * labels/annotations that tie it to the Restore. Everything else passes unchanged, and a
+ * labels/annotations that tie it to the Restore. A block volume (one the pod's containers
+ * list under volumeDevices) cannot be mounted and holds no marker files: restore-wait waits
+ * on a directory of an emptyDir added for it instead, where the agent writes its markers. Everything else passes unchanged, and a
  * pod that already carries the container is left alone (idempotent on reinvocation).
  */
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ANNOTATIONS, isTerminalPhase, RESTORE_DEFAULTS, parseDuration } from '@ferry/api';
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { ANNOTATIONS, isTerminalPhase, RESTORE_DEFAULTS, RESTORE_MARKER_VOLUME, parseDuration } from '@ferry/api';
+import type { V1Container, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { ANNOTATIONS_OUT, LABELS, RESTORE_WAIT_CONTAINER, type ControllerContext } from './context.js';
 import { matchPod, restoreItems, type RestoreItem } from './controllers/restore-items.js';
 import { selectorMatches } from './controllers/selectors.js';
@@ -59,12 +61,14 @@ export async function admitPod(deps: WebhookDeps, pod: V1Pod, namespace: string)
   return {
     ...pod,
     metadata: { ...pod.metadata, labels: { ...pod.metadata?.labels, ...m.labels }, annotations: { ...pod.metadata?.annotations, ...m.annotations } },
-    spec: { containers: [], ...pod.spec, initContainers: [m.container, ...(pod.spec?.initContainers ?? [])] },
+    spec: { containers: [], ...pod.spec, initContainers: [m.container, ...(pod.spec?.initContainers ?? [])], ...(m.volume ? { volumes: [...(pod.spec?.volumes ?? []), m.volume] } : {}) },
   };
 }
 
 interface PodMutation {
   readonly container: V1Container;
+  /** The marker emptyDir, when the pod restores a block volume. */
+  readonly volume?: V1Volume;
   readonly labels: Record<string, string>;
   readonly annotations: Record<string, string>;
 }
@@ -76,14 +80,22 @@ async function mutationFor(deps: WebhookDeps, pod: V1Pod, namespace: string): Pr
   for (const restore of restores) {
     if (!selectorMatches(restore.spec.selection?.labelSelector, pod.metadata?.labels ?? {})) continue;
     const matched = await matchAgainst(deps.ctx, restore, pod, namespace);
-    if (matched.size > 0) return mutation(deps.ctx, restore, matched);
+    if (matched.size > 0) return mutation(deps.ctx, restore, matched, blockVolumes(pod));
   }
   return undefined;
 }
 
-function mutation(c: ControllerContext, restore: RestoreObject, matched: Map<string, RestoreItem>): PodMutation {
+/** Volumes some container of the pod uses as a raw block device. */
+function blockVolumes(pod: V1Pod): Set<string> {
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  return new Set(containers.flatMap((c) => (c.volumeDevices ?? []).map((d) => d.name)));
+}
+
+function mutation(c: ControllerContext, restore: RestoreObject, matched: Map<string, RestoreItem>, block: ReadonlySet<string>): PodMutation {
+  const volumes = [...matched.keys()];
   return {
-    container: restoreWaitContainer(c, restore, [...matched.keys()]),
+    container: restoreWaitContainer(c, restore, volumes, block),
+    ...(volumes.some((v) => block.has(v)) ? { volume: { name: RESTORE_MARKER_VOLUME, emptyDir: { sizeLimit: '1Mi' } } } : {}),
     labels: { [LABELS.restoredBy]: restore.metadata.name ?? '' },
     annotations: {
       [ANNOTATIONS_OUT.restoreUid]: restore.metadata.uid ?? '',
@@ -121,7 +133,12 @@ function escape(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-export function restoreWaitContainer(c: ControllerContext, restore: RestoreObject, volumes: readonly string[]): V1Container {
+/**
+ * `block`: the volumes among `volumes` that are raw block devices; each is waited for in its
+ * own directory of the marker emptyDir (the device itself is mapped for the whole pod by the
+ * kubelet before any container starts, so the init container needs no volumeDevices entry).
+ */
+export function restoreWaitContainer(c: ControllerContext, restore: RestoreObject, volumes: readonly string[], block: ReadonlySet<string> = new Set()): V1Container {
   const timeout = parseDuration(restore.spec.volumeTimeout ?? RESTORE_DEFAULTS.volumeTimeout);
   // restore-wait also waits while the pod is scheduled and the agent queues the job: give it an hour more than the volume limit.
   const waitSeconds = Math.ceil((timeout.ok ? timeout.milliseconds : 4 * 3600_000) / 1000) + 3600;
@@ -131,7 +148,7 @@ export function restoreWaitContainer(c: ControllerContext, restore: RestoreObjec
     imagePullPolicy: 'IfNotPresent',
     command: [...c.settings.restoreWait.command],
     args: ['--restore-uid', restore.metadata.uid ?? '', '--timeout', `${waitSeconds}s`, ...volumes.map((v) => `${RESTORE_MOUNT_ROOT}/${v}`)],
-    volumeMounts: volumes.map((v) => ({ name: v, mountPath: `${RESTORE_MOUNT_ROOT}/${v}` })),
+    volumeMounts: volumes.map((v): V1VolumeMount => (block.has(v) ? { name: RESTORE_MARKER_VOLUME, mountPath: `${RESTORE_MOUNT_ROOT}/${v}`, subPath: v } : { name: v, mountPath: `${RESTORE_MOUNT_ROOT}/${v}` })),
     resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } },
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
     terminationMessagePolicy: 'FallbackToLogsOnError',
@@ -141,6 +158,7 @@ export function restoreWaitContainer(c: ControllerContext, restore: RestoreObjec
 function patchFor(pod: V1Pod, m: PodMutation): unknown[] {
   const ops: unknown[] = [];
   ops.push(pod.spec?.initContainers && pod.spec.initContainers.length > 0 ? { op: 'add', path: '/spec/initContainers/0', value: m.container } : { op: 'add', path: '/spec/initContainers', value: [m.container] });
+  if (m.volume) ops.push(pod.spec?.volumes ? { op: 'add', path: '/spec/volumes/-', value: m.volume } : { op: 'add', path: '/spec/volumes', value: [m.volume] });
   if (!pod.metadata?.labels) ops.push({ op: 'add', path: '/metadata/labels', value: {} });
   for (const [k, v] of Object.entries(m.labels)) ops.push({ op: 'add', path: `/metadata/labels/${escape(k)}`, value: v });
   if (!pod.metadata?.annotations) ops.push({ op: 'add', path: '/metadata/annotations', value: {} });

@@ -14,6 +14,7 @@ export type MoverErrorCode =
   | 'NoSpace'
   | 'PermissionDenied'
   | 'PartialFailure'
+  | 'TargetTooSmall'
   | 'Canceled'
   | 'Timeout'
   | 'InvalidArgument'

@@ -108,7 +108,7 @@ describe('NativeMover block volumes', () => {
     const small = join(dir, 'small.img');
     await writeFile(small, Buffer.alloc(1000, 1));
     const err = await mover.restore({ snapshotId: backup.snapshotId, target: small, volumeMode: 'Block' }).catch((e: unknown) => e);
-    expect(isMoverError(err, 'InvalidArgument')).toBe(true);
+    expect(isMoverError(err, 'TargetTooSmall')).toBe(true);
     expect((err as Error).message).toMatch(new RegExp(`${small} has 1000 bytes but the backed-up device had ${data.length}`));
   });
 });

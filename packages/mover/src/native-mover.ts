@@ -53,7 +53,7 @@ const CODE_MAP: Record<RepositoryErrorCode, MoverErrorCode> = {
   Busy: 'RepositoryLocked',
   InvalidArgument: 'InvalidArgument',
   // The message names the target and both sizes; the job is invalid as given.
-  TargetTooSmall: 'InvalidArgument',
+  TargetTooSmall: 'TargetTooSmall',
   Store: 'Network',
 };
 

@@ -17,6 +17,12 @@ export const DNS1123_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 export const DNS1123_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 /** Condition reasons and error codes: CamelCase, machine-readable (metav1.Condition's rule). */
 export const REASON_PATTERN = '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$';
+/**
+ * The emptyDir the restore webhook adds to a pod that restores a block volume: a device has
+ * no directory for restore markers, so restore-wait waits in `<this emptyDir>/<volume name>`
+ * and the agent writes that volume's markers there (docs/agent.md, docs/coordinator.md).
+ */
+export const RESTORE_MARKER_VOLUME = 'ferry-restore-markers';
 /** A full snapshot id (native and restic both use 64 lower-case hex digits). */
 export const SNAPSHOT_ID_PATTERN = '^[0-9a-f]{64}$';
 

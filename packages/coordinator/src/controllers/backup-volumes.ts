@@ -39,7 +39,7 @@ export async function createPodVolumeBackups(c: ControllerContext, backup: Backu
     const claims = new Map<string, PvcLike>((await c.cluster.listClaims(namespace)).map((p) => [p.metadata?.name ?? '', p as PvcLike]));
     const history = await c.cluster.list<PvbObject>('PodVolumeBackup', backup.metadata.namespace);
     for (const pod of pods) await selectForPod(c, { backup, pod, claims, repository, history, out });
-    if (backup.spec.includeUnmountedClaims) await selectUnmountedClaims(c, { backup, namespace, claims, repository, history, out, createOne: (pod, volume) => createOne(c, { backup, pod, claims, repository, history, out }, volume, {}, backup.spec.excludes ?? []) });
+    if (backup.spec.includeUnmountedClaims) await selectUnmountedClaims(c, { backup, namespace, claims, out, createOne: (pod, volume) => createOne(c, { backup, pod, claims, repository, history, out }, volume, {}, backup.spec.excludes ?? []) });
   }
   return out;
 }

@@ -123,6 +123,13 @@ export function reconcilePodVolumeRestore(c: ControllerContext, pvr: PvrObject):
   return dispatch(HANDLERS, status.phase ?? 'New', { c, pvr, status });
 }
 
+/** The agent knows the device path; the user knows the claim: name it. */
+function failureMessage(pvr: PvrObject, code: string, message: string): string {
+  const claim = pvr.spec.target.pvc?.name;
+  if (code !== 'TargetTooSmall' || !claim) return message;
+  return `claim ${pvr.spec.pod.namespace}/${claim} is smaller than the backed-up device: ${message}`;
+}
+
 export function statusFromRestoreResult(c: ControllerContext, pvr: PvrObject, result: JobResult__Output): PvrStatus | undefined {
   const status = pvr.status ?? {};
   if (isTerminalPhase(status.phase) || result.jobId !== jobIdOf(pvr.metadata.uid ?? '', status.attempt ?? 1)) return undefined;
@@ -132,7 +139,7 @@ export function statusFromRestoreResult(c: ControllerContext, pvr: PvrObject, re
     const mapped = resourceErrorOf(result.error.code);
     if (mapped.code === 'Interrupted' && result.error.retriable) return retryOrFail(c, status, `the agent on node ${pvr.spec.node} was interrupted (${result.error.message})`);
     if (mapped.code === 'Canceled') return { ...canceled(c, status, result.error.message), completionTimestamp };
-    return { ...failed(c, status, mapped.code, result.error.message, result.error.retriable, mapped.reason), completionTimestamp };
+    return { ...failed(c, status, mapped.code, failureMessage(pvr, mapped.code, result.error.message), result.error.retriable, mapped.reason), completionTimestamp };
   }
   const stats = result.restore?.stats;
   const partial = result.fileErrorsTotal > 0;

@@ -4,32 +4,28 @@
  * pod volume. The helper pods are deleted when the Backup ends (`deleteBackupHelpers`).
  */
 import type { PvcLike, V1alpha1SkippedVolume } from '@ferry/api';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { ControllerContext } from '../context.js';
 import type { BackupObject, PvbObject } from '../objects.js';
-import type { RepositoryObject } from '../repositories.js';
 import { helperPodSpec, HELPER_POD_LABEL, HELPER_VOLUME_NAME, type HelperPodSettings } from '../helpers/helper-pod.js';
 import { helperState, type HelperTimeouts } from '../helpers/helper-lifecycle.js';
 
-/** Requests of a helper pod: it only sleeps in a wait loop. */
-const HELPER_REQUESTS = { cpu: '10m', memory: '32Mi' };
 const HELPER_LIFETIME_SECONDS = 24 * 3600;
-const PROVISION_TIMEOUT_MS = 5 * 60_000;
 
 interface UnmountedInput {
   readonly backup: BackupObject;
   readonly namespace: string;
   readonly claims: ReadonlyMap<string, PvcLike>;
-  readonly repository: RepositoryObject;
-  readonly history: readonly PvbObject[];
   readonly out: { readonly created: PvbObject[]; readonly skipped: V1alpha1SkippedVolume[]; readonly waiting: string[] };
+  /** Creates the PodVolumeBackup of a helper pod's volume (repository, parent and excludes are the caller's). */
   readonly createOne: (pod: V1Pod, volume: PvbObject['spec']['volume']) => Promise<PvbObject>;
 }
 
 export function helperSettings(c: ControllerContext): { pod: HelperPodSettings; timeouts: HelperTimeouts } {
+  const helper = c.settings.helperPods;
   return {
-    pod: { image: c.settings.restoreWait.image, command: c.settings.restoreWait.command, requests: HELPER_REQUESTS, lifetimeSeconds: HELPER_LIFETIME_SECONDS },
-    timeouts: { provisionMs: PROVISION_TIMEOUT_MS, startMs: c.settings.agentWaitMs },
+    pod: { image: helper.image, command: c.settings.restoreWait.command, requests: helper.requests, tolerations: helper.tolerations, lifetimeSeconds: HELPER_LIFETIME_SECONDS },
+    timeouts: { provisionMs: helper.provisioningTimeoutMs, startMs: c.settings.agentWaitMs },
   };
 }
 
@@ -52,8 +48,19 @@ export async function selectUnmountedClaims(c: ControllerContext, input: Unmount
     const state = helperState({ pod, claim: fresh, sinceMs: since, nowMs: c.clock.now(), timeouts: settings.timeouts });
     if (state.phase === 'Pending') out.waiting.push(`${namespace}/${name}: ${state.message}`);
     else if (state.phase === 'Failed') skip(name, state.reason, state.message);
-    else out.created.push(await input.createOne(pod, { name: HELPER_VOLUME_NAME, kind: 'persistentVolumeClaim', pvc: { name, uid: claim.metadata?.uid ?? '' }, ...(fresh?.spec?.volumeName ? { pvName: fresh.spec.volumeName } : {}) }));
+    else out.created.push(await input.createOne(pod, helperVolume(name, claim, fresh)));
   }
+}
+
+/** The helper pod's one volume as the PodVolumeBackup names it; a block claim is read as a device. */
+function helperVolume(name: string, claim: PvcLike, fresh: V1PersistentVolumeClaim | undefined): PvbObject['spec']['volume'] {
+  return {
+    name: HELPER_VOLUME_NAME,
+    kind: 'persistentVolumeClaim',
+    pvc: { name, uid: claim.metadata?.uid ?? '' },
+    ...(fresh?.spec?.volumeName ? { pvName: fresh.spec.volumeName } : {}),
+    ...(fresh?.spec?.volumeMode === 'Block' ? { volumeMode: 'Block' as const } : {}),
+  };
 }
 
 /** Claims a live pod mounts; helper pods and finished pods do not count. */

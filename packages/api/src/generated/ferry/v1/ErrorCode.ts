@@ -33,6 +33,10 @@ export const ErrorCode = {
    * The mover failed part of the work and produced no usable snapshot.
    */
   ERROR_CODE_PARTIAL_FAILURE: 'ERROR_CODE_PARTIAL_FAILURE',
+  /**
+   * A block restore target (device) is smaller than the backed-up device; nothing was written.
+   */
+  ERROR_CODE_TARGET_TOO_SMALL: 'ERROR_CODE_TARGET_TOO_SMALL',
 } as const;
 
 export type ErrorCode =
@@ -89,5 +93,10 @@ export type ErrorCode =
    */
   | 'ERROR_CODE_PARTIAL_FAILURE'
   | 21
+  /**
+   * A block restore target (device) is smaller than the backed-up device; nothing was written.
+   */
+  | 'ERROR_CODE_TARGET_TOO_SMALL'
+  | 22
 
 export type ErrorCode__Output = typeof ErrorCode[keyof typeof ErrorCode]
