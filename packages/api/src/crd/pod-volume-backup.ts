@@ -56,6 +56,7 @@ export const VolumeSnapshotStatusSchema = obj('Snapshot mode: the CSI VolumeSnap
   readyTimestamp: opt(time('When it became readyToUse.')),
   restoreSize: opt(str('Its status.restoreSize.', { maxLength: 64 })),
   claim: opt(objectName('The PVC provisioned from it (dataSource VolumeSnapshot) that the helper pod mounts read-only.')),
+  volumeName: opt(objectName('The PersistentVolume bound to that claim; the agent reads its directory.')),
   helperPod: opt(obj('The helper pod that mounts the claim; the agent of its node reads the volume.', {
     name: objectName('Name of the helper pod.'),
     uid: str('UID of the helper pod.', { maxLength: 64 }),
