@@ -17,9 +17,9 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
-import { createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, generateTls, type ExecTarget, type KubeletExec, type PolicyRule, type TokenEntry } from '../fake-cluster/index.js';
+import { createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, FakeSnapshotter, generateTls, type ExecTarget, type KubeletExec, type PolicyRule, type TokenEntry } from '../fake-cluster/index.js';
 import { ControlPlane } from '../kube/control-plane.js';
-import { coordinatorKubeConfigYaml, installFerry } from '../kube/install.js';
+import { coordinatorKubeConfigYaml, installFerry, installSnapshotCrds } from '../kube/install.js';
 import { grantRules } from '../kube/rbac.js';
 import { createTestBucket, type TestBucket } from '../support/s3.js';
 import { connect } from 'node:net';
@@ -52,6 +52,8 @@ export interface E2eClusterOptions {
   readonly apiServerArgs?: readonly string[];
   /** The URL the coordinator reaches the real API server at, given the server's (a proxy in front of it); default: the server's. */
   readonly coordinatorServer?: (apiServerUrl: string) => Promise<string>;
+  /** Install the VolumeSnapshot CRDs (real server only) and run the fake snapshot controller + provisioner. */
+  readonly snapshots?: { readonly readyDelayMs?: number; readonly keepDeletedCopies?: boolean };
   /** Changes to an exec run by the real server's kubelets (a cut stream, env); it runs in the pod's fake root. */
   readonly execTarget?: (r: KubeletExec & { rootDir: string }) => Partial<ExecTarget>;
 }
@@ -84,6 +86,7 @@ async function realBackend(o: E2eClusterOptions, webhook: WebhookTarget): Promis
   try {
     const kc = cp.adminKubeConfig();
     await installFerry(cp, { webhook });
+    if (o.snapshots) await installSnapshotCrds(cp);
     await grantRules(kc, o.auth?.policy ?? []);
     const server = o.coordinatorServer ? await o.coordinatorServer(cp.url) : cp.url;
     return { adminKubeConfig: kc, coordinatorKubeConfig: await coordinatorKubeConfigYaml(cp, server), fake: undefined, real: cp, stop: () => cp.stop() };
@@ -100,6 +103,8 @@ export class E2eCluster {
   readonly agents = new Map<string, Proc>();
   private readonly kubelets = new Map<string, FakeKubelet>();
   private scheduler: FakeScheduler | undefined;
+  /** The fake CSI snapshot controller, when the cluster was started with `snapshots`. */
+  snapshotter: FakeSnapshotter | undefined;
 
   private constructor(
     readonly o: E2eClusterOptions,
@@ -145,6 +150,7 @@ export class E2eCluster {
       c.kubelets.set(node, await FakeKubelet.start({ nodeName: node, kubeConfig: c.kc, podsDir: c.podsDir(node), pvStorageDir: join(o.root, 'pv-storage'), initContainerRunner: restoreWaitRunner, ...(streaming ? { streaming } : {}) }));
     }
     c.scheduler = await FakeScheduler.start({ kubeConfig: c.kc });
+    if (o.snapshots) c.snapshotter = await FakeSnapshotter.start({ kubeConfig: c.kc, podsDirs: o.nodes.map((n) => c.podsDir(n)), pvStorageDir: join(o.root, 'pv-storage'), storeDir: join(o.root, 'snapshot-store'), ...o.snapshots });
     c.startCoordinator();
     for (const node of o.nodes) c.startAgent(node);
     await c.coordinatorListening();
@@ -219,6 +225,7 @@ export class E2eCluster {
     await stopProc(this.coordinator);
     for (const a of this.agents.values()) await stopProc(a);
     await this.scheduler?.stop();
+    await this.snapshotter?.stop();
     for (const k of this.kubelets.values()) await k.stop();
     await this.backend.stop();
   }

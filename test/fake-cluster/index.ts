@@ -17,6 +17,8 @@ export type { FakeKubeletOptions, InitContainerResult, InitContainerRun, InitCon
 export { FERRY_CRDS } from './resources.js';
 export type { CustomResourceDefinition } from './resources.js';
 export { FakeScheduler } from './scheduler.js';
+export { FakeSnapshotter } from './snapshotter.js';
+export type { FakeSnapshotterOptions } from './snapshotter.js';
 export type { FakeSchedulerOptions } from './scheduler.js';
 export { createBoundPvc, createReplicaSetPods, createStatefulSetPods, FAKE_CSI_DRIVER } from './workloads.js';
 export type { BoundPvcOptions, ReplicaSetPodsOptions, StatefulSetPodsOptions } from './workloads.js';

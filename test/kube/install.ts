@@ -9,7 +9,9 @@
  * through its Service, and its caBundle is the test's (filled the way the self-signed
  * overlay's Job patches it).
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { DEPLOY, render } from '../checks/manifests.js';
 import type { ControlPlane } from './control-plane.js';
 import { KubeRest, type KubeObject } from './rest.js';
@@ -82,4 +84,15 @@ async function pointWebhook(rest: KubeRest, w: { url: string; caPem: string }): 
 export async function coordinatorKubeConfigYaml(cp: ControlPlane, server = cp.url): Promise<string> {
   const token = await cp.serviceAccountToken(FERRY_NAMESPACE, COORDINATOR_SERVICE_ACCOUNT, 6 * 3600);
   return cp.tokenKubeConfig(token, 'ferry-coordinator', server).exportConfig();
+}
+
+/** The VolumeSnapshot CRDs vendored from external-snapshotter (test/kube/crds/external-snapshotter, see its NOTICE). */
+export const SNAPSHOT_CRD_FILES = ['volumesnapshotclasses', 'volumesnapshotcontents', 'volumesnapshots'].map((p) => join(import.meta.dirname, 'crds', 'external-snapshotter', `snapshot.storage.k8s.io_${p}.yaml`));
+
+/** Installs the snapshot.storage.k8s.io CRDs as a cluster with the CSI external-snapshotter has them. */
+export async function installSnapshotCrds(cp: ControlPlane): Promise<void> {
+  const rest = new KubeRest(cp.adminKubeConfig());
+  const crds = SNAPSHOT_CRD_FILES.map((f) => parseYaml(readFileSync(f, 'utf8')) as KubeObject);
+  for (const crd of crds) await rest.apply(crd);
+  await waitEstablished(rest, crds.map((c) => c.metadata.name));
 }

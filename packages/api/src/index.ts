@@ -204,7 +204,7 @@ export { KeyExport } from './api-proto.js';
 // which also render deploy/crds/ (test/checks/crds.mjs). Types carry the V1alpha1 prefix,
 // as @kubernetes/client-node's do, so they never clash with the gRPC message types.
 export { API_GROUP, API_VERSION, GROUP_VERSION, MOVERS, OPERATION_PHASES, TERMINAL_PHASES, isTerminalPhase, VOLUME_SOURCE_KINDS, COMMAND_VOLUME_KIND } from './crd/common.js';
-export { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN, REASON_PATTERN, RESTORE_MARKER_VOLUME, SNAPSHOT_ID_PATTERN } from './crd/common.js';
+export { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN, REASON_PATTERN, RESTORE_MARKER_VOLUME, SNAPSHOT_ID_PATTERN, SNAPSHOT_MODES } from './crd/common.js';
 export type {
   Mover as V1alpha1Mover,
   OperationPhase as V1alpha1OperationPhase,
@@ -219,6 +219,7 @@ export type {
   PodRef as V1alpha1PodRef,
   VolumeRef as V1alpha1VolumeRef,
   AgentRef as V1alpha1AgentRef,
+  SnapshotMode as V1alpha1SnapshotMode,
 } from './crd/common.js';
 export { CONDITION_TYPES, CONDITION_REASONS } from './crd/conditions.js';
 export type { ConditionType, ConditionReason } from './crd/conditions.js';
@@ -258,6 +259,7 @@ export type {
   PodVolumeBackupStatus as V1alpha1PodVolumeBackupStatus,
   PodVolumeBackupPhase as V1alpha1PodVolumeBackupPhase,
   BackupStats as V1alpha1BackupStats,
+  VolumeSnapshotStatus as V1alpha1VolumeSnapshotStatus,
 } from './crd/pod-volume-backup.js';
 export { RESTORE_CRD, RESTORE_DEFAULTS, RestoreSpecSchema, RestoreStatusSchema } from './crd/restore.js';
 export type {
@@ -287,7 +289,7 @@ export type {
 // Annotations: the one typed parser, and the pure choice of which pod volumes to back up.
 export { ANNOTATIONS, FERRY_ANNOTATION_DOMAINS, HOOK_DEFAULTS } from './annotations/keys.js';
 export type { AnnotationKey } from './annotations/keys.js';
-export { parsePodAnnotations, parsePvcAnnotations, parseCommand, isVolumeName, formatAnnotationProblem, HOOK_ON_ERROR_VALUES } from './annotations/parse.js';
+export { parsePodAnnotations, parsePvcAnnotations, parseCommand, isVolumeName, formatAnnotationProblem, HOOK_ON_ERROR_VALUES, snapshotModeOf } from './annotations/parse.js';
 export type {
   AnnotationProblem,
   AnnotationCommand,
@@ -298,6 +300,7 @@ export type {
   ParsedPodAnnotations,
   ParsePodAnnotationsOptions,
   ParsedPvcAnnotations,
+  SnapshotModeAnnotation,
 } from './annotations/parse.js';
 export { selectPodVolumes, volumeSourceKind, SKIP_REASONS } from './annotations/volumes.js';
 export type { SkipReason, PodLike, PvcLike, VolumeLike, SelectPodVolumesOptions, SelectedVolume, SkippedPodVolume, PodVolumeSelection } from './annotations/volumes.js';

@@ -1,6 +1,7 @@
 /** What every controller needs, built once by the Coordinator and passed in. */
 import type { HelperPods } from './helpers/helper-pods.js';
 import type { HelperPodConfig } from './helpers/helper-settings.js';
+import type { VolumeSnapshots } from './helpers/volume-snapshots.js';
 import type { Clock } from './clock.js';
 import type { AgentHub } from './hub.js';
 import type { ClusterState } from './cluster/cluster-state.js';
@@ -23,6 +24,8 @@ export interface ControllerSettings {
   readonly maxAttempts: number;
   /** How often every BackupLocation is probed again (it is also probed after each spec change). */
   readonly locationValidationMs: number;
+  /** Snapshot mode: how long a VolumeSnapshot may take to become readyToUse (SnapshotNotReady after). Default 10 min. */
+  readonly snapshotReadyMs?: number;
   /** The restore-wait init container. */
   readonly restoreWait: { readonly image: string; readonly command: readonly string[] };
   /** Helper pods for claims no pod mounts (docs/helper-pods.md). */
@@ -45,6 +48,8 @@ export interface ControllerContext {
   readonly startedAt: number;
   /** Helper pods for volumes no pod mounts (docs/helper-pods.md); absent in standalone mode. */
   readonly helperPods?: HelperPods;
+  /** CSI VolumeSnapshots and the claims provisioned from them (snapshot mode); absent in standalone mode. */
+  readonly volumeSnapshots?: VolumeSnapshots;
 }
 
 export const LABELS = {

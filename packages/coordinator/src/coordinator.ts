@@ -34,6 +34,7 @@ import type { ClusterEvent, ClusterState, ClusterWatch, FerryKind, FerryObject }
 import { KubeClusterState } from './cluster/kube-state.js';
 import { LEADER_LABEL } from './cluster/labels.js';
 import { LeaderElector } from './leader.js';
+import { VolumeSnapshots } from './helpers/volume-snapshots.js';
 import { HelperPods } from './helpers/helper-pods.js';
 import type { Logger } from '@ferry/log';
 import { lastBackupSuccesses } from './backup-success.js';
@@ -168,7 +169,7 @@ export class Coordinator {
 }
 
 /**
- * Helper pods a crashed coordinator left behind are deleted once the caches are synced:
+ * Helper pods (and snapshot mode's VolumeSnapshots and claims) a crashed coordinator left behind are deleted once the caches are synced:
  * kept only while the Ferry object they serve exists and is unfinished. A failed sweep is
  * logged, not fatal (the next start tries again; the garbage collector covers most).
  */
@@ -183,6 +184,12 @@ async function sweepHelperPods(cluster: ClusterState, watch: ClusterWatch, log: 
     if (swept.deleted.length > 0) log.info('helper pods swept', { deleted: swept.deleted.join(','), kept: swept.kept.length });
   } catch (err) {
     log.warn('sweeping helper pods failed; the next start tries again', { error: messageOf(err) });
+  }
+  try {
+    const swept = await new VolumeSnapshots({ core: cluster.core, custom: cluster.custom }).sweep(async (uid) => wanted.has(uid));
+    if (swept.deleted.length > 0) log.info('snapshot-mode snapshots and claims swept', { deleted: swept.deleted.join(','), kept: swept.kept.length });
+  } catch (err) {
+    log.warn('sweeping snapshot-mode snapshots and claims failed; the next start tries again', { error: messageOf(err) });
   }
 }
 
@@ -245,7 +252,7 @@ class Running {
       enqueue,
       startedAt: o.clock.now(),
       // Helper pods need the Kubernetes API (the scheduler and kubelet place them); standalone has none.
-      ...(cluster instanceof KubeClusterState ? { helperPods: new HelperPods({ core: cluster.core }) } : {}),
+      ...(cluster instanceof KubeClusterState ? { helperPods: new HelperPods({ core: cluster.core }), volumeSnapshots: new VolumeSnapshots({ core: cluster.core, custom: cluster.custom }) } : {}),
     };
     const watch = cluster.watch((e) => self.onEvent(e));
     const deps = { ctx, pendingRestores: pendingRestoresFrom(() => watch.list<RestoreObject>('Restore'), cfg.namespace) };
@@ -295,7 +302,7 @@ class Running {
   nudgeNode(node: string): void {
     for (const kind of ['PodVolumeBackup', 'PodVolumeRestore'] as const) {
       for (const o of this.watch.list<PvbObject | PvrObject>(kind)) {
-        if (o.spec.node === node && !isTerminalPhase(o.status?.phase)) this.ctx.enqueue(objectKey(kind, o.metadata.namespace ?? '', o.metadata.name ?? ''));
+        if ((o.spec.node === node || (o as PvbObject).status?.volumeSnapshot?.helperPod?.node === node) && !isTerminalPhase(o.status?.phase)) this.ctx.enqueue(objectKey(kind, o.metadata.namespace ?? '', o.metadata.name ?? ''));
       }
     }
     for (const r of repositoriesToNudge(this.watch.list<RepositoryObject>('BackupRepository'), node)) this.ctx.enqueue(objectKey('BackupRepository', r.metadata.namespace ?? '', r.metadata.name ?? ''));

@@ -14,6 +14,8 @@ export const ANNOTATIONS = {
   excludePaths: 'backup.ferry.dev/exclude-paths',
   /** Pod being restored: the volume a backup command's output file is restored into. */
   backupCommandRestoreVolume: 'backup.ferry.dev/backup-command-restore-volume',
+  /** Pod: snapshot mode (Auto, Always, Never) for all its claims, or per volume (`data=Always,logs=Never`). */
+  snapshotMode: 'backup.ferry.dev/snapshot-mode',
   preHookCommand: 'pre.hook.backup.ferry.dev/command',
   preHookContainer: 'pre.hook.backup.ferry.dev/container',
   preHookTimeout: 'pre.hook.backup.ferry.dev/timeout',

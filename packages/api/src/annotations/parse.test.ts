@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from './keys.js';
-import { formatAnnotationProblem, parseCommand, parsePodAnnotations, parsePvcAnnotations, type AnnotationProblem, type PodBackupAnnotations } from './parse.js';
+import { formatAnnotationProblem, parseCommand, snapshotModeOf, parsePodAnnotations, parsePvcAnnotations, type AnnotationProblem, type PodBackupAnnotations } from './parse.js';
 
 const A = ANNOTATIONS;
 const NONE: PodBackupAnnotations = { backupVolumes: [], excludedVolumes: [], excludePaths: [] };
@@ -184,8 +184,32 @@ const cases: Case[] = [
       [A.preHookCommand, '[1]', /JSON array/],
       [A.preHookTimeout, 'soon', /duration/],
     ],
+  },  // snapshot mode
+  { name: 'a bare snapshot mode applies to every claim', annotations: { [A.snapshotMode]: 'always' }, want: { snapshotMode: { all: 'Always', volumes: {} } } },
+  { name: 'per-volume snapshot modes beside a bare one', annotations: { [A.snapshotMode]: 'Auto, data=Always ,logs=Never' }, want: { snapshotMode: { all: 'Auto', volumes: { data: 'Always', logs: 'Never' } } } },
+  {
+    name: 'bad snapshot mode items are dropped alone',
+    annotations: { [A.snapshotMode]: 'Sometimes,data=Always,Bad_Vol=Auto,data=Never,Auto,Never' },
+    want: { snapshotMode: { all: 'Auto', volumes: { data: 'Always' } } },
+    problems: [
+      [A.snapshotMode, 'Sometimes', /Auto, Always or Never/],
+      [A.snapshotMode, 'Bad_Vol=Auto', /Auto, Always or Never/],
+      [A.snapshotMode, 'data=Never', /one mode/],
+      [A.snapshotMode, 'Never', /one bare mode/],
+    ],
   },
+  { name: 'an empty snapshot mode is a problem and no mode', annotations: { [A.snapshotMode]: ' ' }, absent: ['snapshotMode'], problems: [[A.snapshotMode, ' ', /Auto, Always or Never/]] },
 ];
+
+describe('snapshotModeOf', () => {
+  it('takes the volume item, then the bare mode, then the Backup, then Never', () => {
+    const a = { all: 'Auto' as const, volumes: { data: 'Always' as const } };
+    expect(snapshotModeOf(a, 'data', 'Never')).toBe('Always');
+    expect(snapshotModeOf(a, 'logs', 'Never')).toBe('Auto');
+    expect(snapshotModeOf({ volumes: {} }, 'logs', 'Always')).toBe('Always');
+    expect(snapshotModeOf(undefined, 'logs', undefined)).toBe('Never');
+  });
+});
 
 describe('parsePodAnnotations', () => {
   for (const c of cases) {

@@ -4,7 +4,7 @@
  * truncated, what is expected), which the coordinator turns into a Warning Event and an
  * `AnnotationsValid=False` condition. The valid parts are still returned and used.
  */
-import { DNS1123_LABEL_PATTERN } from '../crd/common.js';
+import { DNS1123_LABEL_PATTERN, SNAPSHOT_MODES, type SnapshotMode } from '../crd/common.js';
 import { DURATION_EXPECTED, parseDuration } from './duration.js';
 import { EXCLUDE_PATH_EXPECTED, EXCLUDE_PATH_LIMITS, excludePathProblem } from './exclude-paths.js';
 import { ANNOTATIONS, FERRY_ANNOTATION_DOMAINS, HOOK_DEFAULTS, POD_ANNOTATION_KEYS, PVC_ANNOTATION_KEYS, SHELL, type AnnotationKey } from './keys.js';
@@ -53,6 +53,14 @@ export interface PodBackupAnnotations {
   readonly backupCommand?: BackupCommandAnnotation;
   readonly preHook?: HookAnnotation;
   readonly postHook?: HookAnnotation;
+  /** backup.ferry.dev/snapshot-mode: a mode for every claim of the pod and/or one per volume. */
+  readonly snapshotMode?: SnapshotModeAnnotation;
+}
+
+export interface SnapshotModeAnnotation {
+  /** The bare mode in the list: every volume not named. */
+  readonly all?: SnapshotMode;
+  readonly volumes: Readonly<Record<string, SnapshotMode>>;
 }
 
 export interface ParsedPodAnnotations {
@@ -78,6 +86,7 @@ export const EXPECTED = {
   onError: 'Continue or Fail',
   duration: `a positive ${DURATION_EXPECTED.replace(/^a /, '')}`,
   pvcExclude: '"true" or "false"',
+  snapshotMode: 'Auto, Always or Never, for every claim of the pod, and/or <volume>=<mode> items, comma-separated (e.g. "Auto,data=Always")',
 } as const;
 
 /** Truncates a value for a problem report (values can be whole scripts). */
@@ -116,6 +125,7 @@ export function parsePodAnnotations(options: ParsePodAnnotationsOptions): Parsed
   const backupCommand = parseBackupCommand(source, problems, containers);
   const preHook = parseHook(source, 'pre', problems, containers);
   const postHook = parseHook(source, 'post', problems, containers);
+  const snapshotMode = parseSnapshotMode(source, problems);
   const annotations: PodBackupAnnotations = {
     backupVolumes: included.filter((name) => !excluded.includes(name)),
     excludedVolumes: excluded,
@@ -123,6 +133,7 @@ export function parsePodAnnotations(options: ParsePodAnnotationsOptions): Parsed
     ...(backupCommand ? { backupCommand } : {}),
     ...(preHook ? { preHook } : {}),
     ...(postHook ? { postHook } : {}),
+    ...(snapshotMode ? { snapshotMode } : {}),
   };
   return { annotations, problems: problems.list };
 }
@@ -331,4 +342,33 @@ function readOnError(source: Readonly<Record<string, string>>, key: AnnotationKe
     return 'Fail';
   }
   return value;
+}
+
+function modeOf(text: string): SnapshotMode | undefined {
+  return SNAPSHOT_MODES.find((m) => m.toLowerCase() === text.toLowerCase());
+}
+
+/** `Always`, `data=Always,logs=Never` or both; a bad item is dropped alone (the Backup's spec.snapshotMode then applies to that volume). */
+function parseSnapshotMode(source: Readonly<Record<string, string>>, problems: Problems): SnapshotModeAnnotation | undefined {
+  const key = ANNOTATIONS.snapshotMode;
+  const raw = source[key];
+  if (raw === undefined) return undefined;
+  let all: SnapshotMode | undefined;
+  const volumes: Record<string, SnapshotMode> = {};
+  const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  if (items.length === 0) problems.add(key, raw, EXPECTED.snapshotMode);
+  for (const item of items) {
+    const [left = '', right] = item.split('=', 2).map((x) => x.trim());
+    const mode = modeOf(right ?? left);
+    if (!mode || (right !== undefined && !isVolumeName(left))) problems.add(key, item, EXPECTED.snapshotMode);
+    else if (right === undefined ? all !== undefined : left in volumes) problems.add(key, item, 'each volume given one mode, and one bare mode at most (the first wins)');
+    else if (right === undefined) all = mode;
+    else volumes[left] = mode;
+  }
+  return all === undefined && Object.keys(volumes).length === 0 ? undefined : { ...(all ? { all } : {}), volumes };
+}
+
+/** The mode of one volume: the pod annotation's item for it, its bare mode, then the Backup's spec.snapshotMode, then Never. */
+export function snapshotModeOf(annotation: SnapshotModeAnnotation | undefined, volume: string, backupMode: SnapshotMode | undefined): SnapshotMode {
+  return annotation?.volumes[volume] ?? annotation?.all ?? backupMode ?? 'Never';
 }

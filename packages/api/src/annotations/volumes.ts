@@ -190,5 +190,6 @@ function unknownVolumeProblems(annotations: PodBackupAnnotations, volumes: reado
   const problems: AnnotationProblem[] = [];
   for (const name of annotations.backupVolumes) if (!names.includes(name)) problems.push({ key: ANNOTATIONS.backupVolumes, value: truncateValue(name), expected });
   for (const name of annotations.excludedVolumes) if (!names.includes(name)) problems.push({ key: ANNOTATIONS.backupVolumesExcludes, value: truncateValue(name), expected });
+  for (const name of Object.keys(annotations.snapshotMode?.volumes ?? {})) if (!names.includes(name)) problems.push({ key: ANNOTATIONS.snapshotMode, value: truncateValue(name), expected });
   return problems;
 }

@@ -12,6 +12,7 @@ import {
   OPERATION_PHASES,
   ProgressSchema,
   REASON_PATTERN,
+  SNAPSHOT_MODES,
   tags,
   VolumeCountsSchema,
 } from './common.js';
@@ -59,6 +60,8 @@ export const BackupSpecSchema = obj('What to back up and how.', {
     'Path globs inside every backed-up volume that are not backed up, added to each pod\'s backup.ferry.dev/exclude-paths: without "/" a pattern matches a name at any depth, with "/" it is anchored at the volume root; * and ? stay within a name, ** crosses directories. A matched directory is skipped whole. Both movers read them the same way.',
   ),
   includeUnmountedClaims: opt(bool('Also back up the bound PVCs of the selected namespaces that no pod mounts, each through a short-lived helper pod (docs/helper-pods.md); spec.labelSelector and spec.pods do not apply to them, excludeVolumes does not either. A claim whose helper pod fails is reported in skippedVolumes with the reason (Unschedulable, ProvisioningFailed, HelperPodTimeout, HelperPodFailed).')),
+  snapshotMode: opt(oneOf('Whether a CSI claim is copied from a VolumeSnapshot instead of live (docs/helper-pods.md, snapshot mode): Never (default) reads the mounted volume while the pod writes to it; Auto snapshots a claim whose CSI driver has a VolumeSnapshotClass and copies the others live; Always snapshots every claim and fails the volume (SnapshotUnsupported) when it cannot. The pod annotation backup.ferry.dev/snapshot-mode overrides it per volume. Pre hooks run before the snapshot is taken, post hooks as soon as it is cut.', SNAPSHOT_MODES)),
+  volumeSnapshotClass: opt(objectName('VolumeSnapshotClass for the snapshots of snapshot mode, used for claims of its driver. Default: the class of the claim\'s driver annotated snapshot.storage.kubernetes.io/is-default-class: "true".')),
   location: opt(objectName('BackupLocation to write to. Default: the location with spec.default: true.')),
   mover: opt(mover('Mover for repositories this Backup creates. Default: native; an existing repository keeps its own.')),
   tags: tags('Tags added to every snapshot.'),

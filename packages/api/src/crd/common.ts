@@ -191,6 +191,10 @@ export const VolumeRefSchema = obj('A volume of the pod.', {
 });
 export type VolumeRef = Infer<typeof VolumeRefSchema>;
 
+/** Backup.spec.snapshotMode and backup.ferry.dev/snapshot-mode: copy a CSI claim from a VolumeSnapshot (docs/helper-pods.md). */
+export const SNAPSHOT_MODES = ['Auto', 'Always', 'Never'] as const;
+export type SnapshotMode = (typeof SNAPSHOT_MODES)[number];
+
 export const AgentRefSchema = obj('The agent that holds the job.', {
   node: str('Node the agent runs on.', { maxLength: 253 }),
   instanceId: str('The agent process instance (changes when the agent restarts).', { maxLength: 128 }),

@@ -54,6 +54,9 @@ export const CONDITION_REASONS = {
   Timeout: 'The per-volume timeout elapsed; only that volume failed.',
   PodNotFound: 'The pod is gone (deleted or replaced by one with another UID).',
   MoverFailed: 'The mover reported an error; status.error.code holds its code.',
+  WaitingForSnapshot: 'Snapshot mode: the VolumeSnapshot, the claim provisioned from it, or the helper pod that mounts it is not ready yet.',
+  SnapshotUnsupported: "Snapshot mode Always: the claim cannot be snapshotted (not a CSI volume, no VolumeSnapshotClass for its driver, or no Kubernetes API); the volume was not copied.",
+  SnapshotNotReady: 'Snapshot mode: the VolumeSnapshot did not become readyToUse within --snapshot-ready-timeout, reported an error, or was deleted.',
   HookFailed: 'A pre or post hook exited non-zero or timed out with on-error: Fail.',
   BackupCommandFailed: 'The backup command exited non-zero or its stream was cut short; nothing was stored as a success.',
   // Ready / Checked

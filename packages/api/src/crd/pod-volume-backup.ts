@@ -11,6 +11,7 @@ import {
   PodRefSchema,
   ProgressSchema,
   snapshotId,
+  SNAPSHOT_MODES,
   tags,
   VolumeRefSchema,
 } from './common.js';
@@ -30,6 +31,8 @@ export const PodVolumeBackupSpecSchema = obj('One pod volume to back up. Created
   excludes: excludePaths("Path globs not backed up inside the volume: the Backup's spec.excludes and the pod's backup.ferry.dev/exclude-paths (each at most 100).", 2 * EXCLUDE_PATH_LIMITS.maxItems),
   timeout: opt(duration('Time limit for this volume; exceeding it fails this volume only.')),
   cancel: opt(bool('Set to true to cancel this volume.')),
+  snapshotMode: opt(oneOf('Auto or Always: the claim is copied from a CSI VolumeSnapshot through a helper pod (status.volumeSnapshot); absent or Never: the mounted volume is read live.', SNAPSHOT_MODES)),
+  volumeSnapshotClass: opt(objectName("The Backup's spec.volumeSnapshotClass: used when it belongs to the claim's CSI driver.")),
 });
 export type PodVolumeBackupSpec = Infer<typeof PodVolumeBackupSpecSchema>;
 
@@ -44,6 +47,24 @@ export const BackupStatsSchema = obj('What the mover reported for the finished s
   bytesDeduplicated: opt(int64('Bytes found already stored.', { minimum: 0 })),
 });
 export type BackupStats = Infer<typeof BackupStatsSchema>;
+
+export const VolumeSnapshotStatusSchema = obj('Snapshot mode: the CSI VolumeSnapshot the volume was copied from, and the claim and helper pod that read it. The snapshot, claim and pod are deleted once the volume ended (cleanedUp).', {
+  name: objectName("Name of the VolumeSnapshot (in the claim's namespace)."),
+  className: opt(objectName('The VolumeSnapshotClass it was taken with.')),
+  uid: opt(str('UID of the VolumeSnapshot.', { maxLength: 64 })),
+  creationTime: opt(time("When the storage cut the snapshot (its status.creationTime): the moment the copy shows.")),
+  readyTimestamp: opt(time('When it became readyToUse.')),
+  restoreSize: opt(str('Its status.restoreSize.', { maxLength: 64 })),
+  claim: opt(objectName('The PVC provisioned from it (dataSource VolumeSnapshot) that the helper pod mounts read-only.')),
+  volumeName: opt(objectName('The PersistentVolume bound to that claim; the agent reads its directory.')),
+  helperPod: opt(obj('The helper pod that mounts the claim; the agent of its node reads the volume.', {
+    name: objectName('Name of the helper pod.'),
+    uid: str('UID of the helper pod.', { maxLength: 64 }),
+    node: str('Node it runs on.', { maxLength: 253 }),
+  })),
+  cleanedUp: opt(time('When the snapshot, its claim and the helper pod were deleted.')),
+});
+export type VolumeSnapshotStatus = Infer<typeof VolumeSnapshotStatusSchema>;
 
 export const PodVolumeBackupStatusSchema = obj('Observed state of the volume backup.', {
   phase: opt(oneOf('Where the volume is. WaitingForAgent: no agent connected for the node yet.', POD_VOLUME_BACKUP_PHASES)),
@@ -60,6 +81,7 @@ export const PodVolumeBackupStatusSchema = obj('Observed state of the volume bac
   stats: opt(BackupStatsSchema),
   fileErrorsTotal: fileErrorsTotal(),
   error: opt(ErrorInfoSchema),
+  volumeSnapshot: opt(VolumeSnapshotStatusSchema),
 });
 export type PodVolumeBackupStatus = Infer<typeof PodVolumeBackupStatusSchema>;
 

@@ -99,6 +99,8 @@ export const backupSample: Backup = {
     volumeTimeout: '1h30m',
     purgeOnDelete: true,
     includeUnmountedClaims: true,
+    snapshotMode: 'Auto',
+    volumeSnapshotClass: 'csi-snapclass',
     cancel: false,
   },
   status: {
@@ -134,6 +136,8 @@ export const podVolumeBackupSample: PodVolumeBackup = {
     excludes: ['cache', '/tmp/**', '*.log'],
     timeout: '4h',
     cancel: false,
+    snapshotMode: 'Always',
+    volumeSnapshotClass: 'csi-snapclass',
   },
   status: {
     phase: 'Completed',
@@ -150,6 +154,18 @@ export const podVolumeBackupSample: PodVolumeBackup = {
     stats: { filesNew: 3, filesChanged: 1, filesUnmodified: 16, bytesAdded: 4096, bytesDeduplicated: 1_000_000 },
     fileErrorsTotal: 0,
     error,
+    volumeSnapshot: {
+      name: 'ferry-snap-0a1b2c3d4e',
+      className: 'csi-snapclass',
+      uid: '0a1b2c3d-0000-4000-8000-000000000009',
+      creationTime: T0,
+      readyTimestamp: T0,
+      restoreSize: '10Gi',
+      claim: 'ferry-snap-0a1b2c3d4e',
+      volumeName: 'pvc-0a1b2c3d-snap',
+      helperPod: { name: 'ferry-helper-5e6f7a8b9c', uid: '0a1b2c3d-0000-4000-8000-00000000000a', node: 'worker-2' },
+      cleanedUp: T1,
+    },
   },
 };
 

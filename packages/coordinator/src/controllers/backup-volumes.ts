@@ -4,7 +4,7 @@
  * volume with a deterministic name, so a retry after a crash creates nothing twice.
  */
 import { createHash } from 'node:crypto';
-import { BACKUP_DEFAULTS, COMMAND_VOLUME_KIND, formatAnnotationProblem, type BackupCommandAnnotation, selectPodVolumes, type PvcLike, type V1alpha1AnnotationProblem, type V1alpha1SkippedVolume } from '@ferry/api';
+import { BACKUP_DEFAULTS, COMMAND_VOLUME_KIND, formatAnnotationProblem, type BackupCommandAnnotation, selectPodVolumes, snapshotModeOf, type SnapshotModeAnnotation, type PvcLike, type V1alpha1AnnotationProblem, type V1alpha1SkippedVolume } from '@ferry/api';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ControllerContext } from '../context.js';
 import { LABELS } from '../context.js';
@@ -86,11 +86,19 @@ async function selectForPod(c: ControllerContext, input: PodInput): Promise<void
   // Hooks run only around pods that have something to back up; their state starts as Pending on every volume of the pod.
   const hooks = initialHookAnnotations(selection.annotations, selection.problems);
   const excludes = [...new Set([...(backup.spec.excludes ?? []), ...selection.annotations.excludePaths])];
-  for (const v of selection.backup) out.created.push(await createOne(c, input, volumeRefOf(v), hooks, excludes));
+  for (const v of selection.backup) out.created.push(await createOne(c, input, volumeRefOf(v), hooks, excludes, snapshotFields(backup, v, selection.annotations.snapshotMode)));
   if (backupCommand && running) out.created.push(await createOne(c, input, commandVolumeRef(pod, backupCommand), hooks, []));
 }
 
 type SelectedVolume = ReturnType<typeof selectPodVolumes>['backup'][number];
+
+/** A claim's snapshot mode: the pod annotation's for the volume, else the Backup's; Never adds nothing. */
+function snapshotFields(backup: BackupObject, v: SelectedVolume, annotation: SnapshotModeAnnotation | undefined): Partial<PvbObject['spec']> {
+  if (v.kind !== 'persistentVolumeClaim') return {};
+  const mode = snapshotModeOf(annotation, v.name, backup.spec.snapshotMode);
+  if (mode === 'Never') return {};
+  return { snapshotMode: mode, ...(backup.spec.volumeSnapshotClass ? { volumeSnapshotClass: backup.spec.volumeSnapshotClass } : {}) };
+}
 
 function volumeRefOf(v: SelectedVolume): PvbObject['spec']['volume'] {
   return {
@@ -109,7 +117,7 @@ function commandVolumeRef(pod: V1Pod, command: BackupCommandAnnotation): PvbObje
   return { name: container, kind: COMMAND_VOLUME_KIND, command: { container, fileName } };
 }
 
-async function createOne(c: ControllerContext, input: PodInput, volume: PvbObject['spec']['volume'], annotations: Record<string, string>, excludes: readonly string[]): Promise<PvbObject> {
+async function createOne(c: ControllerContext, input: PodInput, volume: PvbObject['spec']['volume'], annotations: Record<string, string>, excludes: readonly string[], extra: Partial<PvbObject['spec']> = {}): Promise<PvbObject> {
   const { backup, pod, repository } = input;
   const ns = pod.metadata?.namespace ?? '';
   const podName = pod.metadata?.name ?? '';
@@ -136,6 +144,7 @@ async function createOne(c: ControllerContext, input: PodInput, volume: PvbObjec
       ...(backup.spec.tags ? { tags: [...backup.spec.tags] } : {}),
       ...(excludes.length > 0 ? { excludes: [...excludes] } : {}),
       timeout: backup.spec.volumeTimeout ?? BACKUP_DEFAULTS.volumeTimeout,
+      ...extra,
     },
   };
   return c.cluster.createOrGet<PvbObject>('PodVolumeBackup', body);

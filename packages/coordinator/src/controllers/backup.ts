@@ -20,6 +20,7 @@ import type { EventOptions } from '../cluster/cluster-state.js';
 import { unavailableReason } from '../locations/controller.js';
 import { forgetSnapshots } from '../purge.js';
 import { driveHooks, forgetHookTasks, hookSummary } from './hooks.js';
+import { workNode } from './snapshot-volume.js';
 
 interface Ctx {
   readonly c: ControllerContext;
@@ -206,7 +207,7 @@ async function finalize(c: ControllerContext, backup: BackupObject): Promise<Dec
     if (!purge.ok) return purge.decision;
     events.push(...purge.events);
   } else {
-    for (const p of pvbs) if (!isTerminalPhase(p.status?.phase) && p.status?.attempt) c.hub.cancel(p.spec.node, `${p.metadata.uid}.${p.status.attempt}`, `Backup ${ns}/${name} was deleted`);
+    for (const p of pvbs) if (!isTerminalPhase(p.status?.phase) && p.status?.attempt) c.hub.cancel(workNode(p), `${p.metadata.uid}.${p.status.attempt}`, `Backup ${ns}/${name} was deleted`);
   }
   for (const p of pvbs) await c.cluster.delete('PodVolumeBackup', ns, p.metadata.name ?? '');
   for (const e of events) await c.cluster.event(e, c.clock);

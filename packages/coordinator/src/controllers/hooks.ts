@@ -3,7 +3,8 @@
  * `post.hook.backup.ferry.dev/*`), run by the coordinator through `ClusterState.exec`
  * because agents have no Kubernetes rights. Per pod of a Backup:
  * - the pre hook runs before any of the pod's PodVolumeBackups is started (they wait in New);
- * - the post hook runs once all of them ended, whatever the outcome.
+ * - the post hook runs once all of them ended, whatever the outcome, or (snapshot mode) as
+ *   soon as each one's VolumeSnapshot is cut: the copy reads the snapshot, not the live volume.
  *
  * State lives on the pod's PodVolumeBackups as annotations (`ferry.dev/pre-hook`,
  * `ferry.dev/post-hook`): `Pending` when created, then the outcome. A hook whose outcome is
@@ -20,6 +21,7 @@ import type { BackupObject, PvbObject } from '../objects.js';
 import { involved } from './commit.js';
 import { discard, OutputTail, tailSuffix } from './exec-output.js';
 import { tasksOf } from './tasks.js';
+import { snapshotCut } from './snapshot-volume.js';
 
 export type HookWhich = 'pre' | 'post';
 
@@ -86,7 +88,8 @@ export async function driveHooks(c: ControllerContext, backup: BackupObject, pvb
     const pre = await settle(c, group, 'pre');
     const post = await settle(c, group, 'post');
     if (pre === 'pending') startHook(c, backup, group, 'pre');
-    else if (post === 'pending' && group.every((p) => isTerminalPhase(p.status?.phase))) startHook(c, backup, group, 'post');
+    // In snapshot mode the data is frozen once the snapshot is cut: the post hook need not wait for the copy.
+    else if (post === 'pending' && group.every((p) => isTerminalPhase(p.status?.phase) || snapshotCut(p))) startHook(c, backup, group, 'post');
     if (post === 'pending') postPending = true;
   }
   return { postPending };

@@ -15,6 +15,7 @@ import type { V1alpha1PodVolumeBackupPhase } from '@ferry/api';
 import { canceled, failed, waitForAgent, waitForLostAgent } from './agent-wait.js';
 import { runningCommand, startCommand } from './backup-command.js';
 import { preHookGate } from './hooks.js';
+import { cleanUpSnapshot, driveSnapshot, snapshotTarget, wantsSnapshot, workNode } from './snapshot-volume.js';
 
 interface Ctx {
   readonly c: ControllerContext;
@@ -28,8 +29,9 @@ async function start({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
   // An imported volume's snapshot exists already (ImportBackup writes its status); its pod is on another cluster.
   if (pvb.metadata.labels?.[LABELS.imported] === 'true') return {};
   if (pvb.spec.cancel) return { status: canceled(c, status, 'spec.cancel was set before the volume started') };
-  const pod = await c.cluster.getPod(pvb.spec.pod.namespace, pvb.spec.pod.name);
-  if (!pod || pod.metadata?.uid !== pvb.spec.pod.uid) {
+  const pod = status.volumeSnapshot ? undefined : await c.cluster.getPod(pvb.spec.pod.namespace, pvb.spec.pod.name);
+  // Once the snapshot is taken the copy no longer needs the workload's pod.
+  if (!status.volumeSnapshot && (!pod || pod.metadata?.uid !== pvb.spec.pod.uid)) {
     return { status: failed(c, status, 'PodNotFound', `pod ${pvb.spec.pod.namespace}/${pvb.spec.pod.name} (uid ${pvb.spec.pod.uid}) is gone; nothing to back up`, false, 'PodNotFound') };
   }
   const gate = preHookGate(pvb);
@@ -37,17 +39,29 @@ async function start({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
   // The pre hook runs in a Backup task; its outcome lands on this object (annotation), which wakes this reconcile.
   if (gate.kind === 'wait') return { status: waitingForHook(c, status), requeueAfterMs: 30_000 };
   if (pvb.spec.volume.kind === COMMAND_VOLUME_KIND) return startCommand(c, pvb, status);
-  const session = c.hub.session(pvb.spec.node);
+  if (!wantsSnapshot(pvb)) return assign(c, pvb, status);
+  const step = await driveSnapshot(c, pvb, status);
+  if (step.kind === 'live') return assign(c, pvb, status);
+  if (step.kind === 'wait') return { status: step.status, requeueAfterMs: step.requeueAfterMs };
+  if (step.kind === 'fail') return { status: step.status };
+  return assign(c, pvb, step.status);
+}
+
+/** Sends the job to the agent of the node that has the volume (the helper pod's in snapshot mode). */
+async function assign(c: ControllerContext, pvb: PvbObject, status: PvbStatus): Promise<Decision<PvbStatus>> {
+  const target = snapshotTarget(pvb, status);
+  const node = target.spec.node;
+  const session = c.hub.session(node);
   if (!session) {
-    const w = waitForAgent(c, status, pvb.spec.node, describe(pvb));
+    const w = waitForAgent(c, status, node, describe(pvb));
     return w.kind === 'wait' ? { status: w.status, requeueAfterMs: w.requeueAfterMs } : { status: w.status };
   }
   const attempt = (status.attempt ?? 0) + 1;
   const repository = await c.repositories.jobRepository(pvb.spec.repository, { initialize: true });
-  const job = backupJob(pvb, attempt, repository, await agentVolumeKind(c.cluster, pvb.spec.volume));
-  c.hub.assign(pvb.spec.node, job);
+  const job = backupJob(target, attempt, repository, await agentVolumeKind(c.cluster, target.spec.volume));
+  c.hub.assign(node, job);
   const now = isoTime(c.clock);
-  const conditions = setCondition(status.conditions, { type: 'AgentAssigned', status: 'True', reason: 'Assigned', message: `assigned to the agent on node ${pvb.spec.node} (attempt ${attempt})` }, now);
+  const conditions = setCondition(status.conditions, { type: 'AgentAssigned', status: 'True', reason: 'Assigned', message: `assigned to the agent on node ${node} (attempt ${attempt})` }, now);
   return {
     status: { ...status, phase: 'InProgress', attempt, agent: { node: session.node, instanceId: session.instanceId }, conditions },
     requeueAfterMs: 10_000,
@@ -61,7 +75,7 @@ function waitingForHook(c: ControllerContext, status: PvbStatus): PvbStatus {
 
 async function running({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
   if (pvb.spec.volume.kind === COMMAND_VOLUME_KIND) return runningCommand(c, pvb, status);
-  const node = pvb.spec.node;
+  const node = workNode(pvb);
   const jobId = jobIdOf(pvb.metadata.uid ?? '', status.attempt ?? 1);
   const session = c.hub.session(node);
   if (!session) {
@@ -83,12 +97,13 @@ async function running({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
  * process that does not even report the job as interrupted lost it: start another attempt.
  */
 async function reassign(c: ControllerContext, pvb: PvbObject, status: PvbStatus, restarted: boolean): Promise<Decision<PvbStatus>> {
+  const target = snapshotTarget(pvb, status);
   if (!restarted) {
     const repository = await c.repositories.jobRepository(pvb.spec.repository, { initialize: true });
-    c.hub.assign(pvb.spec.node, backupJob(pvb, status.attempt ?? 1, repository, await agentVolumeKind(c.cluster, pvb.spec.volume)));
+    c.hub.assign(target.spec.node, backupJob(target, status.attempt ?? 1, repository, await agentVolumeKind(c.cluster, target.spec.volume)));
     return { requeueAfterMs: 10_000 };
   }
-  return { status: retryOrFail(c, status, `the agent on node ${pvb.spec.node} restarted and no longer knows the job`) };
+  return { status: retryOrFail(c, status, `the agent on node ${target.spec.node} restarted and no longer knows the job`) };
 }
 
 function retryOrFail(c: ControllerContext, status: PvbStatus, why: string): PvbStatus {
@@ -98,7 +113,11 @@ function retryOrFail(c: ControllerContext, status: PvbStatus, why: string): PvbS
   return { ...status, phase: 'New', conditions };
 }
 
-const done = async (): Promise<Decision<PvbStatus>> => ({});
+/** A finished volume holds nothing; in snapshot mode its helper pod, claim and snapshot are deleted once. */
+async function done({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
+  const cleaned = await cleanUpSnapshot(c, pvb, status);
+  return cleaned ? { status: cleaned } : {};
+}
 
 const HANDLERS: PhaseHandlers<V1alpha1PodVolumeBackupPhase, Ctx, PvbStatus> = {
   New: start,
@@ -126,7 +145,7 @@ export function statusFromBackupResult(c: ControllerContext, pvb: PvbObject, res
   };
   if (result.outcome === 'error' && result.error) {
     const mapped = resourceErrorOf(result.error.code);
-    if (mapped.code === 'Interrupted' && result.error.retriable) return retryOrFail(c, status, `the agent on node ${pvb.spec.node} was interrupted (${result.error.message})`);
+    if (mapped.code === 'Interrupted' && result.error.retriable) return retryOrFail(c, status, `the agent on node ${workNode(pvb)} was interrupted (${result.error.message})`);
     if (mapped.code === 'Canceled') return { ...canceled(c, status, result.error.message), ...timing };
     return { ...failed(c, status, mapped.code, result.error.message, result.error.retriable, mapped.reason), ...timing };
   }
