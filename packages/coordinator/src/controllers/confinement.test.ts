@@ -4,16 +4,19 @@
  * namespaceMapping (it was accepted before), nor through a PodVolumeBackup that names
  * another namespace's repository, nor name another namespace's Backup; a tenant's Backup
  * cannot name other namespaces, nor reach another namespace's pod through spec.pods; the
- * coordinator's namespace may still cross namespaces.
+ * coordinator's namespace may still cross namespaces, and a tenant's Restore only the
+ * namespaces its admission (ferry.dev/created-by) checked.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { FakeApiServer } from '../../../../test/fake-cluster/index.js';
 import { testContext } from '../context.fixture.js';
-import type { BackupObject, PvbObject, RestoreObject } from '../objects.js';
+import { ANNOTATIONS_OUT, LABELS } from '../context.js';
+import type { BackupObject, PvbObject, PvrObject, RestoreObject } from '../objects.js';
 import type { LocationObject } from '../repositories.js';
 import { reconcileBackup } from './backup.js';
 import { commit } from './commit.js';
+import { reconcileRestoredPod } from './pod-restore.js';
 import { reconcileRestore, RESTORE_FINALIZER } from './restore.js';
 
 let api: FakeApiServer;
@@ -84,6 +87,27 @@ describe('Restore sources', () => {
     const { ctx } = testContext(api.kubeConfig());
     const status = await restore(ctx, 'ferry-system', 'too-long', { snapshots: [shopSnapshot], namespacePrefix: 'p'.repeat(60) });
     expect(status).toMatchObject({ phase: 'Failed', error: { code: 'InvalidTargetNamespace', message: `Restore ferry-system/too-long: target namespace "${'p'.repeat(60)}shop" (namespacePrefix + shop + namespaceSuffix) is not a valid DNS-1123 label: it has 64 characters; a namespace name has at most 63: shorten namespacePrefix/namespaceSuffix or map shop explicitly in namespaceMapping` } });
+  });
+
+  it("a pod whose annotations name another namespace's Restore gets nothing of it; the same pod in the Restore's target namespace does", async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const core = api.kubeConfig().makeApiClient(CoreV1Api);
+    await restore(ctx, 'mallory', 'own-data', { snapshots: [{ ...shopSnapshot, namespace: 'mallory' }] });
+    const r = (await ctx.cluster.get<RestoreObject>('Restore', 'mallory', 'own-data'))!;
+    const claimed = (namespace: string) => core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'claims-restore', labels: { [LABELS.restoredBy]: 'own-data' }, annotations: { [ANNOTATIONS_OUT.restoreNamespace]: 'mallory', [ANNOTATIONS_OUT.restoreUid]: r.metadata.uid ?? '', [ANNOTATIONS_OUT.restoreVolumes]: JSON.stringify({ data: 'snapshot-0' }) } },
+        spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 'data', emptyDir: {} }] },
+      },
+    });
+    const pvrs = async () => (await ctx.cluster.list<PvrObject>('PodVolumeRestore', 'mallory', `${LABELS.restore}=own-data`)).map((p) => `${p.spec.pod.namespace}/${p.spec.pod.name}`);
+    await claimed('shop');
+    await reconcileRestoredPod(ctx, 'shop', 'claims-restore');
+    expect(await pvrs()).toEqual([]);
+    await claimed('mallory');
+    await reconcileRestoredPod(ctx, 'mallory', 'claims-restore');
+    expect(await pvrs()).toEqual(['mallory/claims-restore']);
   });
 
   it("a PodVolumeBackup naming another namespace's repository is refused", async () => {
