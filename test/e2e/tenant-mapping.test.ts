@@ -104,6 +104,12 @@ describe('tenant namespace mapping on the real API server', () => {
     expect(refused.message).toBe('admission webhook "restores.ferry.dev" denied the request: user tenant-a may not create restores.ferry.dev in namespace team-c, which Restore team-a/to-c restores into it; grant it with a Role binding in team-c, or restore from ferry-system as an administrator');
     const prefixed = await kubectlCreate('a-token', A, { metadata: { name: 'prefixed' }, spec: { backupName: 'nightly', namespacePrefix: 'p-' } });
     expect(prefixed.message).toMatch(/user tenant-a may not create restores\.ferry\.dev in namespace p-team-a, which Restore team-a\/prefixed restores into it/);
+    // Snapshots of another namespace are a source to read there, and (unmapped) a target there.
+    const snapshot = { snapshotId: 'c'.repeat(64), location: 'rgw', namespace: B, volume: 'data' };
+    const read = await kubectlCreate('a-token', A, { metadata: { name: 'reads-b' }, spec: { snapshots: [snapshot], namespaceMapping: { [B]: A } } });
+    expect(read.message).toMatch(/user tenant-a may not get backups\.ferry\.dev in namespace team-b, which Restore team-a\/reads-b reads its snapshots/);
+    const unmapped = await kubectlCreate('a-token', A, { metadata: { name: 'into-b' }, spec: { snapshots: [snapshot] } });
+    expect(unmapped.message).toMatch(/user tenant-a may not create restores\.ferry\.dev in namespace team-b, which Restore team-a\/into-b restores into it/);
     const tooLong = await kubectlCreate('ab-token', A, { metadata: { name: 'too-long' }, spec: { backupName: 'nightly', namespaceSuffix: `-${'x'.repeat(60)}` } });
     expect(tooLong.code).toBe(422);
     expect(tooLong.message).toMatch(/target namespace "team-a-x{60}" \(namespacePrefix \+ team-a \+ namespaceSuffix\) is not a valid DNS-1123 label: it has 67 characters/);
