@@ -4,6 +4,7 @@
  * restore-wait init container prepended, a mount of every volume to restore, and the
  * labels/annotations that tie it to the Restore. Everything else passes unchanged, and a
  * pod that already carries the container is left alone (idempotent on reinvocation).
+ * The same HTTPS server answers Restore reviews (restore-admission.ts).
  */
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { createServer, type Server } from 'node:https';
