@@ -326,6 +326,17 @@ describe('the manifests match the programs', () => {
     expect(port?.['targetPort']).toBe('webhook');
     expect(at(obj(rendered['cert-manager'].objects, 'MutatingWebhookConfiguration', 'ferry-coordinator'), 'metadata', 'annotations', 'cert-manager.io/inject-ca-from')).toBe(`${NS}/ferry-webhook-tls`);
   });
+
+  it('the Restore webhook fails closed, sees only Restore creates and updates, and is served by the same Service', () => {
+    const hooks = at(obj(objects, 'MutatingWebhookConfiguration', 'ferry-coordinator'), 'webhooks') as JsonObject[];
+    expect(hooks.map((h) => h['name'])).toEqual(['restore-wait.ferry.dev', 'restores.ferry.dev']);
+    const hook = hooks[1]!;
+    expect(hook['failurePolicy']).toBe('Fail');
+    expect(hook['sideEffects']).toBe('None');
+    expect(at(hook, 'rules')).toEqual([{ apiGroups: ['ferry.dev'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['restores'], scope: 'Namespaced' }]);
+    expect(at(hook, 'clientConfig', 'service')).toMatchObject({ name: at(hooks[0]!, 'clientConfig', 'service', 'name'), port: at(hooks[0]!, 'clientConfig', 'service', 'port') });
+    expect((at(hook, 'matchConditions') as JsonObject[]).length).toBe(1);
+  });
 });
 
 describe('the rule checks can fail', () => {
@@ -387,8 +398,8 @@ describe('the self-signed certificate Job', () => {
     expect(agent.keyUsage).toContain('1.3.6.1.5.5.7.3.2');
     expect(secret('ferry-agent-tls')['ca.crt']!.equals(secret('ferry-ca')['tls.crt']!)).toBe(true);
     const patch = JSON.parse(readFileSync(join(work, 'webhook-patch.json'), 'utf8')) as { path: string; value: string }[];
-    expect(patch[0]?.path).toBe('/webhooks/0/clientConfig/caBundle');
-    expect(Buffer.from(patch[0]!.value, 'base64').equals(secret('ferry-ca')['tls.crt']!)).toBe(true);
+    expect(patch.map((p) => p.path)).toEqual(['/webhooks/0/clientConfig/caBundle', '/webhooks/1/clientConfig/caBundle']);
+    for (const p of patch) expect(Buffer.from(p.value, 'base64').equals(secret('ferry-ca')['tls.crt']!)).toBe(true);
 
     const before = secret('ferry-coordinator-tls')['tls.crt']!;
     const second = await runScript();

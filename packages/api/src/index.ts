@@ -262,6 +262,7 @@ export type {
   VolumeSnapshotStatus as V1alpha1VolumeSnapshotStatus,
 } from './crd/pod-volume-backup.js';
 export { RESTORE_CRD, RESTORE_DEFAULTS, RestoreSpecSchema, RestoreStatusSchema } from './crd/restore.js';
+export { affixProblem, NAMESPACE_AFFIX_MAX_LENGTH, NAMESPACE_PREFIX_PATTERN, NAMESPACE_SUFFIX_PATTERN, renamesNamespaces, restoreTargetNamespace, targetNamespaceProblem, type NamespaceRename } from './crd/namespace-mapping.js';
 export type {
   Restore as V1alpha1Restore,
   RestoreSpec as V1alpha1RestoreSpec,

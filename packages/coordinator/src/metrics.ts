@@ -39,7 +39,7 @@ export class CoordinatorMetrics {
     this.agentsConnected = new Gauge({ name: 'ferry_coordinator_agents_connected', help: 'Node agents with an open AgentHub stream.', registers });
     this.webhookDuration = new Histogram({
       name: 'ferry_coordinator_webhook_duration_seconds',
-      help: 'Time to answer an admission review, by result (patched, unchanged, error).',
+      help: 'Time to answer an admission review, by result (pods: patched, unchanged, error; Restores: stamped, denied, unchanged).',
       labelNames: ['result'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,

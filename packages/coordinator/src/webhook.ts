@@ -6,6 +6,7 @@
  * list under volumeDevices) cannot be mounted and holds no marker files: restore-wait waits
  * on a directory of an emptyDir added for it instead, where the agent writes its markers. Everything else passes unchanged, and a
  * pod that already carries the container is left alone (idempotent on reinvocation).
+ * The same HTTPS server answers Restore reviews (restore-admission.ts).
  */
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -15,9 +16,11 @@ import { ANNOTATIONS, isTerminalPhase, RESTORE_DEFAULTS, RESTORE_MARKER_VOLUME, 
 import type { V1Container, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { ANNOTATIONS_OUT, LABELS, RESTORE_WAIT_CONTAINER, type ControllerContext } from './context.js';
 import { matchPod, restoreItems, type RestoreItem } from './controllers/restore-items.js';
+import { restoreTargets, verifiedCreator } from './controllers/restore-namespaces.js';
 import { selectorMatches } from './controllers/selectors.js';
 import { messageOf } from './errors.js';
 import type { PvrObject, RestoreObject } from './objects.js';
+import { reviewRestore, type RestoreAdmissionRequest } from './restore-admission.js';
 
 export const RESTORE_MOUNT_ROOT = '/ferry-restore';
 
@@ -211,7 +214,8 @@ export class WebhookServer {
     try {
       if (req.method !== 'POST') return reply(res, 405, { message: 'POST an AdmissionReview' });
       const review = JSON.parse(await readBody(req)) as AdmissionReview;
-      const out = await reviewPod(this.o.deps, review);
+      // One server for both webhooks: what is reviewed decides, not the path.
+      const out = review.request?.kind?.kind === 'Restore' ? await reviewRestore(this.o.deps.ctx, review.request as unknown as RestoreAdmissionRequest) : await reviewPod(this.o.deps, review);
       result = out.result;
       reply(res, 200, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: out.response });
     } catch (err) {
@@ -242,11 +246,11 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** From a cache of Restores: those in progress, not canceled, that restore into `namespace`. */
+/** From a cache of Restores: those in progress, not canceled, that may restore into `namespace` (a tenant's elsewhere only when its admission checked that namespace). */
 export function pendingRestoresFrom(list: () => readonly RestoreObject[], coordinatorNamespace: string): PendingRestores {
   return (namespace) =>
     list()
       .filter((r) => r.status?.phase === 'InProgress' && !r.spec.cancel && !isTerminalPhase(r.status.phase))
-      .filter((r) => r.metadata.namespace === namespace || (r.metadata.namespace === coordinatorNamespace && Object.values(r.spec.namespaceMapping ?? {}).includes(namespace)) || r.metadata.namespace === coordinatorNamespace)
+      .filter((r) => r.metadata.namespace === namespace || r.metadata.namespace === coordinatorNamespace || (verifiedCreator(r) !== undefined && restoreTargets(r.spec, r.metadata.namespace ?? '').includes(namespace)))
       .sort((a, b) => String(a.metadata.creationTimestamp ?? '').localeCompare(String(b.metadata.creationTimestamp ?? '')));
 }

@@ -12,6 +12,7 @@ import {
   snapshotId,
   VolumeCountsSchema,
 } from './common.js';
+import { NAMESPACE_AFFIX_MAX_LENGTH, NAMESPACE_PREFIX_PATTERN, NAMESPACE_SUFFIX_PATTERN } from './namespace-mapping.js';
 import { AGE_COLUMN, type CrdDefinition, type Resource } from './definition.js';
 import { arr, bool, int32, int64, map, obj, oneOf, opt, str, time, type Infer } from './schema.js';
 
@@ -53,7 +54,9 @@ export const RestoreSpecSchema = obj(
     backupName: opt(objectName('A Backup in this namespace to restore (Completed or PartiallyFailed).')),
     latest: opt(RestoreLatestSchema),
     snapshots: opt(arr('Explicit snapshots to restore instead of a Backup.', RestoreSnapshotSchema, { minItems: 1, maxItems: 1000 })),
-    namespaceMapping: opt(map('Source namespace → target namespace. Unmapped namespaces restore into themselves. Only a Restore in the coordinator\'s namespace may target another namespace than its own.', dnsLabel('Target namespace.'), { maxProperties: 1000 })),
+    namespaceMapping: opt(map('Source namespace → target namespace; it wins over namespacePrefix/namespaceSuffix. Unmapped namespaces restore into themselves (or prefix + name + suffix). Outside the coordinator\'s namespace a Restore that restores anywhere but its own namespace must be admitted by the restores.ferry.dev webhook, which checks the creator may create restores in every target and get backups in every source namespace (docs/api.md).', dnsLabel('Target namespace.'), { maxProperties: 1000 })),
+    namespacePrefix: opt(str('Prepended to every source namespace that namespaceMapping does not map (restore API order: the map first). prefix + name + suffix must be a DNS-1123 label of at most 63 characters; the Restore fails with InvalidTargetNamespace otherwise.', { pattern: NAMESPACE_PREFIX_PATTERN, maxLength: NAMESPACE_AFFIX_MAX_LENGTH })),
+    namespaceSuffix: opt(str('Appended to every source namespace that namespaceMapping does not map, after namespacePrefix.', { pattern: NAMESPACE_SUFFIX_PATTERN, maxLength: NAMESPACE_AFFIX_MAX_LENGTH })),
     selection: opt(
       obj('Restrict what is restored. Absent: everything in the backup.', {
         namespaces: opt(arr('Source namespaces to restore.', dnsLabel('A namespace.'), { maxItems: 1000, listType: 'set' })),

@@ -176,6 +176,8 @@ export const restoreSample: Restore = {
   spec: {
     backupName: 'nightly-20250301020000',
     namespaceMapping: { shop: 'shop-copy' },
+    namespacePrefix: 'restored-',
+    namespaceSuffix: '-copy',
     selection: { namespaces: ['shop'], labelSelector, volumes: ['data'] },
     podWaitTimeout: '24h',
     volumeTimeout: '4h',

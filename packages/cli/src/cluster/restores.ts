@@ -22,6 +22,8 @@ interface CreateFlags {
   readonly volume: string[];
   readonly includeNamespace: string[];
   readonly namespaceMapping: string[];
+  readonly namespacePrefix?: string;
+  readonly namespaceSuffix?: string;
   readonly selector?: string;
   readonly volumeTimeout?: string;
   readonly wait?: boolean;
@@ -42,6 +44,8 @@ export function registerClusterRestoreCommands(restore: Command, host: ClusterHo
     .option('--volume <name>', 'only volumes with this name (repeatable)', collect, [])
     .option('--include-namespace <ns>', 'only volumes from this source namespace (repeatable)', collect, [])
     .option('--namespace-mapping <src=dst>', 'restore pods of namespace src into dst (repeatable)', collect, [])
+    .option('--namespace-prefix <prefix>', 'restore every unmapped namespace ns into <prefix>ns')
+    .option('--namespace-suffix <suffix>', 'restore every unmapped namespace ns into ns<suffix> (after the prefix)')
     .option('-l, --selector <selector>', 'only pods with these labels')
     .option('--volume-timeout <duration>', 'per-volume timeout, e.g. 4h')
     .option('--wait', 'follow the restore until it ends; the exit code tells how it ended');
@@ -115,6 +119,8 @@ async function createRestore(run: ClusterRun<CreateFlags>, name: string | undefi
     name: name ?? '',
     ...sourceFields(run.flags, now),
     namespaceMapping: parsePairs(run.flags.namespaceMapping, '--namespace-mapping'),
+    namespacePrefix: run.flags.namespacePrefix ?? '',
+    namespaceSuffix: run.flags.namespaceSuffix ?? '',
     podSelector: run.flags.selector ?? '',
     volumeTimeout: run.flags.volumeTimeout ?? '',
     volumes: run.flags.volume,
@@ -177,6 +183,7 @@ export function describeRestore(r: Restore__Output, now: Date): string {
     ['Phase', r.phase || 'New'],
     ['Message', r.message],
     ['Namespace mapping', formatMap(r.namespaceMapping)],
+    ['Namespace prefix/suffix', r.namespacePrefix || r.namespaceSuffix ? `${r.namespacePrefix}<namespace>${r.namespaceSuffix}` : ''],
     ['Created', timeWithAge(r.createdAt, now)],
     ['Started', timeWithAge(r.startedAt, now)],
     ['Completed', timeWithAge(r.completedAt, now)],

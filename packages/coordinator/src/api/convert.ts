@@ -134,6 +134,8 @@ export function restoreMessage(r: RestoreObject, volumes: readonly PvrObject[]):
     })),
     message: s?.error?.message ?? '',
     namespaceMapping: { ...(r.spec.namespaceMapping ?? {}) },
+    namespacePrefix: r.spec.namespacePrefix ?? '',
+    namespaceSuffix: r.spec.namespaceSuffix ?? '',
   };
 }
 

@@ -4,7 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  affixProblem,
   isTerminalPhase,
+  targetNamespaceProblem,
   OPERATION_PHASES,
   type CancelRestoreRequest__Output,
   type CreateRestoreRequest__Output,
@@ -16,10 +18,11 @@ import {
   type V1alpha1RestoreSnapshot as RestoreSnapshot,
   type WatchRestoreRequest__Output,
 } from '@ferry/api';
+import { CREATED_BY_ANNOTATION, reachesOtherNamespaces, restoreAccessChecks, restoreSources } from '../controllers/restore-namespaces.js';
 import { resolveLatest } from '../controllers/restore-source.js';
 import { clusterFailure, CoordinatorError } from '../errors.js';
 import type { BackupObject, PvrObject, RestoreObject } from '../objects.js';
-import { authorize, type Caller } from './auth.js';
+import { authorize, type AccessCheck, type Caller } from './auth.js';
 import { API_ANNOTATIONS, generatedName } from './backups-service.js';
 import { restoreMessage } from './convert.js';
 import { paginate } from './pages.js';
@@ -80,11 +83,17 @@ function restoreSpecOf(req: CreateRestoreRequest__Output, p: Problems): RestoreO
     p.namespace(`namespace_mapping[${from}]`, from);
     p.namespace(`namespace_mapping[${from}]`, to);
   }
+  const prefix = affixProblem('namespacePrefix', req.namespacePrefix);
+  if (prefix) p.add('namespace_prefix', prefix);
+  const suffix = affixProblem('namespaceSuffix', req.namespaceSuffix);
+  if (suffix) p.add('namespace_suffix', suffix);
   const selection = selectionOf(req, p);
   p.duration('volume_timeout', req.volumeTimeout);
   return {
     ...source,
     ...(Object.keys(req.namespaceMapping).length ? { namespaceMapping: { ...req.namespaceMapping } } : {}),
+    ...(req.namespacePrefix ? { namespacePrefix: req.namespacePrefix } : {}),
+    ...(req.namespaceSuffix ? { namespaceSuffix: req.namespaceSuffix } : {}),
     ...(selection ? { selection } : {}),
     ...(req.volumeTimeout ? { volumeTimeout: req.volumeTimeout } : {}),
   };
@@ -103,21 +112,39 @@ async function checkSource(ctx: ApiContext, namespace: string, spec: RestoreObje
   return spec.backupName;
 }
 
+/**
+ * The same rights the restores.ferry.dev webhook asks of a kubectl user (docs/api.md): create
+ * restores in the own namespace, and for a Restore reaching beyond it create restores in
+ * every target and get backups in every source. In the coordinator's namespace the sources
+ * are the Backup's many namespaces, known only later: the explicit mapping targets are checked.
+ */
+function restoreChecks(ctx: ApiContext, namespace: string, spec: RestoreObject['spec']): AccessCheck[] {
+  const own: AccessCheck = { verb: 'create', resource: 'restores', namespace };
+  if (namespace === ctx.namespace) return [own, ...[...new Set(Object.values(spec.namespaceMapping ?? {}))].filter((t) => t !== namespace).sort().map((t): AccessCheck => ({ verb: 'create', resource: 'restores', namespace: t }))];
+  if (!reachesOtherNamespaces(spec, namespace)) return [own];
+  return [own, ...restoreAccessChecks(spec, namespace).filter((c) => c.resource !== 'restores' || c.namespace !== namespace)];
+}
+
 async function createRestore(ctx: ApiContext, caller: Caller, req: CreateRestoreRequest__Output): Promise<Restore> {
   const p = new Problems();
   p.namespace('namespace', req.namespace);
   p.name('name', req.name, { required: false });
   const spec = restoreSpecOf(req, p);
+  // A mapped target is checked as a namespace above; prefix + name + suffix only here.
+  if (req.namespace !== ctx.namespace) for (const source of restoreSources(spec, req.namespace).filter((s) => spec.namespaceMapping?.[s] === undefined)) {
+    const problem = targetNamespaceProblem(spec, source);
+    if (problem) p.add('namespace_prefix', problem);
+  }
   p.check();
-  // Restoring into another namespace needs the right to restore there too (the controller also
-  // refuses it outside the coordinator's namespace).
-  const targets = [...new Set(Object.values(req.namespaceMapping).filter((t) => t !== req.namespace))].sort();
-  await authorize(ctx.cluster, caller, [req.namespace, ...targets].map((namespace) => ({ verb: 'create' as const, resource: 'restores' as const, namespace })));
+  await authorize(ctx.cluster, caller, restoreChecks(ctx, req.namespace, spec));
   // Said now rather than as a Failed Restore a moment later.
   const resolved = await checkSource(ctx, req.namespace, spec);
   const name = req.name || generatedName('restore', ctx.clock.now());
   const requestId = randomUUID();
-  const body: RestoreObject = { metadata: { name, namespace: req.namespace, annotations: { [API_ANNOTATIONS.createdBy]: caller.user.username, [API_ANNOTATIONS.request]: requestId } }, spec };
+  // ferry.dev/created-by vouches for the checks above; on Kubernetes the restores.ferry.dev
+  // webhook replaces it with the coordinator's own account, the object's real creator.
+  const annotations = { [API_ANNOTATIONS.createdBy]: caller.user.username, [API_ANNOTATIONS.request]: requestId, [CREATED_BY_ANNOTATION]: caller.user.username };
+  const body: RestoreObject = { metadata: { name, namespace: req.namespace, annotations }, spec };
   const created = await ctx.cluster.createOrGet<RestoreObject>('Restore', body).catch((err: unknown) => {
     throw clusterFailure(err, { kind: 'Restore', namespace: req.namespace, name, action: 'create' });
   });

@@ -102,6 +102,22 @@ describe('Restores', () => {
     expect(invalid.err?.details).toBe('backup: required; namespace_mapping[team-a]: must be a DNS-1123 label (lower-case letters, digits and -, at most 63)');
   });
 
+  it('a prefix or suffix is a target like a mapping: checked as a name, then create restores there; the stored Restore carries the creator', async () => {
+    await cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'nightly', namespace: 'team-a' }, spec: {} });
+    const bad = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', backup: 'nightly', namespacePrefix: '-x', namespaceSuffix: `-${'y'.repeat(56)}` }, alice());
+    expect(bad.err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(bad.err?.details).toBe(`namespace_prefix: lower-case letters, digits and -, starting with a letter or digit (like "restored-"); namespace_prefix: target namespace "-xteam-a-${'y'.repeat(56)}" (namespacePrefix + team-a + namespaceSuffix) is not a valid DNS-1123 label: it has 65 characters; a namespace name has at most 63: shorten namespacePrefix/namespaceSuffix or map team-a explicitly in namespaceMapping`);
+    const elsewhere = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', name: 'suffixed', backup: 'nightly', namespaceSuffix: '-b' }, alice());
+    expect(elsewhere.err?.code).toBe(status.PERMISSION_DENIED);
+    expect(elsewhere.err?.details).toMatch(/^user alice may not create restores\.ferry\.dev in namespace team-a-b;/);
+    expect(await cluster.get<RestoreObject>('Restore', 'team-a', 'suffixed')).toBeUndefined();
+    // Mapped back into its own namespace, the suffix renames nothing: only create restores in team-a is needed.
+    const own = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', name: 'mapped-home', backup: 'nightly', namespaceSuffix: '-b', namespaceMapping: { 'team-a': 'team-a' } }, alice());
+    expect(own.err).toBeUndefined();
+    expect(own.res).toMatchObject({ namespaceSuffix: '-b', namespaceMapping: { 'team-a': 'team-a' } });
+    expect((await cluster.get<RestoreObject>('Restore', 'team-a', 'mapped-home'))?.metadata.annotations).toMatchObject({ 'ferry.dev/created-by': 'alice', 'api.ferry.dev/created-by': 'alice' });
+  });
+
   it('latest resolves to the newest Completed Backup of a schedule before a time; no match is NOT_FOUND naming namespace, schedule and time', async () => {
     const completed = async (name: string, started: string, schedule?: string) => {
       const b = await cluster.createOrGet<BackupObject>('Backup', { metadata: { name, namespace: 'team-a', ...(schedule ? { labels: { 'ferry.dev/schedule': schedule } } : {}) }, spec: {} });

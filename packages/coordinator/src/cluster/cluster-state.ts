@@ -99,6 +99,8 @@ export interface UserIdentity {
   readonly username: string;
   readonly groups: readonly string[];
   readonly uid?: string;
+  /** Authenticator extras (scopes, credential ids): a SubjectAccessReview must repeat them to be answered for the same user. */
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface AccessRequest {

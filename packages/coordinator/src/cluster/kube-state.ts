@@ -210,7 +210,7 @@ export class KubeClusterState implements ClusterState {
     const review = await this.authn.createTokenReview({ body: { spec: { token } } });
     const s = review.status;
     if (!s?.authenticated || !s.user?.username) return undefined;
-    return { username: s.user.username, groups: s.user.groups ?? [], ...(s.user.uid ? { uid: s.user.uid } : {}) };
+    return { username: s.user.username, groups: s.user.groups ?? [], ...(s.user.uid ? { uid: s.user.uid } : {}), ...(s.user.extra ? { extra: s.user.extra } : {}) };
   }
 
   async authorize(r: AccessRequest): Promise<{ allowed: boolean; reason?: string }> {
@@ -220,6 +220,7 @@ export class KubeClusterState implements ClusterState {
           user: r.user.username,
           groups: [...r.user.groups],
           ...(r.user.uid ? { uid: r.user.uid } : {}),
+          ...(r.user.extra ? { extra: Object.fromEntries(Object.entries(r.user.extra).map(([k, v]) => [k, [...v]])) } : {}),
           resourceAttributes: { group: API_GROUP, version: API_VERSION, resource: r.resource, verb: r.verb, ...(r.namespace ? { namespace: r.namespace } : {}), ...(r.name ? { name: r.name } : {}) },
         },
       },

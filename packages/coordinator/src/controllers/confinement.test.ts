@@ -4,16 +4,19 @@
  * namespaceMapping (it was accepted before), nor through a PodVolumeBackup that names
  * another namespace's repository, nor name another namespace's Backup; a tenant's Backup
  * cannot name other namespaces, nor reach another namespace's pod through spec.pods; the
- * coordinator's namespace may still cross namespaces.
+ * coordinator's namespace may still cross namespaces, and a tenant's Restore only the
+ * namespaces its admission (ferry.dev/created-by) checked.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { FakeApiServer } from '../../../../test/fake-cluster/index.js';
 import { testContext } from '../context.fixture.js';
-import type { BackupObject, PvbObject, RestoreObject } from '../objects.js';
+import { ANNOTATIONS_OUT, LABELS } from '../context.js';
+import type { BackupObject, PvbObject, PvrObject, RestoreObject } from '../objects.js';
 import type { LocationObject } from '../repositories.js';
 import { reconcileBackup } from './backup.js';
 import { commit } from './commit.js';
+import { reconcileRestoredPod } from './pod-restore.js';
 import { reconcileRestore, RESTORE_FINALIZER } from './restore.js';
 
 let api: FakeApiServer;
@@ -56,10 +59,55 @@ describe('Restore sources', () => {
   it("a tenant's Restore cannot read another namespace's snapshots through spec.snapshots and namespaceMapping", async () => {
     const { ctx } = testContext(api.kubeConfig());
     const status = await restore(ctx, 'mallory', 'steal', { snapshots: [shopSnapshot], namespaceMapping: { shop: 'mallory' } });
-    expect(status).toMatchObject({ phase: 'Failed', error: { code: 'NamespaceNotAllowed', message: "Restore mallory/steal reads snapshots of namespace(s) shop; a Restore outside ferry-system restores only its own namespace's backups (create it in ferry-system to restore across namespaces)" } });
+    expect(status).toMatchObject({ phase: 'Failed', error: { code: 'NamespaceNotAllowed', message: "Restore mallory/steal reads shop, but no admission checked its creator's rights there (no ferry.dev/created-by annotation): create it with the restores.ferry.dev webhook installed (deploy/base/webhook.yaml) or through the Ferry API, or in ferry-system" } });
+    // A mapping into another namespace or a prefix is refused the same way without the webhook's stamp.
+    expect(await restore(ctx, 'mallory', 'away', { snapshots: [{ ...shopSnapshot, namespace: 'mallory' }], namespacePrefix: 'x-' })).toMatchObject({ error: { code: 'NamespaceNotAllowed', message: expect.stringMatching(/^Restore mallory\/away restores into x-mallory, but no admission checked/) } });
     // Its own namespace's snapshots are fine, and the coordinator's namespace may cross namespaces.
     expect((await restore(ctx, 'mallory', 'own', { snapshots: [{ ...shopSnapshot, namespace: 'mallory' }] }))?.phase).toBe('InProgress');
     expect((await restore(ctx, 'ferry-system', 'admin', { snapshots: [shopSnapshot], namespaceMapping: { shop: 'mallory' } }))?.phase).toBe('InProgress');
+  });
+
+  it('an admitted tenant Restore (ferry.dev/created-by) reaches what its admission checked and nothing else', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const stamped = async (name: string, spec: RestoreObject['spec']) => {
+      const r = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name, namespace: 'mallory', finalizers: [RESTORE_FINALIZER], annotations: { 'ferry.dev/created-by': 'mallory-admin' } }, spec });
+      return (await reconcileRestore(ctx, r)).status;
+    };
+    expect((await stamped('verified', { snapshots: [shopSnapshot], namespaceMapping: { shop: 'mallory' } }))?.phase).toBe('InProgress');
+    expect((await stamped('prefixed', { snapshots: [shopSnapshot], namespacePrefix: 'copy-of-' }))?.phase).toBe('InProgress');
+    // A Backup of the own namespace whose PodVolumeBackup claims another namespace's pod: its admission checked mallory only.
+    const backup = await ctx.cluster.createOrGet<BackupObject>('Backup', { metadata: { name: 'claims-shop', namespace: 'mallory' }, spec: {} });
+    await ctx.cluster.replaceStatus('Backup', backup, { phase: 'Completed' });
+    const pvb = await ctx.cluster.createOrGet<PvbObject>('PodVolumeBackup', { metadata: { name: 'claims-shop-data', namespace: 'mallory', labels: { 'ferry.dev/backup': 'claims-shop' } }, spec: { backup: 'claims-shop', pod: { namespace: 'shop', name: 'web-0', uid: 'u' }, node: 'n', volume: { name: 'data', kind: 'emptyDir' }, repository: 'local-shop', mover: 'native' } });
+    await ctx.cluster.replaceStatus('PodVolumeBackup', pvb, { phase: 'Completed', snapshotId: SNAPSHOT });
+    expect(await stamped('via-backup', { backupName: 'claims-shop', namespaceMapping: { mallory: 'elsewhere' } })).toMatchObject({ phase: 'Failed', error: { code: 'NamespaceNotAllowed', message: expect.stringMatching(/^Restore mallory\/via-backup would restore into shop, which its admission did not check \(elsewhere\)/) } });
+  });
+
+  it('a target longer than 63 characters fails the Restore with InvalidTargetNamespace naming the parts', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const status = await restore(ctx, 'ferry-system', 'too-long', { snapshots: [shopSnapshot], namespacePrefix: 'p'.repeat(60) });
+    expect(status).toMatchObject({ phase: 'Failed', error: { code: 'InvalidTargetNamespace', message: `Restore ferry-system/too-long: target namespace "${'p'.repeat(60)}shop" (namespacePrefix + shop + namespaceSuffix) is not a valid DNS-1123 label: it has 64 characters; a namespace name has at most 63: shorten namespacePrefix/namespaceSuffix or map shop explicitly in namespaceMapping` } });
+  });
+
+  it("a pod whose annotations name another namespace's Restore gets nothing of it; the same pod in the Restore's target namespace does", async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const core = api.kubeConfig().makeApiClient(CoreV1Api);
+    await restore(ctx, 'mallory', 'own-data', { snapshots: [{ ...shopSnapshot, namespace: 'mallory' }] });
+    const r = (await ctx.cluster.get<RestoreObject>('Restore', 'mallory', 'own-data'))!;
+    const claimed = (namespace: string) => core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'claims-restore', labels: { [LABELS.restoredBy]: 'own-data' }, annotations: { [ANNOTATIONS_OUT.restoreNamespace]: 'mallory', [ANNOTATIONS_OUT.restoreUid]: r.metadata.uid ?? '', [ANNOTATIONS_OUT.restoreVolumes]: JSON.stringify({ data: 'snapshot-0' }) } },
+        spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 'data', emptyDir: {} }] },
+      },
+    });
+    const pvrs = async () => (await ctx.cluster.list<PvrObject>('PodVolumeRestore', 'mallory', `${LABELS.restore}=own-data`)).map((p) => `${p.spec.pod.namespace}/${p.spec.pod.name}`);
+    await claimed('shop');
+    await reconcileRestoredPod(ctx, 'shop', 'claims-restore');
+    expect(await pvrs()).toEqual([]);
+    await claimed('mallory');
+    await reconcileRestoredPod(ctx, 'mallory', 'claims-restore');
+    expect(await pvrs()).toEqual(['mallory/claims-restore']);
   });
 
   it("a PodVolumeBackup naming another namespace's repository is refused", async () => {

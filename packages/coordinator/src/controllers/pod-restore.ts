@@ -27,7 +27,8 @@ export async function reconcileRestoredPod(c: ControllerContext, namespace: stri
   const items = new Map((await restoreItems(c, restore)).map((i) => [i.key, i]));
   for (const [volume, key] of Object.entries(wanted)) {
     const item = items.get(key);
-    if (!item || existing.some((p) => p.spec.target.name === volume)) continue;
+    // The pod's annotations are its creator's to write: only an item that goes to the pod's own namespace is restored there.
+    if (!item || item.targetNamespace !== namespace || existing.some((p) => p.spec.target.name === volume)) continue;
     const created = await c.cluster.createOrGet<PvrObject>('PodVolumeRestore', await pvrBody(c, restore, pod, volume, item));
     c.enqueue(objectKey('PodVolumeRestore', restoreNs, created.metadata.name ?? ''));
   }

@@ -3,7 +3,7 @@
  * spec.snapshots), with where it came from and which namespace it goes to, and the pure
  * matching of a pod being created against the items not yet taken by another pod.
  */
-import { COMMAND_VOLUME_KIND, type V1alpha1Mover } from '@ferry/api';
+import { COMMAND_VOLUME_KIND, restoreTargetNamespace, type V1alpha1Mover } from '@ferry/api';
 import { LABELS, type ControllerContext } from '../context.js';
 import type { PvbObject, RestoreObject } from '../objects.js';
 import { Repositories } from '../repositories.js';
@@ -32,8 +32,7 @@ export function restoredBackupName(restore: RestoreObject): string {
 }
 
 export async function restoreItems(c: ControllerContext, restore: RestoreObject): Promise<RestoreItem[]> {
-  const mapping = restore.spec.namespaceMapping ?? {};
-  const target = (ns: string) => mapping[ns] ?? ns;
+  const target = (ns: string) => restoreTargetNamespace(restore.spec, ns);
   const sel = restore.spec.selection;
   const keep = (i: RestoreItem) => (!sel?.namespaces || sel.namespaces.includes(i.sourceNamespace)) && (!sel?.volumes || sel.volumes.includes(i.volume));
   if (restore.spec.snapshots) {

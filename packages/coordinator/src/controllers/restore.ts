@@ -13,7 +13,7 @@ import { dispatch, type Decision, type PhaseHandlers } from '../state-machine.js
 import { aggregate, type VolumeLike } from './aggregate.js';
 import { involved } from './commit.js';
 import { restoreItems, type RestoreItem } from './restore-items.js';
-import { refuseSources } from './restore-sources.js';
+import { refuseSources, refuseTargets, unverifiedReach } from './restore-sources.js';
 import { resolveLatest } from './restore-source.js';
 
 export const ITEM_ANNOTATION = 'restore.ferry.dev/item';
@@ -34,14 +34,14 @@ function reject(c: ControllerContext, restore: RestoreObject, status: RestoreSta
 async function start({ c, restore, status }: Ctx): Promise<Decision<RestoreStatus>> {
   const now = isoTime(c.clock);
   if (restore.spec.cancel) return { status: { ...status, phase: 'Canceled', completionTimestamp: now } };
-  const own = restore.metadata.namespace ?? '';
-  const foreign = Object.values(restore.spec.namespaceMapping ?? {}).filter((t) => t !== own);
-  if (own !== c.settings.namespace && foreign.length > 0) return reject(c, restore, status, 'NamespaceNotAllowed', `Restore ${own}/${restore.metadata.name} maps into ${foreign.join(', ')}; only Restores in ${c.settings.namespace} may restore into other namespaces`);
+  const unverified = unverifiedReach(c, restore);
+  if (unverified) return reject(c, restore, status, 'NamespaceNotAllowed', unverified);
   const chosen = await chosenBackup(c, restore);
   if (!chosen.ok) return reject(c, restore, status, chosen.reason, chosen.message);
   const resolved: RestoreObject = chosen.backupName === undefined ? restore : { ...restore, status: { ...status, backupName: chosen.backupName } };
   const items = await restoreItems(c, resolved);
-  if (own !== c.settings.namespace && items.some((i) => i.targetNamespace !== own)) return reject(c, restore, status, 'NamespaceNotAllowed', `Restore ${own}/${restore.metadata.name} would restore into other namespaces; only Restores in ${c.settings.namespace} may`);
+  const badTarget = refuseTargets(c, restore, items);
+  if (badTarget) return reject(c, restore, status, badTarget.reason, badTarget.message);
   const refused = await refuseSources(c, restore, items);
   if (refused) return reject(c, restore, status, refused.reason, refused.message);
   let conditions = setCondition(status.conditions, { type: 'Accepted', status: 'True', reason: 'Valid', message: 'the spec is valid' }, now, restore.metadata.generation);

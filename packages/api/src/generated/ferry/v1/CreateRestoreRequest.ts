@@ -55,6 +55,13 @@ export interface CreateRestoreRequest {
    * Instead of `backup` or `latest`: explicit snapshots (Restore.spec.snapshots).
    */
   'snapshots'?: (_ferry_v1_RestoreSnapshotRef)[];
+  /**
+   * Every source namespace namespace_mapping does not map restores into
+   * prefix + name + suffix (Restore.spec.namespacePrefix/namespaceSuffix). Like a mapping,
+   * needs create restores in every target and get backups in every source namespace.
+   */
+  'namespacePrefix'?: (string);
+  'namespaceSuffix'?: (string);
 }
 
 export interface CreateRestoreRequest__Output {
@@ -109,4 +116,11 @@ export interface CreateRestoreRequest__Output {
    * Instead of `backup` or `latest`: explicit snapshots (Restore.spec.snapshots).
    */
   'snapshots': (_ferry_v1_RestoreSnapshotRef__Output)[];
+  /**
+   * Every source namespace namespace_mapping does not map restores into
+   * prefix + name + suffix (Restore.spec.namespacePrefix/namespaceSuffix). Like a mapping,
+   * needs create restores in every target and get backups in every source namespace.
+   */
+  'namespacePrefix': (string);
+  'namespaceSuffix': (string);
 }

@@ -22,6 +22,8 @@ export interface Restore {
    * resolved name once the Restore started.
    */
   'source'?: (string);
+  'namespacePrefix'?: (string);
+  'namespaceSuffix'?: (string);
 }
 
 export interface Restore__Output {
@@ -42,4 +44,6 @@ export interface Restore__Output {
    * resolved name once the Restore started.
    */
   'source': (string);
+  'namespacePrefix': (string);
+  'namespaceSuffix': (string);
 }
