@@ -6,6 +6,7 @@ import type { ClusterState } from './cluster/cluster-state.js';
 import type { Logger } from '@ferry/log';
 import { IMPORTED_LABEL, RESTORED_POD_LABEL } from './cluster/labels.js';
 import type { CoordinatorMetrics } from './metrics.js';
+import type { OperationLogBook } from './operation-logs/book.js';
 import type { PurgeMoverFactory } from './purge.js';
 import type { Repositories } from './repositories.js';
 
@@ -42,6 +43,8 @@ export interface ControllerContext {
   readonly startedAt: number;
   /** Helper pods for volumes no pod mounts (docs/helper-pods.md); absent in standalone mode. */
   readonly helperPods?: HelperPods;
+  /** Running operations' log lines until their log is stored at the location (docs/operation-logs.md); absent: none kept. */
+  readonly operationLogs?: OperationLogBook;
 }
 
 export const LABELS = {

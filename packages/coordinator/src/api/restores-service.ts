@@ -19,6 +19,7 @@ import {
 import { resolveLatest } from '../controllers/restore-source.js';
 import { clusterFailure, CoordinatorError } from '../errors.js';
 import type { BackupObject, PvrObject, RestoreObject } from '../objects.js';
+import { operationLogs } from './logs-service.js';
 import { authorize, type Caller } from './auth.js';
 import { API_ANNOTATIONS, generatedName } from './backups-service.js';
 import { restoreMessage } from './convert.js';
@@ -34,6 +35,7 @@ export function restoresHandlers(ctx: ApiContext): RestoresHandlers {
     ListRestores: unary(ctx, 'ListRestores', listRestores),
     WatchRestore: serverStream(ctx, 'WatchRestore', watchRestore),
     CancelRestore: unary(ctx, 'CancelRestore', cancelRestore),
+    GetRestoreLogs: serverStream(ctx, 'GetRestoreLogs', operationLogs('Restore')),
   };
 }
 

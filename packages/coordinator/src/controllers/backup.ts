@@ -20,6 +20,8 @@ import type { EventOptions } from '../cluster/cluster-state.js';
 import { unavailableReason } from '../locations/controller.js';
 import { forgetSnapshots } from '../purge.js';
 import { driveHooks, forgetHookTasks, hookSummary } from './hooks.js';
+import { logWhenEnded, operationId } from '../operation-logs/ended.js';
+import { deleteLog } from '../operation-logs/store.js';
 
 interface Ctx {
   readonly c: ControllerContext;
@@ -166,13 +168,18 @@ async function expireWhenDue({ c, backup, status }: Ctx): Promise<Decision<Backu
   return {};
 }
 
+/** A finished Backup first stores its log (once), then waits for its expiration. */
+async function ended(ctx: Ctx): Promise<Decision<BackupStatus>> {
+  return (await logWhenEnded(ctx.c, 'Backup', ctx.backup)) ?? expireWhenDue(ctx);
+}
+
 const HANDLERS: PhaseHandlers<V1alpha1OperationPhase, Ctx, BackupStatus> = {
   New: start,
   InProgress: running,
-  Completed: expireWhenDue,
-  PartiallyFailed: expireWhenDue,
-  Failed: expireWhenDue,
-  Canceled: expireWhenDue,
+  Completed: ended,
+  PartiallyFailed: ended,
+  Failed: ended,
+  Canceled: ended,
 };
 
 export async function reconcileBackup(c: ControllerContext, backup: BackupObject): Promise<Decision<BackupStatus>> {
@@ -209,10 +216,21 @@ async function finalize(c: ControllerContext, backup: BackupObject): Promise<Dec
     for (const p of pvbs) if (!isTerminalPhase(p.status?.phase) && p.status?.attempt) c.hub.cancel(p.spec.node, `${p.metadata.uid}.${p.status.attempt}`, `Backup ${ns}/${name} was deleted`);
   }
   for (const p of pvbs) await c.cluster.delete('PodVolumeBackup', ns, p.metadata.name ?? '');
+  await removeLog(c, backup);
   for (const e of events) await c.cluster.event(e, c.clock);
   const finalizers = (backup.metadata.finalizers ?? []).filter((f) => f !== BACKUP_FINALIZER);
   await c.cluster.mergePatch('Backup', ns, name, { metadata: { finalizers, resourceVersion: undefined } });
   return {};
+}
+
+/** The log goes with its Backup; one the store refuses now is left to the location's sweep (locations/controller.ts). */
+async function removeLog(c: ControllerContext, backup: BackupObject): Promise<void> {
+  c.operationLogs?.forget(backup.metadata.uid ?? '');
+  const location = backup.status?.location;
+  if (!location) return;
+  await deleteLog(c, location, operationId('Backup', backup)).catch((err: unknown) => {
+    c.log.warn('deleting a Backup\'s log failed; the location sweep removes it later', { namespace: backup.metadata.namespace, backup: backup.metadata.name, location, error: messageOf(err) });
+  });
 }
 
 const PURGE_TIMEOUT_MS = 15 * 60_000;

@@ -15,6 +15,7 @@ import { involved } from './commit.js';
 import { restoreItems, type RestoreItem } from './restore-items.js';
 import { refuseSources } from './restore-sources.js';
 import { resolveLatest } from './restore-source.js';
+import { logWhenEnded } from '../operation-logs/ended.js';
 
 export const ITEM_ANNOTATION = 'restore.ferry.dev/item';
 
@@ -127,7 +128,8 @@ function durationMs(text: string): number {
   return d.ok ? d.milliseconds : 24 * 3600_000;
 }
 
-const done = async (): Promise<Decision<RestoreStatus>> => ({});
+/** A finished Restore stores its log once; then there is nothing left to do. */
+const done = async ({ c, restore }: Ctx): Promise<Decision<RestoreStatus>> => (await logWhenEnded(c, 'Restore', restore)) ?? {};
 
 const HANDLERS: PhaseHandlers<V1alpha1OperationPhase, Ctx, RestoreStatus> = {
   New: start,
