@@ -20,7 +20,8 @@ import type { ControllerContext } from '../context.js';
 import { ManualClock } from '../clock.js';
 import { reconcileBackup } from '../controllers/backup.js';
 import { commit } from '../controllers/commit.js';
-import type { BackupObject, PvbObject } from '../objects.js';
+import type { BackupObject, PvbObject, PvrObject, RestoreObject } from '../objects.js';
+import { reconcileRestore } from '../controllers/restore.js';
 import { bearer, loadClientProtos, makeApiCerts, startApi, tlsCredentials, type RunningApi } from '../api/api.fixture.js';
 import { OperationLogBook, type OperationLogLine } from './book.js';
 import { decodeLog, logKey } from './format.js';
@@ -182,6 +183,28 @@ describe('storing a finished operation\'s log', () => {
     await reconcileBackup(ctx, (await ctx.cluster.get<BackupObject>('Backup', 'shop', 'b-deleted'))!);
     await expect(stat(file)).rejects.toThrow(/ENOENT/);
     expect(await ctx.cluster.get('Backup', 'shop', 'b-deleted')).toBeUndefined();
+  });
+
+  it('stores a Restore\'s log at the location of the repository its volumes read, and deletes it with the Restore', async () => {
+    const { ctx } = context();
+    await ctx.cluster.createOrGet('BackupRepository', { metadata: { name: 'dir-shop', namespace: 'ferry-system' }, spec: { location: 'dir', namespace: 'shop', mover: 'native', path: 'shop', keySecretRef: { name: 'ferry-cluster-key' } } });
+    const r = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name: 'r1', namespace: 'shop', finalizers: ['ferry.dev/restore-cancel'] }, spec: { backupName: 'gone' } });
+    const pvr = await ctx.cluster.createOrGet<PvrObject>('PodVolumeRestore', {
+      metadata: { name: 'r1-0', namespace: 'shop', labels: { 'ferry.dev/restore': 'r1' }, ownerReferences: [{ apiVersion: 'ferry.dev/v1alpha1', kind: 'Restore', name: 'r1', uid: r.metadata.uid ?? '', controller: true }] },
+      spec: { restore: 'r1', pod: { namespace: 'shop', name: 'db-0', uid: 'pod-2' }, node: 'node-a', target: { name: 'data', kind: 'emptyDir' }, repository: 'dir-shop', snapshotId: 'a'.repeat(64), mover: 'native' },
+    } as unknown as PvrObject);
+    await commit(ctx, 'Restore', r, { status: { phase: 'InProgress' } });
+    await commit(ctx, 'PodVolumeRestore', pvr, { status: { phase: 'Completed' } });
+    const ended = (await ctx.cluster.get<RestoreObject>('Restore', 'shop', 'r1'))!;
+    await commit(ctx, 'Restore', ended, { status: { ...ended.status, phase: 'Completed' } });
+    const done = (await ctx.cluster.get<RestoreObject>('Restore', 'shop', 'r1'))!;
+    await commit(ctx, 'Restore', done, await reconcileRestore(ctx, done));
+    const file = join(root, 'dir', logKey({ kind: 'Restore', namespace: 'shop', name: 'r1', uid: r.metadata.uid ?? '' }));
+    const lines = decodeLog(await readFile(file), 'test').map((l) => `${l.volume ?? '-'} ${l.msg}`);
+    expect(lines).toEqual(['- Restore shop/r1 New → InProgress', 'shop/db-0/data volume New → Completed', '- Restore shop/r1 InProgress → Completed', `shop/db-0/data volume Completed: from snapshot ${'a'.repeat(64)}`, '- Restore shop/r1 ended Completed']);
+    await ctx.cluster.delete('Restore', 'shop', 'r1');
+    await reconcileRestore(ctx, (await ctx.cluster.get<RestoreObject>('Restore', 'shop', 'r1'))!);
+    await expect(stat(file)).rejects.toThrow(/ENOENT/);
   });
 
   it('sweeps the logs of operations that no longer exist and keeps the others', async () => {
