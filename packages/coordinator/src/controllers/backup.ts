@@ -170,7 +170,19 @@ async function expireWhenDue({ c, backup, status }: Ctx): Promise<Decision<Backu
 
 /** A finished Backup first stores its log (once), then waits for its expiration. */
 async function ended(ctx: Ctx): Promise<Decision<BackupStatus>> {
-  return (await logWhenEnded(ctx.c, 'Backup', ctx.backup)) ?? expireWhenDue(ctx);
+  const expiry = expiryWait(ctx);
+  // An expired Backup is deleted now: its log would go with it anyway.
+  if (expiry === 0) return expireWhenDue(ctx);
+  const logged = await logWhenEnded(ctx.c, 'Backup', ctx.backup);
+  if (!logged) return expireWhenDue(ctx);
+  const wait = [logged.requeueAfterMs, expiry].filter((w): w is number => w !== undefined);
+  return wait.length > 0 ? { ...logged, requeueAfterMs: Math.min(...wait) } : logged;
+}
+
+/** How long until the expiry check should run (0: due now); undefined without an expiration. */
+function expiryWait({ c, backup, status }: Ctx): number | undefined {
+  if (!status.expiration || backup.metadata.deletionTimestamp) return undefined;
+  return Math.min(Math.max(0, Date.parse(status.expiration) - c.clock.now()), EXPIRY_RECHECK_MS);
 }
 
 const HANDLERS: PhaseHandlers<V1alpha1OperationPhase, Ctx, BackupStatus> = {
