@@ -59,6 +59,9 @@ export type { Snapshot, Snapshot__Output } from './generated/ferry/v1/Snapshot.j
 export type { VolumeBackup, VolumeBackup__Output } from './generated/ferry/v1/VolumeBackup.js';
 export type { VolumeRestore, VolumeRestore__Output } from './generated/ferry/v1/VolumeRestore.js';
 export type { WatchBackupRequest, WatchBackupRequest__Output } from './generated/ferry/v1/WatchBackupRequest.js';
+export type { GetOperationLogsRequest, GetOperationLogsRequest__Output } from './generated/ferry/v1/GetOperationLogsRequest.js';
+export type { OperationLogChunk, OperationLogChunk__Output } from './generated/ferry/v1/OperationLogChunk.js';
+export type { OperationLogLine, OperationLogLine__Output } from './generated/ferry/v1/OperationLogLine.js';
 export type { WatchRestoreRequest, WatchRestoreRequest__Output } from './generated/ferry/v1/WatchRestoreRequest.js';
 export { KeyExport, type KeyExport__Output } from './generated/ferry/v1/KeyExport.js';
 export type { HealthClient, HealthDefinition, HealthHandlers } from './generated/grpc/health/v1/Health.js';

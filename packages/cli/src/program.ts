@@ -20,6 +20,7 @@ import { registerClusterBackupCommands } from './cluster/backups.js';
 import type { ClusterHost } from './cluster/command.js';
 import { registerRepoCommands } from './cluster/repos.js';
 import { registerClusterRestoreCommands } from './cluster/restores.js';
+import { registerLogsCommand } from './cluster/logs.js';
 import { registerScheduleCommands } from './cluster/schedules.js';
 import type { CliIO } from './io.js';
 import { createReporter, type Reporter } from './reporter.js';
@@ -263,6 +264,8 @@ function buildProgram(run: RunOptions, context: ErrorContext, setExit: (code: nu
   const cluster: ClusterHost = { io, context, setExit, clock: systemClock, wallNow: () => new Date(), ...signal };
   registerClusterBackupCommands(backup, cluster);
   registerClusterRestoreCommands(restore, cluster);
+  registerLogsCommand(backup, cluster, 'backup');
+  registerLogsCommand(restore, cluster, 'restore');
   registerScheduleCommands(program, cluster);
   registerRepoCommands(program, cluster);
 

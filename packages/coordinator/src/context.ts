@@ -8,6 +8,7 @@ import type { ClusterState } from './cluster/cluster-state.js';
 import type { Logger } from '@ferry/log';
 import { IMPORTED_LABEL, RESTORED_POD_LABEL } from './cluster/labels.js';
 import type { CoordinatorMetrics } from './metrics.js';
+import type { OperationLogBook } from './operation-logs/book.js';
 import type { PurgeMoverFactory } from './purge.js';
 import type { Repositories } from './repositories.js';
 
@@ -50,6 +51,8 @@ export interface ControllerContext {
   readonly helperPods?: HelperPods;
   /** CSI VolumeSnapshots and the claims provisioned from them (snapshot mode); absent in standalone mode. */
   readonly volumeSnapshots?: VolumeSnapshots;
+  /** Running operations' log lines until their log is stored at the location (docs/operation-logs.md); absent: none kept. */
+  readonly operationLogs?: OperationLogBook;
 }
 
 export const LABELS = {

@@ -41,6 +41,7 @@ import { lastBackupSuccesses } from './backup-success.js';
 import { CoordinatorMetrics } from './metrics.js';
 import type { BackupObject, PvbObject, PvrObject, RestoreObject } from './objects.js';
 import { defaultPurgeMovers, type PurgeMoverFactory } from './purge.js';
+import { OperationLogBook } from './operation-logs/book.js';
 import { Repositories } from './repositories.js';
 import { JobTraffic, type ObjectRef } from './results.js';
 import { WorkQueue } from './queue.js';
@@ -234,8 +235,8 @@ class Running {
       ...(cfg.insecure ? {} : { tls: cfg.hubTls }),
       identity: cfg.agentIdentity,
       handlers: {
-        onResult: (result) => (isMaintenanceJobId(result.jobId) ? applyMaintenanceResult(ctx, result) : traffic.applyResult(result)),
-        onProgress: (progress) => (isMaintenanceJobId(progress.jobId) ? undefined : traffic.onProgress(progress)),
+        onResult: (result, session) => (isMaintenanceJobId(result.jobId) ? applyMaintenanceResult(ctx, result) : traffic.applyResult(result, session.node)),
+        onProgress: (progress, session) => (isMaintenanceJobId(progress.jobId) ? undefined : traffic.onProgress(progress, session.node)),
         onConnect: (s) => self.nudgeNode(s.node),
         onDisconnect: (node) => self.nudgeNode(node),
       },
@@ -251,6 +252,7 @@ class Running {
       settings: cfg.controllers,
       enqueue,
       startedAt: o.clock.now(),
+      operationLogs: new OperationLogBook(o.clock),
       // Helper pods need the Kubernetes API (the scheduler and kubelet place them); standalone has none.
       ...(cluster instanceof KubeClusterState ? { helperPods: new HelperPods({ core: cluster.core }), volumeSnapshots: new VolumeSnapshots({ core: cluster.core, custom: cluster.custom }) } : {}),
     };

@@ -13,6 +13,7 @@ import { isConflict, messageOf } from './errors.js';
 import { jobIdOf, parseJobId } from './jobs.js';
 import type { FerryKind } from './cluster/cluster-state.js';
 import type { PvbObject, PvrObject } from './objects.js';
+import { recordJobResult, recordJobStart } from './operation-logs/record.js';
 
 export interface ObjectRef {
   readonly kind: 'PodVolumeBackup' | 'PodVolumeRestore';
@@ -30,26 +31,35 @@ export class JobTraffic {
   private readonly latest = new Map<string, JobProgress__Output>();
   private readonly lastWrite = new Map<string, number>();
   private readonly scheduled = new Set<string>();
+  /** Jobs whose start is in the operation log already (bounded: cleared with their result). */
+  private readonly started = new Set<string>();
 
   constructor(private readonly o: JobTrafficOptions) {}
 
-  async applyResult(result: JobResult__Output): Promise<void> {
+  /** `node`: the agent that reported it (for the operation log). */
+  async applyResult(result: JobResult__Output, node = ''): Promise<void> {
     const c = this.o.ctx;
     this.latest.delete(result.jobId);
+    this.started.delete(result.jobId);
     const ref = await this.find(result.jobId);
     if (!ref) return; // the object is gone (its Backup/Restore was deleted): nothing to store
     c.metrics.resultsStored.inc({ kind: result.kind === 'JOB_KIND_RESTORE' ? 'PodVolumeRestore' : 'PodVolumeBackup' });
     await retryOnConflict(async () => {
       const obj = await c.cluster.get<PvbObject | PvrObject>(ref.kind, ref.namespace, ref.name);
       if (!obj) return;
+      recordJobResult(c, ref.kind, obj, node, result);
       const status = ref.kind === 'PodVolumeBackup' ? statusFromBackupResult(c, obj as PvbObject, result) : statusFromRestoreResult(c, obj as PvrObject, result);
       if (status) await commit(c, ref.kind as FerryKind, obj as PvbObject, { status: status as PvbObject['status'] & object });
     });
     c.enqueue(objectKey(ref.kind, ref.namespace, ref.name));
   }
 
-  onProgress(progress: JobProgress__Output): void {
+  onProgress(progress: JobProgress__Output, node = ''): void {
     const id = progress.jobId;
+    if (progress.phase === 'JOB_PHASE_RUNNING' && !this.started.has(id)) {
+      this.started.add(id);
+      void this.recordStart(id, node);
+    }
     this.latest.set(id, progress);
     if (this.scheduled.has(id)) return;
     const wait = Math.max(0, (this.lastWrite.get(id) ?? 0) + this.o.ctx.settings.progressIntervalMs - this.o.ctx.clock.now());
@@ -85,6 +95,12 @@ export class JobTraffic {
     } else {
       c.enqueue(objectKey('Restore', ref.namespace, (obj as PvrObject).spec.restore));
     }
+  }
+
+  private async recordStart(jobId: string, node: string): Promise<void> {
+    const ref = await this.find(jobId);
+    const obj = ref && (await this.o.ctx.cluster.get<PvbObject | PvrObject>(ref.kind, ref.namespace, ref.name).catch(() => undefined));
+    if (ref && obj) recordJobStart(this.o.ctx, ref.kind, obj, node, jobId);
   }
 
   private async find(jobId: string): Promise<ObjectRef | undefined> {

@@ -18,6 +18,7 @@ export const CONDITION_TYPES = {
   Maintenance: 'BackupRepository: a check or prune is assigned to an agent (True), or is due and waits for one (False, WaitingForAgent).',
   SnapshotsForgotten: 'Backup: some of its volumes\' snapshots were forgotten (schedule retention or ForgetSnapshots); the message lists the volumes that can still be restored. A Backup whose snapshots are all forgotten is deleted instead (Event SnapshotsForgotten).',
   Scheduled: 'BackupSchedule: the cron expression and time zone are valid and the next run is computed.',
+  LogStored: 'Backup, Restore: the operation log was written to its BackupLocation once the operation ended (`ferry backup logs`, docs/operation-logs.md). False says why it was not; the operation\'s own result does not depend on it.',
 } as const;
 export type ConditionType = keyof typeof CONDITION_TYPES;
 
@@ -74,5 +75,11 @@ export const CONDITION_REASONS = {
   InvalidSchedule: 'The cron expression does not parse.',
   InvalidTimeZone: 'The time zone is not a known IANA name.',
   Paused: 'spec.paused is true; no backups are started.',
+  // LogStored
+  LogStored: 'The log is stored at the BackupLocation; the message names the key.',
+  LogStoreFailed: 'Writing the log failed (the location did not answer); retried every 30 s for 10 minutes.',
+  LogNotStored: 'Writing the log kept failing for 10 minutes; it is not kept.',
+  LogLocationReadOnly: 'The BackupLocation is ReadOnly: no log is written there.',
+  LogLocationUnknown: 'The operation ended before a BackupLocation was chosen (or the location is gone): no log is kept.',
 } as const;
 export type ConditionReason = keyof typeof CONDITION_REASONS;

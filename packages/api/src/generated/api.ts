@@ -22,6 +22,7 @@ import type { ExportKeyResponse as _ferry_v1_ExportKeyResponse, ExportKeyRespons
 import type { ForgetSnapshotsRequest as _ferry_v1_ForgetSnapshotsRequest, ForgetSnapshotsRequest__Output as _ferry_v1_ForgetSnapshotsRequest__Output } from './ferry/v1/ForgetSnapshotsRequest.js';
 import type { ForgetSnapshotsResponse as _ferry_v1_ForgetSnapshotsResponse, ForgetSnapshotsResponse__Output as _ferry_v1_ForgetSnapshotsResponse__Output } from './ferry/v1/ForgetSnapshotsResponse.js';
 import type { GetBackupRequest as _ferry_v1_GetBackupRequest, GetBackupRequest__Output as _ferry_v1_GetBackupRequest__Output } from './ferry/v1/GetBackupRequest.js';
+import type { GetOperationLogsRequest as _ferry_v1_GetOperationLogsRequest, GetOperationLogsRequest__Output as _ferry_v1_GetOperationLogsRequest__Output } from './ferry/v1/GetOperationLogsRequest.js';
 import type { GetRepositoryRequest as _ferry_v1_GetRepositoryRequest, GetRepositoryRequest__Output as _ferry_v1_GetRepositoryRequest__Output } from './ferry/v1/GetRepositoryRequest.js';
 import type { GetRestoreRequest as _ferry_v1_GetRestoreRequest, GetRestoreRequest__Output as _ferry_v1_GetRestoreRequest__Output } from './ferry/v1/GetRestoreRequest.js';
 import type { GetScheduleRequest as _ferry_v1_GetScheduleRequest, GetScheduleRequest__Output as _ferry_v1_GetScheduleRequest__Output } from './ferry/v1/GetScheduleRequest.js';
@@ -40,6 +41,8 @@ import type { ListSchedulesResponse as _ferry_v1_ListSchedulesResponse, ListSche
 import type { ListSnapshotsRequest as _ferry_v1_ListSnapshotsRequest, ListSnapshotsRequest__Output as _ferry_v1_ListSnapshotsRequest__Output } from './ferry/v1/ListSnapshotsRequest.js';
 import type { ListSnapshotsResponse as _ferry_v1_ListSnapshotsResponse, ListSnapshotsResponse__Output as _ferry_v1_ListSnapshotsResponse__Output } from './ferry/v1/ListSnapshotsResponse.js';
 import type { MaintenanceRun as _ferry_v1_MaintenanceRun, MaintenanceRun__Output as _ferry_v1_MaintenanceRun__Output } from './ferry/v1/MaintenanceRun.js';
+import type { OperationLogChunk as _ferry_v1_OperationLogChunk, OperationLogChunk__Output as _ferry_v1_OperationLogChunk__Output } from './ferry/v1/OperationLogChunk.js';
+import type { OperationLogLine as _ferry_v1_OperationLogLine, OperationLogLine__Output as _ferry_v1_OperationLogLine__Output } from './ferry/v1/OperationLogLine.js';
 import type { PodVolumeRef as _ferry_v1_PodVolumeRef, PodVolumeRef__Output as _ferry_v1_PodVolumeRef__Output } from './ferry/v1/PodVolumeRef.js';
 import type { Progress as _ferry_v1_Progress, Progress__Output as _ferry_v1_Progress__Output } from './ferry/v1/Progress.js';
 import type { PruneRepositoryRequest as _ferry_v1_PruneRepositoryRequest, PruneRepositoryRequest__Output as _ferry_v1_PruneRepositoryRequest__Output } from './ferry/v1/PruneRepositoryRequest.js';
@@ -86,6 +89,7 @@ export interface ProtoGrpcType {
       ForgetSnapshotsRequest: MessageTypeDefinition<_ferry_v1_ForgetSnapshotsRequest, _ferry_v1_ForgetSnapshotsRequest__Output>
       ForgetSnapshotsResponse: MessageTypeDefinition<_ferry_v1_ForgetSnapshotsResponse, _ferry_v1_ForgetSnapshotsResponse__Output>
       GetBackupRequest: MessageTypeDefinition<_ferry_v1_GetBackupRequest, _ferry_v1_GetBackupRequest__Output>
+      GetOperationLogsRequest: MessageTypeDefinition<_ferry_v1_GetOperationLogsRequest, _ferry_v1_GetOperationLogsRequest__Output>
       GetRepositoryRequest: MessageTypeDefinition<_ferry_v1_GetRepositoryRequest, _ferry_v1_GetRepositoryRequest__Output>
       GetRestoreRequest: MessageTypeDefinition<_ferry_v1_GetRestoreRequest, _ferry_v1_GetRestoreRequest__Output>
       GetScheduleRequest: MessageTypeDefinition<_ferry_v1_GetScheduleRequest, _ferry_v1_GetScheduleRequest__Output>
@@ -105,6 +109,8 @@ export interface ProtoGrpcType {
       ListSnapshotsRequest: MessageTypeDefinition<_ferry_v1_ListSnapshotsRequest, _ferry_v1_ListSnapshotsRequest__Output>
       ListSnapshotsResponse: MessageTypeDefinition<_ferry_v1_ListSnapshotsResponse, _ferry_v1_ListSnapshotsResponse__Output>
       MaintenanceRun: MessageTypeDefinition<_ferry_v1_MaintenanceRun, _ferry_v1_MaintenanceRun__Output>
+      OperationLogChunk: MessageTypeDefinition<_ferry_v1_OperationLogChunk, _ferry_v1_OperationLogChunk__Output>
+      OperationLogLine: MessageTypeDefinition<_ferry_v1_OperationLogLine, _ferry_v1_OperationLogLine__Output>
       PodVolumeRef: MessageTypeDefinition<_ferry_v1_PodVolumeRef, _ferry_v1_PodVolumeRef__Output>
       Progress: MessageTypeDefinition<_ferry_v1_Progress, _ferry_v1_Progress__Output>
       PruneRepositoryRequest: MessageTypeDefinition<_ferry_v1_PruneRepositoryRequest, _ferry_v1_PruneRepositoryRequest__Output>

@@ -24,6 +24,7 @@ import {
 import { LABELS } from '../context.js';
 import { clusterFailure, CoordinatorError } from '../errors.js';
 import type { BackupObject, PvbObject } from '../objects.js';
+import { operationLogs } from './logs-service.js';
 import { authorize, type AccessCheck, type Caller } from './auth.js';
 import { API_CREATED_BY, backupMessage } from './convert.js';
 import { paginate } from './pages.js';
@@ -46,6 +47,7 @@ export function backupsHandlers(ctx: ApiContext): BackupsHandlers {
     WatchBackup: serverStream(ctx, 'WatchBackup', watchBackup),
     CancelBackup: unary(ctx, 'CancelBackup', cancelBackup),
     DeleteBackup: unary(ctx, 'DeleteBackup', deleteBackup),
+    GetBackupLogs: serverStream(ctx, 'GetBackupLogs', operationLogs('Backup')),
   };
 }
 

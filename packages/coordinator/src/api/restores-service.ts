@@ -22,6 +22,7 @@ import { CREATED_BY_ANNOTATION, reachesOtherNamespaces, restoreAccessChecks, res
 import { resolveLatest } from '../controllers/restore-source.js';
 import { clusterFailure, CoordinatorError } from '../errors.js';
 import type { BackupObject, PvrObject, RestoreObject } from '../objects.js';
+import { operationLogs } from './logs-service.js';
 import { authorize, type AccessCheck, type Caller } from './auth.js';
 import { API_ANNOTATIONS, generatedName } from './backups-service.js';
 import { restoreMessage } from './convert.js';
@@ -37,6 +38,7 @@ export function restoresHandlers(ctx: ApiContext): RestoresHandlers {
     ListRestores: unary(ctx, 'ListRestores', listRestores),
     WatchRestore: serverStream(ctx, 'WatchRestore', watchRestore),
     CancelRestore: unary(ctx, 'CancelRestore', cancelRestore),
+    GetRestoreLogs: serverStream(ctx, 'GetRestoreLogs', operationLogs('Restore')),
   };
 }
 

@@ -21,6 +21,8 @@ import { unavailableReason } from '../locations/controller.js';
 import { forgetSnapshots } from '../purge.js';
 import { driveHooks, forgetHookTasks, hookSummary } from './hooks.js';
 import { workNode } from './snapshot-volume.js';
+import { logWhenEnded, operationId } from '../operation-logs/ended.js';
+import { deleteLog } from '../operation-logs/store.js';
 
 interface Ctx {
   readonly c: ControllerContext;
@@ -167,13 +169,30 @@ async function expireWhenDue({ c, backup, status }: Ctx): Promise<Decision<Backu
   return {};
 }
 
+/** A finished Backup first stores its log (once), then waits for its expiration. */
+async function ended(ctx: Ctx): Promise<Decision<BackupStatus>> {
+  const expiry = expiryWait(ctx);
+  // An expired Backup is deleted now: its log would go with it anyway.
+  if (expiry === 0) return expireWhenDue(ctx);
+  const logged = await logWhenEnded(ctx.c, 'Backup', ctx.backup);
+  if (!logged) return expireWhenDue(ctx);
+  const wait = [logged.requeueAfterMs, expiry].filter((w): w is number => w !== undefined);
+  return wait.length > 0 ? { ...logged, requeueAfterMs: Math.min(...wait) } : logged;
+}
+
+/** How long until the expiry check should run (0: due now); undefined without an expiration. */
+function expiryWait({ c, backup, status }: Ctx): number | undefined {
+  if (!status.expiration || backup.metadata.deletionTimestamp) return undefined;
+  return Math.min(Math.max(0, Date.parse(status.expiration) - c.clock.now()), EXPIRY_RECHECK_MS);
+}
+
 const HANDLERS: PhaseHandlers<V1alpha1OperationPhase, Ctx, BackupStatus> = {
   New: start,
   InProgress: running,
-  Completed: expireWhenDue,
-  PartiallyFailed: expireWhenDue,
-  Failed: expireWhenDue,
-  Canceled: expireWhenDue,
+  Completed: ended,
+  PartiallyFailed: ended,
+  Failed: ended,
+  Canceled: ended,
 };
 
 export async function reconcileBackup(c: ControllerContext, backup: BackupObject): Promise<Decision<BackupStatus>> {
@@ -210,10 +229,21 @@ async function finalize(c: ControllerContext, backup: BackupObject): Promise<Dec
     for (const p of pvbs) if (!isTerminalPhase(p.status?.phase) && p.status?.attempt) c.hub.cancel(workNode(p), `${p.metadata.uid}.${p.status.attempt}`, `Backup ${ns}/${name} was deleted`);
   }
   for (const p of pvbs) await c.cluster.delete('PodVolumeBackup', ns, p.metadata.name ?? '');
+  await removeLog(c, backup);
   for (const e of events) await c.cluster.event(e, c.clock);
   const finalizers = (backup.metadata.finalizers ?? []).filter((f) => f !== BACKUP_FINALIZER);
   await c.cluster.mergePatch('Backup', ns, name, { metadata: { finalizers, resourceVersion: undefined } });
   return {};
+}
+
+/** The log goes with its Backup; one the store refuses now is left to the location's sweep (locations/controller.ts). */
+async function removeLog(c: ControllerContext, backup: BackupObject): Promise<void> {
+  c.operationLogs?.forget(backup.metadata.uid ?? '');
+  const location = backup.status?.location;
+  if (!location) return;
+  await deleteLog(c, location, operationId('Backup', backup)).catch((err: unknown) => {
+    c.log.warn('deleting a Backup\'s log failed; the location sweep removes it later', { namespace: backup.metadata.namespace, backup: backup.metadata.name, location, error: messageOf(err) });
+  });
 }
 
 const PURGE_TIMEOUT_MS = 15 * 60_000;

@@ -7,6 +7,7 @@ import { isTerminalPhase } from '@ferry/api';
 import type { ControllerContext } from '../context.js';
 import type { FerryKind, FerryObject } from '../cluster/cluster-state.js';
 import type { Decision } from '../state-machine.js';
+import { recordEvent, recordPhase } from '../operation-logs/record.js';
 
 export async function commit<S extends { phase?: string }>(ctx: ControllerContext, kind: FerryKind, obj: FerryObject<unknown, S>, decision: Decision<S>): Promise<FerryObject<unknown, S>> {
   let stored = obj;
@@ -15,9 +16,15 @@ export async function commit<S extends { phase?: string }>(ctx: ControllerContex
     const before = obj.status?.phase;
     const after = decision.status.phase;
     if (after !== before && isTerminalPhase(after)) ctx.metrics.operationsFinished.inc({ kind, result: resultLabel(after) });
-    if (after !== before) ctx.log.info('phase changed', { kind, namespace: obj.metadata.namespace, name: obj.metadata.name, from: before ?? 'New', to: after ?? 'New' });
+    if (after !== before) {
+      ctx.log.info('phase changed', { kind, namespace: obj.metadata.namespace, name: obj.metadata.name, from: before ?? 'New', to: after ?? 'New' });
+      recordPhase(ctx, kind, stored as FerryObject<unknown, S & { error?: { code: string; message: string } }>, before, after);
+    }
   }
-  for (const e of decision.events ?? []) await ctx.cluster.event(e, ctx.clock);
+  for (const e of decision.events ?? []) {
+    await ctx.cluster.event(e, ctx.clock);
+    recordEvent(ctx, kind, obj, e);
+  }
   return stored;
 }
 

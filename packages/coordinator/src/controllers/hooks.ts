@@ -14,6 +14,7 @@
  */
 import { ANNOTATIONS, parsePodAnnotations, type HookAnnotation } from '@ferry/api';
 import type { V1Pod } from '@kubernetes/client-node';
+import { recordHook } from '../operation-logs/record.js';
 import type { ControllerContext } from '../context.js';
 import { objectKey } from '../context.js';
 import { isTerminalPhase } from '@ferry/api';
@@ -167,6 +168,7 @@ async function announce(c: ControllerContext, backup: BackupObject, pod: { names
   const type = ok ? 'Normal' : 'Warning';
   await c.cluster.event({ involved: { apiVersion: 'v1', kind: 'Pod', name: pod.name, namespace: pod.namespace, uid: pod.uid }, type, reason, message }, c.clock);
   await c.cluster.event({ involved: involved('Backup', backup), type, reason, message }, c.clock);
+  recordHook(c, backup.metadata.uid ?? '', { pod: pod.name, ok, reason, message });
 }
 
 /** For the Backup's `Hooks` condition: the failed hooks' messages, and how many hooks ended. */

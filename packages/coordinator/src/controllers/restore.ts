@@ -15,6 +15,9 @@ import { involved } from './commit.js';
 import { restoreItems, type RestoreItem } from './restore-items.js';
 import { refuseSources, refuseTargets, unverifiedReach } from './restore-sources.js';
 import { resolveLatest } from './restore-source.js';
+import { logWhenEnded, operationId } from '../operation-logs/ended.js';
+import { deleteLog, logLocationName } from '../operation-logs/store.js';
+import { messageOf } from '../errors.js';
 
 export const ITEM_ANNOTATION = 'restore.ferry.dev/item';
 
@@ -127,7 +130,8 @@ function durationMs(text: string): number {
   return d.ok ? d.milliseconds : 24 * 3600_000;
 }
 
-const done = async (): Promise<Decision<RestoreStatus>> => ({});
+/** A finished Restore stores its log once; then there is nothing left to do. */
+const done = async ({ c, restore }: Ctx): Promise<Decision<RestoreStatus>> => (await logWhenEnded(c, 'Restore', restore)) ?? {};
 
 const HANDLERS: PhaseHandlers<V1alpha1OperationPhase, Ctx, RestoreStatus> = {
   New: start,
@@ -168,8 +172,21 @@ async function finalizeRestore(c: ControllerContext, restore: RestoreObject, sta
     await c.cluster.mergePatch('Restore', ns, name, { spec: { cancel: true } });
     return { requeueAfterMs: 0 };
   }
+  await removeLog(c, restore);
   await c.cluster.mergePatch('Restore', ns, name, { metadata: { finalizers: finalizers.filter((f) => f !== RESTORE_FINALIZER), resourceVersion: undefined } });
   return {};
+}
+
+/** The log goes with its Restore (its volumes, which name the location, still exist here); a failure is left to the location's sweep. */
+async function removeLog(c: ControllerContext, restore: RestoreObject): Promise<void> {
+  const op = operationId('Restore', restore);
+  c.operationLogs?.forget(op.uid);
+  try {
+    const location = await logLocationName(c, op, restore);
+    if (location) await deleteLog(c, location, op);
+  } catch (err) {
+    c.log.warn('deleting a Restore\'s log failed; the location sweep removes it later', { namespace: op.namespace, restore: op.name, error: messageOf(err) });
+  }
 }
 
 export { ANNOTATIONS_OUT };

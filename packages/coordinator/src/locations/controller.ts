@@ -21,6 +21,7 @@ import type { FerryObject } from '../cluster/cluster-state.js';
 import { involved } from '../controllers/commit.js';
 import { isCoordinatorError, messageOf } from '../errors.js';
 import { storeOf } from '../purge.js';
+import { startLogSweep } from '../operation-logs/store.js';
 import type { LocationObject } from '../repositories.js';
 import type { Decision } from '../state-machine.js';
 
@@ -90,6 +91,8 @@ export async function reconcileLocation(c: ControllerContext, location: StoredLo
   const next: LocationStatus = { ...status, phase, lastValidationTime: now, conditions };
   const changed = status.phase !== phase;
   if (!probe.ok) c.log.warn('BackupLocation unavailable', { location: location.metadata.name, reason, error: probe.message });
+  // Logs of operations deleted while their log could not be removed (a finished Restore, a coordinator down) go here.
+  if (probe.ok && location.spec.accessMode !== 'ReadOnly') startLogSweep(c, location);
   const events = changed && (status.phase !== undefined || !probe.ok) ? [{ involved: involved('BackupLocation', location), type: probe.ok ? ('Normal' as const) : ('Warning' as const), reason: probe.ok ? 'LocationAvailable' : 'LocationUnavailable', message: probe.message }] : [];
   return { status: next, events, requeueAfterMs: c.settings.locationValidationMs };
 }

@@ -9,8 +9,10 @@ import type { CreateBackupRequest as _ferry_v1_CreateBackupRequest, CreateBackup
 import type { DeleteBackupRequest as _ferry_v1_DeleteBackupRequest, DeleteBackupRequest__Output as _ferry_v1_DeleteBackupRequest__Output } from '../../ferry/v1/DeleteBackupRequest.js';
 import type { DeleteBackupResponse as _ferry_v1_DeleteBackupResponse, DeleteBackupResponse__Output as _ferry_v1_DeleteBackupResponse__Output } from '../../ferry/v1/DeleteBackupResponse.js';
 import type { GetBackupRequest as _ferry_v1_GetBackupRequest, GetBackupRequest__Output as _ferry_v1_GetBackupRequest__Output } from '../../ferry/v1/GetBackupRequest.js';
+import type { GetOperationLogsRequest as _ferry_v1_GetOperationLogsRequest, GetOperationLogsRequest__Output as _ferry_v1_GetOperationLogsRequest__Output } from '../../ferry/v1/GetOperationLogsRequest.js';
 import type { ListBackupsRequest as _ferry_v1_ListBackupsRequest, ListBackupsRequest__Output as _ferry_v1_ListBackupsRequest__Output } from '../../ferry/v1/ListBackupsRequest.js';
 import type { ListBackupsResponse as _ferry_v1_ListBackupsResponse, ListBackupsResponse__Output as _ferry_v1_ListBackupsResponse__Output } from '../../ferry/v1/ListBackupsResponse.js';
+import type { OperationLogChunk as _ferry_v1_OperationLogChunk, OperationLogChunk__Output as _ferry_v1_OperationLogChunk__Output } from '../../ferry/v1/OperationLogChunk.js';
 import type { WatchBackupRequest as _ferry_v1_WatchBackupRequest, WatchBackupRequest__Output as _ferry_v1_WatchBackupRequest__Output } from '../../ferry/v1/WatchBackupRequest.js';
 
 export interface BackupsClient extends grpc.Client {
@@ -50,6 +52,23 @@ export interface BackupsClient extends grpc.Client {
   getBackup(argument: _ferry_v1_GetBackupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_Backup__Output>): grpc.ClientUnaryCall;
   getBackup(argument: _ferry_v1_GetBackupRequest, callback: grpc.requestCallback<_ferry_v1_Backup__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * The backup's operation log (docs/operation-logs.md), in chunks of lines, read from its
+   * BackupLocation once the Backup ended. Authorized as get of the Backup. NOT_FOUND names
+   * the Backup (or the missing log object), FAILED_PRECONDITION while it runs or when its
+   * log was not stored (the reason), UNAVAILABLE when the location does not answer.
+   */
+  GetBackupLogs(argument: _ferry_v1_GetOperationLogsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_OperationLogChunk__Output>;
+  GetBackupLogs(argument: _ferry_v1_GetOperationLogsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_OperationLogChunk__Output>;
+  /**
+   * The backup's operation log (docs/operation-logs.md), in chunks of lines, read from its
+   * BackupLocation once the Backup ended. Authorized as get of the Backup. NOT_FOUND names
+   * the Backup (or the missing log object), FAILED_PRECONDITION while it runs or when its
+   * log was not stored (the reason), UNAVAILABLE when the location does not answer.
+   */
+  getBackupLogs(argument: _ferry_v1_GetOperationLogsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_OperationLogChunk__Output>;
+  getBackupLogs(argument: _ferry_v1_GetOperationLogsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_OperationLogChunk__Output>;
+  
   ListBackups(argument: _ferry_v1_ListBackupsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListBackupsResponse__Output>): grpc.ClientUnaryCall;
   ListBackups(argument: _ferry_v1_ListBackupsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ListBackupsResponse__Output>): grpc.ClientUnaryCall;
   ListBackups(argument: _ferry_v1_ListBackupsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListBackupsResponse__Output>): grpc.ClientUnaryCall;
@@ -83,6 +102,14 @@ export interface BackupsHandlers extends grpc.UntypedServiceImplementation {
   
   GetBackup: grpc.handleUnaryCall<_ferry_v1_GetBackupRequest__Output, _ferry_v1_Backup>;
   
+  /**
+   * The backup's operation log (docs/operation-logs.md), in chunks of lines, read from its
+   * BackupLocation once the Backup ended. Authorized as get of the Backup. NOT_FOUND names
+   * the Backup (or the missing log object), FAILED_PRECONDITION while it runs or when its
+   * log was not stored (the reason), UNAVAILABLE when the location does not answer.
+   */
+  GetBackupLogs: grpc.handleServerStreamingCall<_ferry_v1_GetOperationLogsRequest__Output, _ferry_v1_OperationLogChunk>;
+  
   ListBackups: grpc.handleUnaryCall<_ferry_v1_ListBackupsRequest__Output, _ferry_v1_ListBackupsResponse>;
   
   /**
@@ -98,6 +125,7 @@ export interface BackupsDefinition extends grpc.ServiceDefinition {
   CreateBackup: MethodDefinition<_ferry_v1_CreateBackupRequest, _ferry_v1_Backup, _ferry_v1_CreateBackupRequest__Output, _ferry_v1_Backup__Output>
   DeleteBackup: MethodDefinition<_ferry_v1_DeleteBackupRequest, _ferry_v1_DeleteBackupResponse, _ferry_v1_DeleteBackupRequest__Output, _ferry_v1_DeleteBackupResponse__Output>
   GetBackup: MethodDefinition<_ferry_v1_GetBackupRequest, _ferry_v1_Backup, _ferry_v1_GetBackupRequest__Output, _ferry_v1_Backup__Output>
+  GetBackupLogs: MethodDefinition<_ferry_v1_GetOperationLogsRequest, _ferry_v1_OperationLogChunk, _ferry_v1_GetOperationLogsRequest__Output, _ferry_v1_OperationLogChunk__Output>
   ListBackups: MethodDefinition<_ferry_v1_ListBackupsRequest, _ferry_v1_ListBackupsResponse, _ferry_v1_ListBackupsRequest__Output, _ferry_v1_ListBackupsResponse__Output>
   WatchBackup: MethodDefinition<_ferry_v1_WatchBackupRequest, _ferry_v1_Backup, _ferry_v1_WatchBackupRequest__Output, _ferry_v1_Backup__Output>
 }

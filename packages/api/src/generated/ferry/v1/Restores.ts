@@ -5,9 +5,11 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { CancelRestoreRequest as _ferry_v1_CancelRestoreRequest, CancelRestoreRequest__Output as _ferry_v1_CancelRestoreRequest__Output } from '../../ferry/v1/CancelRestoreRequest.js';
 import type { CreateRestoreRequest as _ferry_v1_CreateRestoreRequest, CreateRestoreRequest__Output as _ferry_v1_CreateRestoreRequest__Output } from '../../ferry/v1/CreateRestoreRequest.js';
+import type { GetOperationLogsRequest as _ferry_v1_GetOperationLogsRequest, GetOperationLogsRequest__Output as _ferry_v1_GetOperationLogsRequest__Output } from '../../ferry/v1/GetOperationLogsRequest.js';
 import type { GetRestoreRequest as _ferry_v1_GetRestoreRequest, GetRestoreRequest__Output as _ferry_v1_GetRestoreRequest__Output } from '../../ferry/v1/GetRestoreRequest.js';
 import type { ListRestoresRequest as _ferry_v1_ListRestoresRequest, ListRestoresRequest__Output as _ferry_v1_ListRestoresRequest__Output } from '../../ferry/v1/ListRestoresRequest.js';
 import type { ListRestoresResponse as _ferry_v1_ListRestoresResponse, ListRestoresResponse__Output as _ferry_v1_ListRestoresResponse__Output } from '../../ferry/v1/ListRestoresResponse.js';
+import type { OperationLogChunk as _ferry_v1_OperationLogChunk, OperationLogChunk__Output as _ferry_v1_OperationLogChunk__Output } from '../../ferry/v1/OperationLogChunk.js';
 import type { Restore as _ferry_v1_Restore, Restore__Output as _ferry_v1_Restore__Output } from '../../ferry/v1/Restore.js';
 import type { WatchRestoreRequest as _ferry_v1_WatchRestoreRequest, WatchRestoreRequest__Output as _ferry_v1_WatchRestoreRequest__Output } from '../../ferry/v1/WatchRestoreRequest.js';
 
@@ -39,6 +41,17 @@ export interface RestoresClient extends grpc.Client {
   getRestore(argument: _ferry_v1_GetRestoreRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_Restore__Output>): grpc.ClientUnaryCall;
   getRestore(argument: _ferry_v1_GetRestoreRequest, callback: grpc.requestCallback<_ferry_v1_Restore__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * The restore's operation log, as GetBackupLogs (authorized as get of the Restore).
+   */
+  GetRestoreLogs(argument: _ferry_v1_GetOperationLogsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_OperationLogChunk__Output>;
+  GetRestoreLogs(argument: _ferry_v1_GetOperationLogsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_OperationLogChunk__Output>;
+  /**
+   * The restore's operation log, as GetBackupLogs (authorized as get of the Restore).
+   */
+  getRestoreLogs(argument: _ferry_v1_GetOperationLogsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_OperationLogChunk__Output>;
+  getRestoreLogs(argument: _ferry_v1_GetOperationLogsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_OperationLogChunk__Output>;
+  
   ListRestores(argument: _ferry_v1_ListRestoresRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListRestoresResponse__Output>): grpc.ClientUnaryCall;
   ListRestores(argument: _ferry_v1_ListRestoresRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ListRestoresResponse__Output>): grpc.ClientUnaryCall;
   ListRestores(argument: _ferry_v1_ListRestoresRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListRestoresResponse__Output>): grpc.ClientUnaryCall;
@@ -62,6 +75,11 @@ export interface RestoresHandlers extends grpc.UntypedServiceImplementation {
   
   GetRestore: grpc.handleUnaryCall<_ferry_v1_GetRestoreRequest__Output, _ferry_v1_Restore>;
   
+  /**
+   * The restore's operation log, as GetBackupLogs (authorized as get of the Restore).
+   */
+  GetRestoreLogs: grpc.handleServerStreamingCall<_ferry_v1_GetOperationLogsRequest__Output, _ferry_v1_OperationLogChunk>;
+  
   ListRestores: grpc.handleUnaryCall<_ferry_v1_ListRestoresRequest__Output, _ferry_v1_ListRestoresResponse>;
   
   WatchRestore: grpc.handleServerStreamingCall<_ferry_v1_WatchRestoreRequest__Output, _ferry_v1_Restore>;
@@ -72,6 +90,7 @@ export interface RestoresDefinition extends grpc.ServiceDefinition {
   CancelRestore: MethodDefinition<_ferry_v1_CancelRestoreRequest, _ferry_v1_Restore, _ferry_v1_CancelRestoreRequest__Output, _ferry_v1_Restore__Output>
   CreateRestore: MethodDefinition<_ferry_v1_CreateRestoreRequest, _ferry_v1_Restore, _ferry_v1_CreateRestoreRequest__Output, _ferry_v1_Restore__Output>
   GetRestore: MethodDefinition<_ferry_v1_GetRestoreRequest, _ferry_v1_Restore, _ferry_v1_GetRestoreRequest__Output, _ferry_v1_Restore__Output>
+  GetRestoreLogs: MethodDefinition<_ferry_v1_GetOperationLogsRequest, _ferry_v1_OperationLogChunk, _ferry_v1_GetOperationLogsRequest__Output, _ferry_v1_OperationLogChunk__Output>
   ListRestores: MethodDefinition<_ferry_v1_ListRestoresRequest, _ferry_v1_ListRestoresResponse, _ferry_v1_ListRestoresRequest__Output, _ferry_v1_ListRestoresResponse__Output>
   WatchRestore: MethodDefinition<_ferry_v1_WatchRestoreRequest, _ferry_v1_Restore, _ferry_v1_WatchRestoreRequest__Output, _ferry_v1_Restore__Output>
 }
