@@ -266,6 +266,8 @@ export type {
   RestoreStatus as V1alpha1RestoreStatus,
   RestoreSnapshot as V1alpha1RestoreSnapshot,
   RestoreLatest as V1alpha1RestoreLatest,
+  RestoreTargetClaim as V1alpha1RestoreTargetClaim,
+  RestoreClaimStatus as V1alpha1RestoreClaimStatus,
 } from './crd/restore.js';
 export { POD_VOLUME_RESTORE_CRD, POD_VOLUME_RESTORE_PHASES, PodVolumeRestoreSpecSchema, PodVolumeRestoreStatusSchema } from './crd/pod-volume-restore.js';
 export type {

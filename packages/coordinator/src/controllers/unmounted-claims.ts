@@ -3,8 +3,8 @@
  * gets a helper pod (docs/helper-pods.md); once it runs, its one volume is backed up like any
  * pod volume. The helper pods are deleted when the Backup ends (`deleteBackupHelpers`).
  */
-import type { PvcLike, V1alpha1SkippedVolume } from '@ferry/api';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1alpha1SkippedVolume } from '@ferry/api';
+import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { ControllerContext } from '../context.js';
 import type { BackupObject, PvbObject } from '../objects.js';
 import type { RepositoryObject } from '../repositories.js';
@@ -19,7 +19,7 @@ const PROVISION_TIMEOUT_MS = 5 * 60_000;
 interface UnmountedInput {
   readonly backup: BackupObject;
   readonly namespace: string;
-  readonly claims: ReadonlyMap<string, PvcLike>;
+  readonly claims: ReadonlyMap<string, V1PersistentVolumeClaim>;
   readonly repository: RepositoryObject;
   readonly history: readonly PvbObject[];
   readonly out: { readonly created: PvbObject[]; readonly skipped: V1alpha1SkippedVolume[]; readonly waiting: string[] };
