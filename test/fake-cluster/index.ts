@@ -18,6 +18,8 @@ export { FERRY_CRDS } from './resources.js';
 export type { CustomResourceDefinition } from './resources.js';
 export { FakeScheduler } from './scheduler.js';
 export type { FakeSchedulerOptions } from './scheduler.js';
+export { createFakeStorageClasses, FakeProvisioner, FAKE_STORAGE_CLASSES, provisionAndBind } from './provisioner.js';
+export type { FakeProvisionerOptions } from './provisioner.js';
 export { createBoundPvc, createReplicaSetPods, createStatefulSetPods, FAKE_CSI_DRIVER } from './workloads.js';
 export type { ReplicaSetPodsOptions, StatefulSetPodsOptions } from './workloads.js';
 export { applyJsonPatch, applyMergePatch } from './json-patch.js';

@@ -103,6 +103,10 @@ export type {
   CreateRestoreRequest__Output,
   RestoreSnapshotRef,
   RestoreSnapshotRef__Output,
+  TargetClaim,
+  TargetClaim__Output,
+  RestoreClaim,
+  RestoreClaim__Output,
   CreateScheduleRequest,
   CreateScheduleRequest__Output,
   DeleteBackupRequest,
@@ -204,7 +208,7 @@ export { KeyExport } from './api-proto.js';
 // which also render deploy/crds/ (test/checks/crds.mjs). Types carry the V1alpha1 prefix,
 // as @kubernetes/client-node's do, so they never clash with the gRPC message types.
 export { API_GROUP, API_VERSION, GROUP_VERSION, MOVERS, OPERATION_PHASES, TERMINAL_PHASES, isTerminalPhase, VOLUME_SOURCE_KINDS, COMMAND_VOLUME_KIND } from './crd/common.js';
-export { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN, REASON_PATTERN, SNAPSHOT_ID_PATTERN } from './crd/common.js';
+export { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN, PVC_ACCESS_MODES, QUANTITY_PATTERN, REASON_PATTERN, SNAPSHOT_ID_PATTERN } from './crd/common.js';
 export type {
   Mover as V1alpha1Mover,
   OperationPhase as V1alpha1OperationPhase,

@@ -1,5 +1,6 @@
 /** What every controller needs, built once by the Coordinator and passed in. */
 import type { HelperPods } from './helpers/helper-pods.js';
+import type { TargetClaims } from './claims/target-claims.js';
 import type { Clock } from './clock.js';
 import type { AgentHub } from './hub.js';
 import type { ClusterState } from './cluster/cluster-state.js';
@@ -42,6 +43,8 @@ export interface ControllerContext {
   readonly startedAt: number;
   /** Helper pods for volumes no pod mounts (docs/helper-pods.md); absent in standalone mode. */
   readonly helperPods?: HelperPods;
+  /** Creates the claims of Restore.spec.targetClaims; absent in standalone mode. */
+  readonly targetClaims?: TargetClaims;
 }
 
 export const LABELS = {

@@ -34,6 +34,7 @@ import type { ClusterEvent, ClusterState, ClusterWatch, FerryKind, FerryObject }
 import { KubeClusterState } from './cluster/kube-state.js';
 import { LEADER_LABEL } from './cluster/labels.js';
 import { LeaderElector } from './leader.js';
+import { TargetClaims } from './claims/target-claims.js';
 import { HelperPods } from './helpers/helper-pods.js';
 import type { Logger } from '@ferry/log';
 import { lastBackupSuccesses } from './backup-success.js';
@@ -245,7 +246,7 @@ class Running {
       enqueue,
       startedAt: o.clock.now(),
       // Helper pods need the Kubernetes API (the scheduler and kubelet place them); standalone has none.
-      ...(cluster instanceof KubeClusterState ? { helperPods: new HelperPods({ core: cluster.core }) } : {}),
+      ...(cluster instanceof KubeClusterState ? { helperPods: new HelperPods({ core: cluster.core }), targetClaims: new TargetClaims({ core: cluster.core }) } : {}),
     };
     const watch = cluster.watch((e) => self.onEvent(e));
     const deps = { ctx, pendingRestores: pendingRestoresFrom(() => watch.list<RestoreObject>('Restore'), cfg.namespace) };

@@ -26,7 +26,8 @@ export const uid = (description: string) => str(description, { maxLength: 128 })
 export const duration = (description: string, defaultValue?: string) =>
   str(description, { pattern: DURATION_PATTERN, maxLength: 64, ...(defaultValue === undefined ? {} : { default: defaultValue }) });
 /** A Kubernetes resource quantity (`10Gi`, `500M`, `1e9`). */
-export const quantity = (description: string) => str(description, { pattern: '^[0-9]+(\\.[0-9]+)?([eE][0-9]+|[KMGTPE]i?|[mkMGTPE])?$', maxLength: 64 });
+export const QUANTITY_PATTERN = '^[0-9]+(\\.[0-9]+)?([eE][0-9]+|[KMGTPE]i?|[mkMGTPE])?$';
+export const quantity = (description: string) => str(description, { pattern: QUANTITY_PATTERN, maxLength: 64 });
 export const PVC_ACCESS_MODES = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'] as const;
 export const accessModes = (description: string) => arr(description, oneOf('An access mode.', PVC_ACCESS_MODES), { minItems: 1, maxItems: 4, listType: 'set' });
 export const snapshotId = (description: string) => str(description, { pattern: SNAPSHOT_ID_PATTERN });

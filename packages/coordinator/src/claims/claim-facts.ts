@@ -24,3 +24,12 @@ export function claimFacts(claim: V1PersistentVolumeClaim | undefined): ClaimFac
     ...(modes.length > 0 ? { accessModes: modes } : {}),
   };
 }
+
+/** The facts a PodVolumeBackup recorded (absent on ones written before they were recorded). */
+export function recordedFacts(ref: PvcRef): ClaimFacts {
+  return {
+    ...(ref.storageClassName ? { storageClassName: ref.storageClassName } : {}),
+    ...(ref.storage ? { storage: ref.storage } : {}),
+    ...(ref.accessModes ? { accessModes: [...ref.accessModes] } : {}),
+  };
+}

@@ -33,7 +33,7 @@ export async function reconcileRestoredPod(c: ControllerContext, namespace: stri
   }
 }
 
-async function pvrBody(c: ControllerContext, restore: RestoreObject, pod: V1Pod, volume: string, item: RestoreItem): Promise<PvrObject> {
+export async function pvrBody(c: ControllerContext, restore: RestoreObject, pod: V1Pod, volume: string, item: RestoreItem): Promise<PvrObject> {
   const ns = pod.metadata?.namespace ?? '';
   const podVolume = pod.spec?.volumes?.find((v) => v.name === volume);
   const claimName = podVolume?.persistentVolumeClaim?.claimName;
