@@ -136,6 +136,20 @@ describe('restore into claims', () => {
     expect(await helperPods()).toBe(0);
   }, 90_000);
 
+  it('lands a helper failure on the Restore, deletes the helper pod and keeps the claim', async () => {
+    // No provisioner serves this class: the claim never binds, so the scheduled helper pod never starts.
+    await restore('r-stuck', { targetClaims: [{ claim: 'data', name: 'nowhere', storageClassName: 'no-such-class' }] });
+    const r = await cluster.waitPhase('restores', 'r-stuck', NS, TERMINAL, 120_000);
+    expect(r.status!.phase).toBe('Failed');
+    expect(r.status!.claims).toMatchObject([{ name: 'nowhere', created: true, phase: 'Failed', reason: 'HelperPodTimeout' }]);
+    const failed = r.status!.conditions.find((x: { type: string }) => x.type === 'Failed');
+    expect(failed).toMatchObject({ status: 'True', reason: 'HelperPodTimeout' });
+    expect(failed.message).toContain(`claim ${NS}/nowhere: HelperPodTimeout`);
+    expect(r.status!.counts).toMatchObject({ total: 1, failed: 1 });
+    await waitFor(async () => (await helperPods()) === 0, 30_000, 'the helper pod to be deleted');
+    expect((await cluster.core.readNamespacedPersistentVolumeClaim({ namespace: NS, name: 'nowhere' })).status?.phase).toBe('Pending');
+  }, 180_000);
+
   it('with force waits until no pod mounts the claim, scaling nothing down', async () => {
     await restore('r-force', { targetClaims: [{ claim: 'data', existing: true }], force: true });
     const waiting = await waitFor(async () => {
