@@ -8,8 +8,7 @@ import { isTerminalPhase, RESTORE_DEFAULTS } from '@ferry/api';
 import { ANNOTATIONS_OUT, LABELS, objectKey, type ControllerContext } from '../context.js';
 import type { PvrObject, RestoreObject } from '../objects.js';
 import { childName } from './backup-volumes.js';
-import { ITEM_ANNOTATION } from './restore.js';
-import { restoreItems, type RestoreItem } from './restore-items.js';
+import { ITEM_ANNOTATION, restoreItems, type RestoreItem } from './restore-items.js';
 import { CoordinatorError } from '../errors.js';
 
 export async function reconcileRestoredPod(c: ControllerContext, namespace: string, name: string): Promise<void> {

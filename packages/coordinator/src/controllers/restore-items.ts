@@ -9,6 +9,9 @@ import type { PvbObject, RestoreObject } from '../objects.js';
 import { Repositories } from '../repositories.js';
 import { recordedFacts, type ClaimFacts } from '../claims/claim-facts.js';
 
+/** On a PodVolumeRestore: the key of the item it restores. */
+export const ITEM_ANNOTATION = 'restore.ferry.dev/item';
+
 export interface RestoreItem {
   readonly key: string;
   readonly sourceNamespace: string;

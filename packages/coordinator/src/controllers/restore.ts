@@ -12,13 +12,12 @@ import type { BackupObject, PvrObject, RestoreObject, RestoreStatus } from '../o
 import { dispatch, type Decision, type PhaseHandlers } from '../state-machine.js';
 import { aggregate, type VolumeLike } from './aggregate.js';
 import { involved } from './commit.js';
-import { restoreItems, type RestoreItem } from './restore-items.js';
+import { ITEM_ANNOTATION, restoreItems, type RestoreItem } from './restore-items.js';
 import { refuseSources } from './restore-sources.js';
 import { resolveLatest } from './restore-source.js';
 import { planClaims } from '../claims/claim-plan.js';
 import { deleteRestoreHelpers, driveClaims, refuseClaims, type ClaimStatus } from '../claims/restore-claims.js';
 
-export const ITEM_ANNOTATION = 'restore.ferry.dev/item';
 
 interface Ctx {
   readonly c: ControllerContext;
