@@ -9,7 +9,7 @@ import { isTerminalPhase } from '@ferry/api';
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { objectKey, type ControllerContext } from '../context.js';
 import type { PvrObject, RestoreObject, RestoreStatus } from '../objects.js';
-import { helperPodSpec, HELPER_POD_LABEL, HELPER_VOLUME_NAME } from '../helpers/helper-pod.js';
+import { helperPodSpec, HELPER_VOLUME_NAME, mountsClaims } from '../helpers/helper-pod.js';
 import { helperState } from '../helpers/helper-lifecycle.js';
 import { helperSettings } from '../controllers/unmounted-claims.js';
 import { pvrBody } from '../controllers/pod-restore.js';
@@ -23,8 +23,7 @@ const HELPER_GRACE_MS = 10_000;
 /** Pods (other than helper pods, and not finished) that mount the claim. */
 export function claimUsers(pods: readonly V1Pod[], claimName: string): string[] {
   return pods
-    .filter((p) => p.metadata?.labels?.[HELPER_POD_LABEL] === undefined && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
-    .filter((p) => (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === claimName))
+    .filter((p) => mountsClaims(p) && (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === claimName))
     .map((p) => `${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`);
 }
 
@@ -74,7 +73,7 @@ export async function driveClaims(c: ControllerContext, input: DriveClaimsInput)
   const out: ClaimStatus[] = [];
   for (const t of input.targets) {
     const prev = previous.get(`${t.namespace}/${t.name}`);
-    const base: ClaimStatus = { namespace: t.namespace, name: t.name, sourceClaim: t.item.claimName ?? '', ...(prev?.created || !t.existing ? { created: !t.existing } : {}), phase: 'Pending' };
+    const base: ClaimStatus = { namespace: t.namespace, name: t.name, sourceClaim: t.item.claimName ?? '', ...(t.existing ? {} : { created: true }), phase: 'Pending' };
     out.push(await stepOne(c, input, t, prev, base));
   }
   return out;

@@ -8,7 +8,7 @@ import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { ControllerContext } from '../context.js';
 import type { BackupObject, PvbObject } from '../objects.js';
 import type { RepositoryObject } from '../repositories.js';
-import { helperPodSpec, HELPER_POD_LABEL, HELPER_VOLUME_NAME, type HelperPodSettings } from '../helpers/helper-pod.js';
+import { helperPodSpec, HELPER_VOLUME_NAME, mountsClaims, type HelperPodSettings } from '../helpers/helper-pod.js';
 import { helperState, type HelperTimeouts } from '../helpers/helper-lifecycle.js';
 
 /** Requests of a helper pod: it only sleeps in a wait loop. */
@@ -60,7 +60,7 @@ export async function selectUnmountedClaims(c: ControllerContext, input: Unmount
 function mountedClaims(pods: readonly V1Pod[]): Set<string> {
   const out = new Set<string>();
   for (const pod of pods) {
-    if (pod.metadata?.labels?.[HELPER_POD_LABEL] !== undefined || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
+    if (!mountsClaims(pod)) continue;
     for (const v of pod.spec?.volumes ?? []) if (v.persistentVolumeClaim) out.add(v.persistentVolumeClaim.claimName);
   }
   return out;

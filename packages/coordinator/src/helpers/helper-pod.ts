@@ -28,6 +28,11 @@ export const HELPER_RUN_AS_USER = 65532;
 
 export type HelperPurpose = 'backup' | 'restore' | 'snapshot';
 
+/** A pod that counts as mounting its claims: not a helper pod, and not finished. */
+export function mountsClaims(pod: V1Pod): boolean {
+  return pod.metadata?.labels?.[HELPER_POD_LABEL] === undefined && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
+}
+
 export interface HelperPodSettings {
   /** The agent image (it holds ferry-restore-wait). */
   readonly image: string;
