@@ -17,7 +17,7 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1PodTemplateSpec } from '@kubernetes/client-node';
-import { createStatefulSetPods, FakeApiServer, FakeKubelet, FakeScheduler, FakeSnapshotter, generateTls, type ExecTarget, type KubeletExec, type PolicyRule, type TokenEntry } from '../fake-cluster/index.js';
+import { createFakeStorageClasses, createStatefulSetPods, FakeApiServer, FakeProvisioner, FakeKubelet, FakeScheduler, FakeSnapshotter, generateTls, type ExecTarget, type KubeletExec, type PolicyRule, type TokenEntry } from '../fake-cluster/index.js';
 import { ControlPlane } from '../kube/control-plane.js';
 import { coordinatorKubeConfigYaml, installFerry, installSnapshotCrds } from '../kube/install.js';
 import { grantRules } from '../kube/rbac.js';
@@ -56,6 +56,8 @@ export interface E2eClusterOptions {
   readonly snapshots?: { readonly readyDelayMs?: number; readonly keepDeletedCopies?: boolean };
   /** Changes to an exec run by the real server's kubelets (a cut stream, env); it runs in the pod's fake root. */
   readonly execTarget?: (r: KubeletExec & { rootDir: string }) => Partial<ExecTarget>;
+  /** Run the fake PVC provisioner with its two storage classes (real API server only). */
+  readonly provisioner?: boolean;
 }
 
 /** The API server behind a test cluster, and how the coordinator reaches it. */
@@ -105,6 +107,7 @@ export class E2eCluster {
   private scheduler: FakeScheduler | undefined;
   /** The fake CSI snapshot controller, when the cluster was started with `snapshots`. */
   snapshotter: FakeSnapshotter | undefined;
+  provisioner: FakeProvisioner | undefined;
 
   private constructor(
     readonly o: E2eClusterOptions,
@@ -147,10 +150,14 @@ export class E2eCluster {
     const real = this.backend.real;
     const streaming = real ? { tls: real.kubeletTls(), ...(o.execTarget ? { target: o.execTarget } : {}) } : undefined;
     for (const node of o.nodes) {
-      c.kubelets.set(node, await FakeKubelet.start({ nodeName: node, kubeConfig: c.kc, podsDir: c.podsDir(node), pvStorageDir: join(o.root, 'pv-storage'), initContainerRunner: restoreWaitRunner, ...(streaming ? { streaming } : {}) }));
+      c.kubelets.set(node, await FakeKubelet.start({ nodeName: node, kubeConfig: c.kc, podsDir: c.podsDir(node), pvStorageDir: this.pvStorageDir, initContainerRunner: restoreWaitRunner, ...(streaming ? { streaming } : {}) }));
     }
     c.scheduler = await FakeScheduler.start({ kubeConfig: c.kc });
-    if (o.snapshots) c.snapshotter = await FakeSnapshotter.start({ kubeConfig: c.kc, podsDirs: o.nodes.map((n) => c.podsDir(n)), pvStorageDir: join(o.root, 'pv-storage'), storeDir: join(o.root, 'snapshot-store'), ...o.snapshots });
+    if (o.snapshots) c.snapshotter = await FakeSnapshotter.start({ kubeConfig: c.kc, podsDirs: o.nodes.map((n) => c.podsDir(n)), pvStorageDir: this.pvStorageDir, storeDir: join(o.root, 'snapshot-store'), ...o.snapshots });
+    if (o.provisioner && real) {
+      await createFakeStorageClasses(c.kc);
+      c.provisioner = await FakeProvisioner.start({ kubeConfig: c.kc, pvStorageDir: this.pvStorageDir });
+    }
     c.startCoordinator();
     for (const node of o.nodes) c.startAgent(node);
     await c.coordinatorListening();
@@ -202,6 +209,11 @@ export class E2eCluster {
     return [join(this.o.root, 'coordinator.log'), ...this.o.nodes.map((n) => join(this.o.root, `agent-${n}.log`))];
   }
 
+  /** Where PV data lives while no pod mounts it (the fake kubelets and provisioner share it). */
+  get pvStorageDir(): string {
+    return join(this.o.root, 'pv-storage');
+  }
+
   podsDir(node: string): string {
     return join(this.o.root, node, 'pods');
   }
@@ -226,6 +238,7 @@ export class E2eCluster {
     for (const a of this.agents.values()) await stopProc(a);
     await this.scheduler?.stop();
     await this.snapshotter?.stop();
+    await this.provisioner?.stop();
     for (const k of this.kubelets.values()) await k.stop();
     await this.backend.stop();
   }

@@ -20,6 +20,8 @@ export { FakeScheduler } from './scheduler.js';
 export { FakeSnapshotter } from './snapshotter.js';
 export type { FakeSnapshotterOptions } from './snapshotter.js';
 export type { FakeSchedulerOptions } from './scheduler.js';
+export { createFakeStorageClasses, FakeProvisioner, FAKE_STORAGE_CLASSES, provisionAndBind } from './provisioner.js';
+export type { FakeProvisionerOptions } from './provisioner.js';
 export { createBoundPvc, createReplicaSetPods, createStatefulSetPods, FAKE_CSI_DRIVER } from './workloads.js';
 export type { BoundPvcOptions, ReplicaSetPodsOptions, StatefulSetPodsOptions } from './workloads.js';
 export { applyJsonPatch, applyMergePatch } from './json-patch.js';

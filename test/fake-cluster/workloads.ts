@@ -7,6 +7,7 @@
  * against the same PVCs, as the real controllers would.
  */
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { provisionAndBind } from './provisioner.js';
 import type { KubeConfig, V1OwnerReference, V1PersistentVolumeClaim, V1Pod, V1PodTemplateSpec, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
 
 export const FAKE_CSI_DRIVER = 'fake.csi.ferry.dev';
@@ -65,12 +66,7 @@ export async function createBoundPvc(kc: KubeConfig, namespace: string, name: st
   const spec = { accessModes: ['ReadWriteOnce'], resources: { requests: { storage } }, ...mode };
   const pvc = await getOrCreate(() => core.readNamespacedPersistentVolumeClaim({ namespace, name }), () => core.createNamespacedPersistentVolumeClaim({ namespace, body: { metadata: { name }, spec } }));
   if (pvc.spec?.volumeName) return pvc;
-  const pvName = `pvc-${pvc.metadata!.uid}`;
-  const claimRef = { kind: 'PersistentVolumeClaim', namespace, name, uid: pvc.metadata!.uid!, apiVersion: 'v1' };
-  await core.createPersistentVolume({ body: { metadata: { name: pvName, annotations: { 'pv.kubernetes.io/provisioned-by': FAKE_CSI_DRIVER } }, spec: { capacity: { storage }, accessModes: ['ReadWriteOnce'], persistentVolumeReclaimPolicy: 'Delete', claimRef, csi: { driver: FAKE_CSI_DRIVER, volumeHandle: pvName }, ...mode } } });
-  await core.patchPersistentVolumeStatus({ name: pvName, body: [{ op: 'replace', path: '/status', value: { phase: 'Bound' } }] });
-  await core.patchNamespacedPersistentVolumeClaim({ namespace, name, body: [{ op: 'add', path: '/spec/volumeName', value: pvName }] });
-  return core.patchNamespacedPersistentVolumeClaimStatus({ namespace, name, body: [{ op: 'replace', path: '/status', value: { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage } } }] });
+  return provisionAndBind(core, pvc, {});
 }
 
 /** A StatefulSet (stored, not reconciled), its PVCs `<claim>-<name>-<i>` and pods `<name>-<i>`. */

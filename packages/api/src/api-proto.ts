@@ -17,6 +17,8 @@ export type { CheckRepositoryRequest, CheckRepositoryRequest__Output } from './g
 export type { CreateBackupRequest, CreateBackupRequest__Output } from './generated/ferry/v1/CreateBackupRequest.js';
 export type { CreateRestoreRequest, CreateRestoreRequest__Output } from './generated/ferry/v1/CreateRestoreRequest.js';
 export type { RestoreSnapshotRef, RestoreSnapshotRef__Output } from './generated/ferry/v1/RestoreSnapshotRef.js';
+export type { TargetClaim, TargetClaim__Output } from './generated/ferry/v1/TargetClaim.js';
+export type { RestoreClaim, RestoreClaim__Output } from './generated/ferry/v1/RestoreClaim.js';
 export type { CreateScheduleRequest, CreateScheduleRequest__Output } from './generated/ferry/v1/CreateScheduleRequest.js';
 export type { DeleteBackupRequest, DeleteBackupRequest__Output } from './generated/ferry/v1/DeleteBackupRequest.js';
 export type { DeleteBackupResponse, DeleteBackupResponse__Output } from './generated/ferry/v1/DeleteBackupResponse.js';

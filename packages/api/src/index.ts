@@ -103,6 +103,10 @@ export type {
   CreateRestoreRequest__Output,
   RestoreSnapshotRef,
   RestoreSnapshotRef__Output,
+  TargetClaim,
+  TargetClaim__Output,
+  RestoreClaim,
+  RestoreClaim__Output,
   CreateScheduleRequest,
   CreateScheduleRequest__Output,
   DeleteBackupRequest,
@@ -210,7 +214,7 @@ export { KeyExport } from './api-proto.js';
 // which also render deploy/crds/ (test/checks/crds.mjs). Types carry the V1alpha1 prefix,
 // as @kubernetes/client-node's do, so they never clash with the gRPC message types.
 export { API_GROUP, API_VERSION, GROUP_VERSION, MOVERS, OPERATION_PHASES, TERMINAL_PHASES, isTerminalPhase, VOLUME_SOURCE_KINDS, COMMAND_VOLUME_KIND } from './crd/common.js';
-export { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN, REASON_PATTERN, RESTORE_MARKER_VOLUME, SNAPSHOT_ID_PATTERN, SNAPSHOT_MODES } from './crd/common.js';
+export { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN, PVC_ACCESS_MODES, QUANTITY_PATTERN, REASON_PATTERN, RESTORE_MARKER_VOLUME, SNAPSHOT_ID_PATTERN, SNAPSHOT_MODES } from './crd/common.js';
 export type {
   Mover as V1alpha1Mover,
   OperationPhase as V1alpha1OperationPhase,
@@ -275,6 +279,8 @@ export type {
   RestoreStatus as V1alpha1RestoreStatus,
   RestoreSnapshot as V1alpha1RestoreSnapshot,
   RestoreLatest as V1alpha1RestoreLatest,
+  RestoreTargetClaim as V1alpha1RestoreTargetClaim,
+  RestoreClaimStatus as V1alpha1RestoreClaimStatus,
 } from './crd/restore.js';
 export { POD_VOLUME_RESTORE_CRD, POD_VOLUME_RESTORE_PHASES, PodVolumeRestoreSpecSchema, PodVolumeRestoreStatusSchema } from './crd/pod-volume-restore.js';
 export type {

@@ -2,6 +2,7 @@
 import type { HelperPods } from './helpers/helper-pods.js';
 import type { HelperPodConfig } from './helpers/helper-settings.js';
 import type { VolumeSnapshots } from './helpers/volume-snapshots.js';
+import type { TargetClaims } from './claims/target-claims.js';
 import type { Clock } from './clock.js';
 import type { AgentHub } from './hub.js';
 import type { ClusterState } from './cluster/cluster-state.js';
@@ -53,6 +54,8 @@ export interface ControllerContext {
   readonly volumeSnapshots?: VolumeSnapshots;
   /** Running operations' log lines until their log is stored at the location (docs/operation-logs.md); absent: none kept. */
   readonly operationLogs?: OperationLogBook;
+  /** Creates the claims of Restore.spec.targetClaims; absent in standalone mode. */
+  readonly targetClaims?: TargetClaims;
 }
 
 export const LABELS = {

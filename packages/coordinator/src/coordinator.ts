@@ -35,6 +35,7 @@ import { KubeClusterState } from './cluster/kube-state.js';
 import { LEADER_LABEL } from './cluster/labels.js';
 import { LeaderElector } from './leader.js';
 import { VolumeSnapshots } from './helpers/volume-snapshots.js';
+import { TargetClaims } from './claims/target-claims.js';
 import { HelperPods } from './helpers/helper-pods.js';
 import type { Logger } from '@ferry/log';
 import { lastBackupSuccesses } from './backup-success.js';
@@ -254,7 +255,7 @@ class Running {
       startedAt: o.clock.now(),
       operationLogs: new OperationLogBook(o.clock),
       // Helper pods need the Kubernetes API (the scheduler and kubelet place them); standalone has none.
-      ...(cluster instanceof KubeClusterState ? { helperPods: new HelperPods({ core: cluster.core }), volumeSnapshots: new VolumeSnapshots({ core: cluster.core, custom: cluster.custom }) } : {}),
+      ...(cluster instanceof KubeClusterState ? { helperPods: new HelperPods({ core: cluster.core }), volumeSnapshots: new VolumeSnapshots({ core: cluster.core, custom: cluster.custom }), targetClaims: new TargetClaims({ core: cluster.core }) } : {}),
     };
     const watch = cluster.watch((e) => self.onEvent(e));
     const deps = { ctx, pendingRestores: pendingRestoresFrom(() => watch.list<RestoreObject>('Restore'), cfg.namespace) };

@@ -105,6 +105,16 @@ describe('restore-wait webhook', () => {
     expect(out).toEqual({ response: { uid: 'req-1', allowed: true }, result: 'unchanged' });
   });
 
+  it('gives a claim restored into a claim of its own (spec.targetClaims) to no pod, and never adopts a helper pod', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const toClaims: RestoreObject = { ...restore, spec: { ...restore.spec, targetClaims: [{ claim: 'data-db-0', name: 'data-copy' }] } };
+    const patched = await reviewPod({ ctx, pendingRestores: () => [toClaims] }, review(dbPod()));
+    const volumes = decode(patched.response.patch).find((o) => o.path === '/metadata/annotations/restore.ferry.dev~1volumes')!.value;
+    expect(JSON.parse(volumes)).toEqual({ cache: 'b1-y' });
+    const helper: V1Pod = { ...dbPod(), metadata: { name: 'ferry-helper-0123456789', labels: { 'ferry.dev/helper': 'restore' } } };
+    expect((await reviewPod({ ctx, pendingRestores: () => [restore] }, review(helper))).result).toBe('unchanged');
+  });
+
   it('passes non-matching pods unchanged: other owner, no pending restore, not a CREATE', async () => {
     const { ctx } = testContext(api.kubeConfig());
     const other: V1Pod = { metadata: { name: 'web-1' }, spec: { containers: [{ name: 'w', image: 'x' }], volumes: [{ name: 'cache', emptyDir: {} }] } };

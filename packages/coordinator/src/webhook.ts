@@ -18,6 +18,8 @@ import { ANNOTATIONS_OUT, LABELS, RESTORE_WAIT_CONTAINER, type ControllerContext
 import { matchPod, restoreItems, type RestoreItem } from './controllers/restore-items.js';
 import { restoreTargets, verifiedCreator } from './controllers/restore-namespaces.js';
 import { selectorMatches } from './controllers/selectors.js';
+import { claimItemKeys } from './claims/claim-plan.js';
+import { HELPER_POD_LABEL } from './helpers/helper-pod.js';
 import { messageOf } from './errors.js';
 import type { PvrObject, RestoreObject } from './objects.js';
 import { reviewRestore, type RestoreAdmissionRequest } from './restore-admission.js';
@@ -79,7 +81,8 @@ interface PodMutation {
 async function mutationFor(deps: WebhookDeps, pod: V1Pod, namespace: string): Promise<PodMutation | undefined> {
   const restores = deps.pendingRestores(namespace);
   if (restores.length === 0) return undefined;
-  if (pod.metadata?.labels?.[LABELS.restoredBy] || (pod.spec?.initContainers ?? []).some((c) => c.name === RESTORE_WAIT_CONTAINER)) return undefined;
+  // Helper pods run restore-wait themselves; their claim's item goes through restore-claims.ts.
+  if (pod.metadata?.labels?.[LABELS.restoredBy] || pod.metadata?.labels?.[HELPER_POD_LABEL] !== undefined || (pod.spec?.initContainers ?? []).some((c) => c.name === RESTORE_WAIT_CONTAINER)) return undefined;
   for (const restore of restores) {
     if (!selectorMatches(restore.spec.selection?.labelSelector, pod.metadata?.labels ?? {})) continue;
     const matched = await matchAgainst(deps.ctx, restore, pod, namespace);
@@ -109,7 +112,9 @@ function mutation(c: ControllerContext, restore: RestoreObject, matched: Map<str
 }
 
 async function matchAgainst(c: ControllerContext, restore: RestoreObject, pod: V1Pod, namespace: string): Promise<Map<string, RestoreItem>> {
-  const items = (await restoreItems(c, restore)).filter((i) => i.targetNamespace === namespace);
+  const all = await restoreItems(c, restore);
+  const toClaims = claimItemKeys(restore, all);
+  const items = all.filter((i) => i.targetNamespace === namespace && !toClaims.has(i.key));
   if (items.length === 0) return new Map();
   const taken = await takenItems(c, restore, namespace);
   const controller = pod.metadata?.ownerReferences?.find((o) => o.controller);

@@ -31,6 +31,11 @@ export const objectName = (description: string) => str(description, { pattern: D
 export const uid = (description: string) => str(description, { maxLength: 128 });
 export const duration = (description: string, defaultValue?: string) =>
   str(description, { pattern: DURATION_PATTERN, maxLength: 64, ...(defaultValue === undefined ? {} : { default: defaultValue }) });
+/** A Kubernetes resource quantity (`10Gi`, `500M`, `1e9`). */
+export const QUANTITY_PATTERN = '^[0-9]+(\\.[0-9]+)?([eE][0-9]+|[KMGTPE]i?|[mkMGTPE])?$';
+export const quantity = (description: string) => str(description, { pattern: QUANTITY_PATTERN, maxLength: 64 });
+export const PVC_ACCESS_MODES = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'] as const;
+export const accessModes = (description: string) => arr(description, oneOf('An access mode.', PVC_ACCESS_MODES), { minItems: 1, maxItems: 4, listType: 'set' });
 export const snapshotId = (description: string) => str(description, { pattern: SNAPSHOT_ID_PATTERN });
 
 /** Which engine moves the data: Ferry's own repository format, or the restic binary. */
@@ -184,6 +189,9 @@ export const VolumeRefSchema = obj('A volume of the pod.', {
     obj('For persistentVolumeClaim and ephemeral volumes: the claim.', {
       name: objectName('Name of the PersistentVolumeClaim.'),
       uid: uid('UID of the claim: the stable identity used to find the parent snapshot.'),
+      storageClassName: opt(str('The claim\'s storage class when it was backed up: a restore into a new claim uses it (mapped through the Restore\'s storageClassMap) unless targetClaims names another.', { maxLength: 253 })),
+      storage: opt(quantity('The claim\'s capacity when it was backed up (status.capacity.storage, else its request): the size of a new claim a restore creates unless targetClaims names another.')),
+      accessModes: opt(accessModes('The claim\'s access modes when it was backed up: those of a new claim a restore creates unless targetClaims names others.')),
     }),
   ),
   pvName: opt(objectName('Name of the PersistentVolume bound to the claim; the kubelet names the volume directory after it.')),

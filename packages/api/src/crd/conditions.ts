@@ -35,6 +35,11 @@ export const CONDITION_REASONS = {
   SnapshotForgotten: 'The Restore selects a volume whose snapshot was forgotten (PodVolumeBackup status.snapshotForgotten); nothing is restored.',
   PartiallyForgotten: 'Some, not all, of the Backup\'s snapshots were forgotten; the message names the volumes that remain.',
   BackupNotRestorable: 'The Restore names a Backup that is not Completed or PartiallyFailed.',
+  ClaimExists: 'A claim the Restore would create (spec.targetClaims) exists and is not its own: it is never written to.',
+  ClaimNotFound: 'An existing target claim (spec.targetClaims[].existing) does not exist.',
+  ClaimInUse: 'An existing target claim is mounted by a pod (named in the message); with spec.force the Restore waits instead.',
+  InvalidTargetClaims: 'spec.targetClaims names a claim the backup does not hold, maps two claims into one, or mixes fields that do not go together.',
+  HelperPodsUnsupported: 'Standalone mode: there is no scheduler or kubelet to run the helper pods that spec.targetClaims needs.',
   // AnnotationsValid
   AnnotationsParsed: 'Every annotation parsed.',
   MalformedAnnotation: 'At least one annotation is malformed; the message lists pod, key, value and what is expected.',

@@ -1,4 +1,5 @@
 import {
+  accessModes,
   conditions,
   dnsLabel,
   duration,
@@ -9,6 +10,7 @@ import {
   objectName,
   OPERATION_PHASES,
   ProgressSchema,
+  quantity,
   snapshotId,
   VolumeCountsSchema,
 } from './common.js';
@@ -48,6 +50,32 @@ export const RestoreLatestSchema = obj(
 );
 export type RestoreLatest = Infer<typeof RestoreLatestSchema>;
 
+export const RestoreTargetClaimSchema = obj(
+  'Restore a backed-up claim into a claim of its own instead of into a pod that you create: a new claim the coordinator creates (the default), or, with existing, a claim that exists and that no pod mounts. A helper pod mounts it while the agent writes the data, then is deleted; the claim stays.',
+  {
+    claim: str('The backed-up claim (the PodVolumeBackup\'s spec.volume.pvc.name, or spec.snapshots[].claimName); `*` is every backed-up claim no other entry names.', { pattern: '^(\\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$', maxLength: 253 }),
+    namespace: opt(dnsLabel('Only the claim of this source namespace. Absent: the claim of that name in every restored namespace.')),
+    name: opt(objectName('The target claim in the target namespace. Default: the backed-up claim\'s name. Not with claim `*`.')),
+    existing: opt(bool('Restore into this existing claim instead of creating one. It must exist and no pod may mount it (see spec.force). Without existing, a claim of that name that exists is refused, never written to.')),
+    storageClassName: opt(str('Storage class of the new claim. Default: the backed-up claim\'s, mapped through spec.storageClassMap. Not with existing.', { maxLength: 253 })),
+    storage: opt(quantity('Size of the new claim. Default: the backed-up claim\'s capacity. Not with existing.')),
+    accessModes: opt(accessModes('Access modes of the new claim. Default: the backed-up claim\'s. Not with existing.')),
+  },
+);
+export type RestoreTargetClaim = Infer<typeof RestoreTargetClaimSchema>;
+
+export const RestoreClaimStatusSchema = obj('A claim the Restore restores into (spec.targetClaims).', {
+  namespace: dnsLabel('Target namespace.'),
+  name: objectName('Target claim.'),
+  sourceClaim: objectName('The backed-up claim.'),
+  created: opt(bool('The Restore created this claim (it stays after the Restore, labelled app.kubernetes.io/managed-by=ferry).')),
+  phase: oneOf('Pending: waiting for the claim (creation, binding, a pod that still mounts it with force) or the helper pod; Restoring: a PodVolumeRestore moves the data; Completed; Failed (reason says why).', ['Pending', 'Restoring', 'Completed', 'Failed']),
+  reason: opt(str('Why it failed or waits (ClaimExists, ClaimInUse, ClaimNotFound, ProvisioningFailed, Unschedulable, HelperPodFailed, HelperPodTimeout...).', { maxLength: 128 })),
+  message: opt(str('Details for humans.', { maxLength: 2048 })),
+  helperPod: opt(objectName('The helper pod that mounts the claim while the data moves (deleted afterwards).')),
+});
+export type RestoreClaimStatus = Infer<typeof RestoreClaimStatusSchema>;
+
 export const RestoreSpecSchema = obj(
   'What to restore and where. Exactly one of backupName, latest and snapshots is set. The pods are then created by you (or Helm, GitOps, a controller); matching pods are held by restore-wait until their data is back.',
   {
@@ -67,6 +95,9 @@ export const RestoreSpecSchema = obj(
     podWaitTimeout: opt(duration('How long to wait for matching pods to be created. Volumes whose pod never came are counted failed (reason PodNotFound). Default 24h.', RESTORE_DEFAULTS.podWaitTimeout)),
     volumeTimeout: opt(duration('Per-volume time limit once the pod runs restore-wait. Default 4h.', RESTORE_DEFAULTS.volumeTimeout)),
     cancel: opt(bool('Set to true to cancel; restore-wait in pods already held exits non-zero so the pod restarts without restored data.')),
+    targetClaims: opt(arr('Backed-up claims restored into claims (new or existing) through helper pods instead of into pods you create. Claims not named here are restored into pods as usual.', RestoreTargetClaimSchema, { maxItems: 1000 })),
+    storageClassMap: opt(map('Old storage class → new: applies to the claims the Restore creates (spec.targetClaims without an explicit storageClassName).', str('The new storage class.', { maxLength: 253 }), { maxProperties: 100 })),
+    force: opt(bool('For existing target claims: instead of refusing while a pod mounts the claim, wait (scaling nothing down) until no pod mounts it, at most spec.podWaitTimeout.')),
   },
   { exactlyOneOf: [['backupName'], ['latest'], ['snapshots']] },
 );
@@ -83,6 +114,7 @@ export const RestoreStatusSchema = obj('Observed state of the Restore, aggregate
   counts: opt(VolumeCountsSchema),
   fileErrorsTotal: fileErrorsTotal(),
   error: opt(ErrorInfoSchema),
+  claims: opt(arr('The claims of spec.targetClaims and where each is.', RestoreClaimStatusSchema, { maxItems: 1000 })),
 });
 export type RestoreStatus = Infer<typeof RestoreStatusSchema>;
 

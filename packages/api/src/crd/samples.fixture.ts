@@ -22,7 +22,7 @@ const error = { code: 'AgentUnavailable', message: 'No agent connected for node 
 const counts = { total: 2, new: 0, inProgress: 0, completed: 1, partiallyFailed: 0, failed: 1, canceled: 0, skipped: 1 };
 const labelSelector = { matchLabels: { app: 'db' }, matchExpressions: [{ key: 'tier', operator: 'In' as const, values: ['backend'] }] };
 const pod = { namespace: 'shop', name: 'db-0', uid: '6f1c1a52-3c43-4a59-9d5a-0f1b2c3d4e5f', controller: { kind: 'StatefulSet', name: 'db' } };
-const volume = { name: 'data', kind: 'persistentVolumeClaim' as const, pvc: { name: 'data-db-0', uid: '0a1b2c3d-0000-4000-8000-000000000001' }, pvName: 'pvc-0a1b2c3d', volumeMode: 'Block' as const };
+const volume = { name: 'data', kind: 'persistentVolumeClaim' as const, pvc: { name: 'data-db-0', uid: '0a1b2c3d-0000-4000-8000-000000000001', storageClassName: 'standard', storage: '10Gi', accessModes: ['ReadWriteOnce' as const] }, pvName: 'pvc-0a1b2c3d', volumeMode: 'Block' as const };
 const agent = { node: 'worker-1', instanceId: 'agent-7f9c' };
 
 export const backupLocationSample: BackupLocation = {
@@ -182,8 +182,18 @@ export const restoreSample: Restore = {
     podWaitTimeout: '24h',
     volumeTimeout: '4h',
     cancel: false,
+    targetClaims: [
+      { claim: 'data-db-0', namespace: 'shop', name: 'data-copy', storageClassName: 'fast', storage: '20Gi', accessModes: ['ReadWriteOnce'] },
+      { claim: 'logs', existing: true },
+      { claim: '*' },
+    ],
+    storageClassMap: { standard: 'fast' },
+    force: true,
   },
-  status: { backupName: 'nightly-20250301020000', phase: 'InProgress', conditions: [condition], observedGeneration: 1, startTimestamp: T0, completionTimestamp: T1, progress, counts, fileErrorsTotal: 0, error },
+  status: {
+    backupName: 'nightly-20250301020000', phase: 'InProgress', conditions: [condition], observedGeneration: 1, startTimestamp: T0, completionTimestamp: T1, progress, counts, fileErrorsTotal: 0, error,
+    claims: [{ namespace: 'shop-copy', name: 'data-copy', sourceClaim: 'data-db-0', created: true, phase: 'Pending', reason: 'WaitingForHelperPod', message: 'waiting for helper pod ferry-helper-0123456789 to run', helperPod: 'ferry-helper-0123456789' }],
+  },
 };
 
 export const latestRestoreSample: Restore = {

@@ -48,6 +48,7 @@ import type { Progress as _ferry_v1_Progress, Progress__Output as _ferry_v1_Prog
 import type { PruneRepositoryRequest as _ferry_v1_PruneRepositoryRequest, PruneRepositoryRequest__Output as _ferry_v1_PruneRepositoryRequest__Output } from './ferry/v1/PruneRepositoryRequest.js';
 import type { RepositoriesClient as _ferry_v1_RepositoriesClient, RepositoriesDefinition as _ferry_v1_RepositoriesDefinition } from './ferry/v1/Repositories.js';
 import type { Restore as _ferry_v1_Restore, Restore__Output as _ferry_v1_Restore__Output } from './ferry/v1/Restore.js';
+import type { RestoreClaim as _ferry_v1_RestoreClaim, RestoreClaim__Output as _ferry_v1_RestoreClaim__Output } from './ferry/v1/RestoreClaim.js';
 import type { RestoreSnapshotRef as _ferry_v1_RestoreSnapshotRef, RestoreSnapshotRef__Output as _ferry_v1_RestoreSnapshotRef__Output } from './ferry/v1/RestoreSnapshotRef.js';
 import type { RestoresClient as _ferry_v1_RestoresClient, RestoresDefinition as _ferry_v1_RestoresDefinition } from './ferry/v1/Restores.js';
 import type { RetentionPolicy as _ferry_v1_RetentionPolicy, RetentionPolicy__Output as _ferry_v1_RetentionPolicy__Output } from './ferry/v1/RetentionPolicy.js';
@@ -56,6 +57,7 @@ import type { SchedulesClient as _ferry_v1_SchedulesClient, SchedulesDefinition 
 import type { SetSchedulePausedRequest as _ferry_v1_SetSchedulePausedRequest, SetSchedulePausedRequest__Output as _ferry_v1_SetSchedulePausedRequest__Output } from './ferry/v1/SetSchedulePausedRequest.js';
 import type { SkippedVolume as _ferry_v1_SkippedVolume, SkippedVolume__Output as _ferry_v1_SkippedVolume__Output } from './ferry/v1/SkippedVolume.js';
 import type { Snapshot as _ferry_v1_Snapshot, Snapshot__Output as _ferry_v1_Snapshot__Output } from './ferry/v1/Snapshot.js';
+import type { TargetClaim as _ferry_v1_TargetClaim, TargetClaim__Output as _ferry_v1_TargetClaim__Output } from './ferry/v1/TargetClaim.js';
 import type { TransferClient as _ferry_v1_TransferClient, TransferDefinition as _ferry_v1_TransferDefinition } from './ferry/v1/Transfer.js';
 import type { VolumeBackup as _ferry_v1_VolumeBackup, VolumeBackup__Output as _ferry_v1_VolumeBackup__Output } from './ferry/v1/VolumeBackup.js';
 import type { VolumeRestore as _ferry_v1_VolumeRestore, VolumeRestore__Output as _ferry_v1_VolumeRestore__Output } from './ferry/v1/VolumeRestore.js';
@@ -116,6 +118,7 @@ export interface ProtoGrpcType {
       PruneRepositoryRequest: MessageTypeDefinition<_ferry_v1_PruneRepositoryRequest, _ferry_v1_PruneRepositoryRequest__Output>
       Repositories: SubtypeConstructor<typeof grpc.Client, _ferry_v1_RepositoriesClient> & { service: _ferry_v1_RepositoriesDefinition }
       Restore: MessageTypeDefinition<_ferry_v1_Restore, _ferry_v1_Restore__Output>
+      RestoreClaim: MessageTypeDefinition<_ferry_v1_RestoreClaim, _ferry_v1_RestoreClaim__Output>
       RestoreSnapshotRef: MessageTypeDefinition<_ferry_v1_RestoreSnapshotRef, _ferry_v1_RestoreSnapshotRef__Output>
       Restores: SubtypeConstructor<typeof grpc.Client, _ferry_v1_RestoresClient> & { service: _ferry_v1_RestoresDefinition }
       RetentionPolicy: MessageTypeDefinition<_ferry_v1_RetentionPolicy, _ferry_v1_RetentionPolicy__Output>
@@ -124,6 +127,7 @@ export interface ProtoGrpcType {
       SetSchedulePausedRequest: MessageTypeDefinition<_ferry_v1_SetSchedulePausedRequest, _ferry_v1_SetSchedulePausedRequest__Output>
       SkippedVolume: MessageTypeDefinition<_ferry_v1_SkippedVolume, _ferry_v1_SkippedVolume__Output>
       Snapshot: MessageTypeDefinition<_ferry_v1_Snapshot, _ferry_v1_Snapshot__Output>
+      TargetClaim: MessageTypeDefinition<_ferry_v1_TargetClaim, _ferry_v1_TargetClaim__Output>
       Transfer: SubtypeConstructor<typeof grpc.Client, _ferry_v1_TransferClient> & { service: _ferry_v1_TransferDefinition }
       VolumeBackup: MessageTypeDefinition<_ferry_v1_VolumeBackup, _ferry_v1_VolumeBackup__Output>
       VolumeRestore: MessageTypeDefinition<_ferry_v1_VolumeRestore, _ferry_v1_VolumeRestore__Output>

@@ -6,12 +6,13 @@ import type { Command } from 'commander';
 import type { CreateRestoreRequest, Restore__Output, ListRestoresResponse__Output, RestoreSnapshotRef } from '@ferry/api';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { parsePairs } from './backup-spec.js';
+import { addClaimOptions, claimFields, type ClaimFlags } from './restore-claims.js';
 import { indent, pointInTime } from './backups.js';
 import { allNamespacesOption, collect, connectionOptions, followToEnd, listPaged, outputOption, printObject, runCluster, type ClusterHost, type ClusterRun } from './command.js';
 import { progressDetail, progressLine, type OperationView } from './follow.js';
 import { bytesCell, countCell, formatAge, formatMap, namespacedTable, renderFields, renderObject, renderTable, timeWithAge } from './format.js';
 
-interface CreateFlags {
+interface CreateFlags extends ClaimFlags {
   readonly fromBackup?: string;
   readonly latest?: boolean;
   readonly schedule?: string;
@@ -49,6 +50,7 @@ export function registerClusterRestoreCommands(restore: Command, host: ClusterHo
     .option('-l, --selector <selector>', 'only pods with these labels')
     .option('--volume-timeout <duration>', 'per-volume timeout, e.g. 4h')
     .option('--wait', 'follow the restore until it ends; the exit code tells how it ended');
+  addClaimOptions(create);
   connectionOptions(outputOption(create));
   create.action(async (name: string | undefined, _o: object, command: Command) => {
     await runCluster<CreateFlags>(host, command, (run) => createRestore(run, name, host.wallNow()));
@@ -125,6 +127,7 @@ async function createRestore(run: ClusterRun<CreateFlags>, name: string | undefi
     volumeTimeout: run.flags.volumeTimeout ?? '',
     volumes: run.flags.volume,
     sourceNamespaces: run.flags.includeNamespace,
+    ...claimFields(run.flags),
   };
   const r = await run.conn.unary<Restore__Output>((md, opt, cb) => run.conn.restores.createRestore(req, md, opt, cb));
   if (run.flags.wait !== true) {
@@ -140,6 +143,7 @@ async function createRestore(run: ClusterRun<CreateFlags>, name: string | undefi
       `restore ${done.namespace}/${done.name} ${done.phase}: ${progressDetail(restoreView(done))}`,
       ...(done.message !== '' ? [`  ${done.message}`] : []),
       ...done.volumes.filter((v) => v.error !== '').map((v) => `  ${v.namespace}/${v.pod}/${v.volume}: ${v.error}`),
+      ...done.claims.filter((k) => k.phase === 'Failed').map((k) => `  claim ${k.namespace}/${k.name}: ${k.reason}: ${k.message}`),
     ],
   });
 }
@@ -189,6 +193,10 @@ export function describeRestore(r: Restore__Output, now: Date): string {
     ['Completed', timeWithAge(r.completedAt, now)],
     ['Progress', progressLine(restoreView(r), undefined)],
   ]);
+  if (r.claims.length > 0) {
+    text += '\nClaims:\n';
+    text += indent(renderTable(['NAMESPACE', 'CLAIM', 'FROM', 'CREATED', 'PHASE', 'REASON', 'MESSAGE'], r.claims.map((k) => [k.namespace, k.name, k.sourceClaim, k.created ? 'yes' : 'no', k.phase, k.reason, k.message])));
+  }
   text += '\nVolumes:\n';
   text += r.volumes.length === 0
     ? '  <none>\n'

@@ -121,6 +121,7 @@ export function restoreMessage(r: RestoreObject, volumes: readonly PvrObject[]):
     startedAt: rfc3339(s?.startTimestamp),
     completedAt: rfc3339(s?.completionTimestamp),
     progress: progressOf(s?.progress, s?.counts),
+    claims: (s?.claims ?? []).map((k) => ({ namespace: k.namespace, name: k.name, sourceClaim: k.sourceClaim, created: k.created === true, phase: k.phase, reason: k.reason ?? '', message: k.message ?? '' })),
     volumes: volumes.map((v) => ({
       namespace: v.spec.pod.namespace,
       pod: v.spec.pod.name,

@@ -16,6 +16,7 @@ import {
   type Restore,
   type RestoresHandlers,
   type V1alpha1RestoreSnapshot as RestoreSnapshot,
+  type V1alpha1RestoreTargetClaim as RestoreTargetClaim,
   type WatchRestoreRequest__Output,
 } from '@ferry/api';
 import { CREATED_BY_ANNOTATION, reachesOtherNamespaces, restoreAccessChecks, restoreSources } from '../controllers/restore-namespaces.js';
@@ -98,6 +99,27 @@ function restoreSpecOf(req: CreateRestoreRequest__Output, p: Problems): RestoreO
     ...(req.namespaceSuffix ? { namespaceSuffix: req.namespaceSuffix } : {}),
     ...(selection ? { selection } : {}),
     ...(req.volumeTimeout ? { volumeTimeout: req.volumeTimeout } : {}),
+    ...claimsSpecOf(req, p),
+  };
+}
+
+/** target_claims, storage_class_map and force: Restore.spec.targetClaims, storageClassMap and force. */
+function claimsSpecOf(req: CreateRestoreRequest__Output, p: Problems): Pick<RestoreObject['spec'], 'targetClaims' | 'storageClassMap' | 'force'> {
+  req.targetClaims.forEach((t, i) => p.targetClaim(`target_claims[${i}]`, t));
+  for (const [from, to] of Object.entries(req.storageClassMap)) if (from === '' || to === '') p.add(`storage_class_map[${from}]`, 'old and new storage class are both required');
+  const targetClaims = req.targetClaims.map((t) => ({
+    claim: t.claim,
+    ...(t.namespace ? { namespace: t.namespace } : {}),
+    ...(t.name ? { name: t.name } : {}),
+    ...(t.existing ? { existing: true } : {}),
+    ...(t.storageClassName ? { storageClassName: t.storageClassName } : {}),
+    ...(t.storage ? { storage: t.storage } : {}),
+    ...(t.accessModes.length ? { accessModes: t.accessModes as NonNullable<RestoreTargetClaim['accessModes']> } : {}),
+  }));
+  return {
+    ...(targetClaims.length ? { targetClaims } : {}),
+    ...(Object.keys(req.storageClassMap).length ? { storageClassMap: { ...req.storageClassMap } } : {}),
+    ...(req.force ? { force: true } : {}),
   };
 }
 

@@ -144,6 +144,35 @@ describe('Restores', () => {
     expect(stray.err?.details).toBe('latest: schedule, as_of and previous choose among Backups only with latest: true');
   });
 
+  it('restores into claims: target_claims, storage_class_map and force become the spec fields, checked field by field', async () => {
+    const req = { namespace: 'team-a', name: 'to-claims', backup: 'nightly', storageClassMap: { standard: 'fast' }, force: true, targetClaims: [
+      { claim: 'data', name: 'data-copy', storage: '20Gi', accessModes: ['ReadWriteOnce'], storageClassName: '', namespace: '', existing: false },
+      { claim: 'logs', name: 'logs-old', existing: true, storage: '', accessModes: [], storageClassName: '', namespace: 'team-a' },
+    ] };
+    const r = await invoke(restores.CreateRestore, restores, req, alice());
+    expect(r.err).toBeUndefined();
+    expect((await cluster.get<RestoreObject>('Restore', 'team-a', 'to-claims'))?.spec).toEqual({
+      backupName: 'nightly',
+      targetClaims: [{ claim: 'data', name: 'data-copy', storage: '20Gi', accessModes: ['ReadWriteOnce'] }, { claim: 'logs', namespace: 'team-a', name: 'logs-old', existing: true }],
+      storageClassMap: { standard: 'fast' },
+      force: true,
+    });
+    const blank = { namespace: '', name: '', existing: false, storageClassName: '', storage: '', accessModes: [] as string[] };
+    const bad = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', backup: 'nightly', targetClaims: [
+      { ...blank, claim: '*', name: 'x' },
+      { ...blank, claim: 'data', existing: true, storage: '1Gi' },
+      { ...blank, claim: 'Bad_Claim', storage: 'lots', accessModes: ['ReadWriteSometimes'] },
+    ] }, alice());
+    expect(bad.err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(bad.err?.details).toBe([
+      'target_claims[0].name: cannot be set with claim "*"; name each claim in an entry of its own',
+      'target_claims[1]: storage_class_name, storage and access_modes are for new claims; drop them or existing',
+      'target_claims[2].claim: must be a DNS-1123 subdomain (lower-case letters, digits, - and ., at most 253)',
+      'target_claims[2].storage: expected a quantity like 10Gi or 500M, got "lots"',
+      'target_claims[2].access_modes[0]: must be one of ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod',
+    ].join('; '));
+  });
+
   it('restores explicit snapshots, checked field by field', async () => {
     const id = 'a'.repeat(64);
     const r = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', name: 'explicit', snapshots: [{ snapshotId: id, location: 'local', namespace: 'team-a', volume: 'data', claimName: 'data-db-0' }] }, alice());

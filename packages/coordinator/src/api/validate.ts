@@ -3,7 +3,7 @@
  * caller sees "namespace: must be a DNS-1123 label" instead of a 422 from the API server
  * after the fact. All problems of a request are reported at once.
  */
-import { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN, EXCLUDE_PATH_LIMITS, excludePathProblem, parseDuration, type V1alpha1LabelSelector } from '@ferry/api';
+import { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN, EXCLUDE_PATH_LIMITS, PVC_ACCESS_MODES, QUANTITY_PATTERN, excludePathProblem, parseDuration, type V1alpha1LabelSelector } from '@ferry/api';
 import { splitTerms } from '../cluster/label-selector.js';
 import { CoordinatorError } from '../errors.js';
 
@@ -13,6 +13,17 @@ const SUBDOMAIN = new RegExp(DNS1123_SUBDOMAIN_PATTERN);
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const TAG = /^[^\s,]{1,255}$/;
+const QUANTITY = new RegExp(QUANTITY_PATTERN);
+
+export interface TargetClaimFields {
+  readonly claim: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly existing: boolean;
+  readonly storageClassName: string;
+  readonly storage: string;
+  readonly accessModes: readonly string[];
+}
 
 export class Problems {
   private readonly list: string[] = [];
@@ -77,6 +88,25 @@ export class Problems {
     const parsed = parseLabelSelector(value);
     if (typeof parsed === 'string') this.add(field, parsed);
     return typeof parsed === 'string' ? undefined : parsed;
+  }
+
+  /** A Kubernetes quantity like 10Gi (empty allowed). */
+  quantity(field: string, value: string): void {
+    if (value !== '' && !QUANTITY.test(value)) this.add(field, `expected a quantity like 10Gi or 500M, got "${value}"`);
+  }
+
+  /**
+   * One entry of Restore.spec.targetClaims: the same rules the Restore controller applies
+   * (claim `*` takes no name; an existing claim takes no class, size or access modes).
+   */
+  targetClaim(field: string, t: TargetClaimFields): void {
+    if (t.claim !== '*') this.name(`${field}.claim`, t.claim);
+    if (t.claim === '*' && t.name !== '') this.add(`${field}.name`, 'cannot be set with claim "*"; name each claim in an entry of its own');
+    if (t.namespace !== '') this.namespace(`${field}.namespace`, t.namespace);
+    this.name(`${field}.name`, t.name, { required: false });
+    this.quantity(`${field}.storage`, t.storage);
+    t.accessModes.forEach((m, i) => this.oneOf(`${field}.access_modes[${i}]`, m, PVC_ACCESS_MODES));
+    if (t.existing && (t.storageClassName !== '' || t.storage !== '' || t.accessModes.length > 0)) this.add(field, 'storage_class_name, storage and access_modes are for new claims; drop them or existing');
   }
 
   /** Throws InvalidArgument listing every problem. */

@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { BACKUP_DEFAULTS, COMMAND_VOLUME_KIND, formatAnnotationProblem, type BackupCommandAnnotation, selectPodVolumes, snapshotModeOf, type SnapshotModeAnnotation, type PvcLike, type V1alpha1AnnotationProblem, type V1alpha1SkippedVolume } from '@ferry/api';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import { claimFacts } from '../claims/claim-facts.js';
 import type { ControllerContext } from '../context.js';
 import { LABELS } from '../context.js';
 import type { EventOptions } from '../cluster/cluster-state.js';
@@ -36,7 +37,7 @@ export async function createPodVolumeBackups(c: ControllerContext, backup: Backu
     const selected = await c.cluster.listPods(namespace, selectorString(backup.spec.labelSelector));
     const { pods, missing } = namedPods(backup, namespace, selected);
     for (const name of missing) out.skipped.push({ namespace, pod: name, volume: '*', reason: 'PodNotFound', message: `pod ${namespace}/${name} named in spec.pods does not exist${backup.spec.labelSelector ? ' or does not match spec.labelSelector' : ''}` });
-    const claims = new Map<string, PvcLike>((await c.cluster.listClaims(namespace)).map((p) => [p.metadata?.name ?? '', p as PvcLike]));
+    const claims = new Map<string, V1PersistentVolumeClaim>((await c.cluster.listClaims(namespace)).map((p) => [p.metadata?.name ?? '', p]));
     const history = await c.cluster.list<PvbObject>('PodVolumeBackup', backup.metadata.namespace);
     for (const pod of pods) await selectForPod(c, { backup, pod, claims, repository, history, out });
     if (backup.spec.includeUnmountedClaims) await selectUnmountedClaims(c, { backup, namespace, claims, out, createOne: (pod, volume) => createOne(c, { backup, pod, claims, repository, history, out }, volume, {}, backup.spec.excludes ?? []) });
@@ -59,7 +60,7 @@ function namedPods(backup: BackupObject, namespace: string, selected: V1Pod[]): 
 interface PodInput {
   readonly backup: BackupObject;
   readonly pod: V1Pod;
-  readonly claims: ReadonlyMap<string, PvcLike>;
+  readonly claims: ReadonlyMap<string, V1PersistentVolumeClaim>;
   readonly repository: RepositoryObject;
   readonly history: readonly PvbObject[];
   readonly out: VolumeSelectionResult;
@@ -117,8 +118,9 @@ function commandVolumeRef(pod: V1Pod, command: BackupCommandAnnotation): PvbObje
   return { name: container, kind: COMMAND_VOLUME_KIND, command: { container, fileName } };
 }
 
-async function createOne(c: ControllerContext, input: PodInput, volume: PvbObject['spec']['volume'], annotations: Record<string, string>, excludes: readonly string[], extra: Partial<PvbObject['spec']> = {}): Promise<PvbObject> {
+async function createOne(c: ControllerContext, input: PodInput, selected: PvbObject['spec']['volume'], annotations: Record<string, string>, excludes: readonly string[], extra: Partial<PvbObject['spec']> = {}): Promise<PvbObject> {
   const { backup, pod, repository } = input;
+  const volume = selected.pvc ? { ...selected, pvc: { ...selected.pvc, ...claimFacts(input.claims.get(selected.pvc.name)) } } : selected;
   const ns = pod.metadata?.namespace ?? '';
   const podName = pod.metadata?.name ?? '';
   const controller = pod.metadata?.ownerReferences?.find((o) => o.controller);

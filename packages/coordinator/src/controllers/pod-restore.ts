@@ -8,8 +8,7 @@ import { isTerminalPhase, RESTORE_DEFAULTS } from '@ferry/api';
 import { ANNOTATIONS_OUT, LABELS, objectKey, type ControllerContext } from '../context.js';
 import type { PvrObject, RestoreObject } from '../objects.js';
 import { childName } from './backup-volumes.js';
-import { ITEM_ANNOTATION } from './restore.js';
-import { restoreItems, type RestoreItem } from './restore-items.js';
+import { ITEM_ANNOTATION, restoreItems, type RestoreItem } from './restore-items.js';
 import { CoordinatorError } from '../errors.js';
 
 export async function reconcileRestoredPod(c: ControllerContext, namespace: string, name: string): Promise<void> {
@@ -34,7 +33,7 @@ export async function reconcileRestoredPod(c: ControllerContext, namespace: stri
   }
 }
 
-async function pvrBody(c: ControllerContext, restore: RestoreObject, pod: V1Pod, volume: string, item: RestoreItem): Promise<PvrObject> {
+export async function pvrBody(c: ControllerContext, restore: RestoreObject, pod: V1Pod, volume: string, item: RestoreItem): Promise<PvrObject> {
   const ns = pod.metadata?.namespace ?? '';
   const podVolume = pod.spec?.volumes?.find((v) => v.name === volume);
   const claimName = podVolume?.persistentVolumeClaim?.claimName;

@@ -5,7 +5,8 @@
  * on every new agent stream until the result arrives.
  */
 import { isTerminalPhase, type JobResult__Output, type V1alpha1PodVolumeRestorePhase } from '@ferry/api';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import { HELPER_CONTAINER, HELPER_POD_LABEL } from '../helpers/helper-pod.js';
 import { isoTime } from '../clock.js';
 import { setCondition } from '../conditions.js';
 import { RESTORE_WAIT_CONTAINER, type ControllerContext } from '../context.js';
@@ -33,7 +34,10 @@ function podGone(c: ControllerContext, pvr: PvrObject, status: PvrStatus): Decis
 }
 
 export function runsRestoreWait(pod: V1Pod): boolean {
-  return (pod.status?.initContainerStatuses ?? []).some((s) => s.name === RESTORE_WAIT_CONTAINER && s.state?.running !== undefined && s.state.running !== null);
+  const running = (s: V1ContainerStatus) => s.state?.running !== undefined && s.state.running !== null;
+  // A restore helper pod runs restore-wait as its one container (docs/helper-pods.md).
+  if (pod.metadata?.labels?.[HELPER_POD_LABEL] === 'restore') return (pod.status?.containerStatuses ?? []).some((s) => s.name === HELPER_CONTAINER && running(s));
+  return (pod.status?.initContainerStatuses ?? []).some((s) => s.name === RESTORE_WAIT_CONTAINER && running(s));
 }
 
 async function sendAssign(c: ControllerContext, pvr: PvrObject, attempt: number): Promise<void> {

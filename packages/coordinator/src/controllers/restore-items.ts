@@ -7,6 +7,10 @@ import { COMMAND_VOLUME_KIND, restoreTargetNamespace, type V1alpha1Mover } from 
 import { LABELS, type ControllerContext } from '../context.js';
 import type { PvbObject, RestoreObject } from '../objects.js';
 import { Repositories } from '../repositories.js';
+import { recordedFacts, type ClaimFacts } from '../claims/claim-facts.js';
+
+/** On a PodVolumeRestore: the key of the item it restores. */
+export const ITEM_ANNOTATION = 'restore.ferry.dev/item';
 
 export interface RestoreItem {
   readonly key: string;
@@ -16,6 +20,8 @@ export interface RestoreItem {
   readonly controller?: { readonly kind: string; readonly name: string };
   readonly volume: string;
   readonly claimName?: string;
+  /** What the backed-up claim was (class, capacity, access modes, volume mode): the defaults of a new target claim. */
+  readonly claim?: ClaimFacts & { readonly volumeMode?: 'Block' };
   readonly snapshotId: string;
   readonly repository: string;
   readonly mover: V1alpha1Mover;
@@ -61,7 +67,7 @@ export async function restoreItems(c: ControllerContext, restore: RestoreObject)
       pod: p.spec.pod.name,
       ...(p.spec.pod.controller ? { controller: p.spec.pod.controller } : {}),
       volume: p.spec.volume.name,
-      ...(p.spec.volume.pvc ? { claimName: p.spec.volume.pvc.name } : {}),
+      ...(p.spec.volume.pvc ? { claimName: p.spec.volume.pvc.name, claim: { ...recordedFacts(p.spec.volume.pvc), ...(p.spec.volume.volumeMode === 'Block' ? { volumeMode: 'Block' as const } : {}) } } : {}),
       snapshotId: p.status?.snapshotId ?? '',
       repository: p.spec.repository,
       mover: p.spec.mover,

@@ -12,14 +12,15 @@ import type { BackupObject, PvrObject, RestoreObject, RestoreStatus } from '../o
 import { dispatch, type Decision, type PhaseHandlers } from '../state-machine.js';
 import { aggregate, type VolumeLike } from './aggregate.js';
 import { involved } from './commit.js';
-import { restoreItems, type RestoreItem } from './restore-items.js';
 import { refuseSources, refuseTargets, unverifiedReach } from './restore-sources.js';
-import { resolveLatest } from './restore-source.js';
 import { logWhenEnded, operationId } from '../operation-logs/ended.js';
 import { deleteLog, logLocationName } from '../operation-logs/store.js';
 import { messageOf } from '../errors.js';
+import { ITEM_ANNOTATION, restoreItems, type RestoreItem } from './restore-items.js';
+import { resolveLatest } from './restore-source.js';
+import { planClaims } from '../claims/claim-plan.js';
+import { deleteRestoreHelpers, driveClaims, refuseClaims, type ClaimStatus } from '../claims/restore-claims.js';
 
-export const ITEM_ANNOTATION = 'restore.ferry.dev/item';
 
 interface Ctx {
   readonly c: ControllerContext;
@@ -47,6 +48,10 @@ async function start({ c, restore, status }: Ctx): Promise<Decision<RestoreStatu
   if (badTarget) return reject(c, restore, status, badTarget.reason, badTarget.message);
   const refused = await refuseSources(c, restore, items);
   if (refused) return reject(c, restore, status, refused.reason, refused.message);
+  const plan = planClaims(resolved, items);
+  if (!plan.ok) return reject(c, restore, status, 'InvalidTargetClaims', plan.message);
+  const claimRefused = await refuseClaims(c, resolved, plan.targets);
+  if (claimRefused) return reject(c, restore, status, claimRefused.reason, claimRefused.message);
   let conditions = setCondition(status.conditions, { type: 'Accepted', status: 'True', reason: 'Valid', message: 'the spec is valid' }, now, restore.metadata.generation);
   conditions = setCondition(conditions, { type: 'Progressing', status: 'True', reason: 'WaitingForPod', message: `waiting for pods that use the ${items.length} backed-up volumes to be created` }, now);
   return {
@@ -85,19 +90,27 @@ async function running({ c, restore, status }: Ctx): Promise<Decision<RestoreSta
   const expired = c.clock.now() - Date.parse(status.startTimestamp ?? isoTime(c.clock)) >= waitMs;
   const byItem = new Map(pvrs.map((p) => [p.metadata.annotations?.[ITEM_ANNOTATION] ?? '', p]));
   const skipped = skippedCommandItems(items, byItem, expired);
+  const plan = planClaims(restore, items);
+  const targets = plan.ok ? plan.targets : [];
+  const claims = await driveClaims(c, { restore, targets, byItem, expired });
+  const claimOf = new Map(targets.map((t, i) => [t.item.key, claims[i]]));
   const volumes: VolumeLike[] = items.filter((i) => !skipped.includes(i)).map((i) => {
     const p = byItem.get(i.key);
     if (p) return { phase: p.status?.phase, progress: p.status?.progress, fileErrorsTotal: p.status?.fileErrorsTotal };
+    if (claimOf.get(i.key)?.phase === 'Failed') return { phase: restore.spec.cancel ? 'Canceled' : 'Failed' };
     return { phase: restore.spec.cancel ? 'Canceled' : expired ? 'Failed' : 'New' };
   });
   const now = isoTime(c.clock);
   const agg = aggregate(volumes, skipped.length, restore.spec.cancel === true, now);
   const progress = status.progress && JSON.stringify({ ...agg.progress, updatedAt: '' }) === JSON.stringify({ ...status.progress, updatedAt: '' }) ? status.progress : agg.progress;
-  const next: RestoreStatus = { ...status, counts: agg.counts, progress, ...(agg.fileErrorsTotal > 0 ? { fileErrorsTotal: agg.fileErrorsTotal } : {}) };
+  const next: RestoreStatus = { ...status, counts: agg.counts, progress, ...(agg.fileErrorsTotal > 0 ? { fileErrorsTotal: agg.fileErrorsTotal } : {}), ...(claims.length > 0 ? { claims } : {}) };
+  // A helper pod still there gives restore-wait its moment; the Restore ends once they are gone.
+  if (agg.allTerminal && claims.some((k) => k.helperPod !== undefined)) return { status: next, requeueAfterMs: 2_000 };
   if (!agg.allTerminal) return { status: next, requeueAfterMs: Math.min(c.settings.progressIntervalMs, Math.max(waitMs - (c.clock.now() - Date.parse(status.startTimestamp ?? now)), 1_000)) };
-  const unmatched = items.filter((i) => !byItem.has(i.key) && !skipped.includes(i));
+  await deleteRestoreHelpers(c, restore, targets);
+  const unmatched = items.filter((i) => !byItem.has(i.key) && !skipped.includes(i) && !claimOf.has(i.key));
   const withSkips = skipped.length > 0 ? { ...next, conditions: setCondition(next.conditions, { type: 'VolumesSelected', status: 'True', reason: 'BackupCommandOutputSkipped', message: `${skipped.length} backup-command output file(s) (${skipped.slice(0, 5).map((i) => i.commandFile).join(', ')}) not restored: no target pod names a volume in ${ANNOTATIONS.backupCommandRestoreVolume}; restore them with \`ferry dump <snapshot> <file>\`` }, now) } : next;
-  return { status: finish(c, withSkips, agg.finalPhase, pvrs, unmatched.length), events: [{ involved: involved('Restore', restore), type: agg.finalPhase === 'Completed' ? 'Normal' : 'Warning', reason: agg.finalPhase, message: `${agg.counts.completed} of ${agg.counts.total} volumes restored` }] };
+  return { status: finish(c, withSkips, agg.finalPhase, pvrs, unmatched.length, claims), events: [{ involved: involved('Restore', restore), type: agg.finalPhase === 'Completed' ? 'Normal' : 'Warning', reason: agg.finalPhase, message: `${agg.counts.completed} of ${agg.counts.total} volumes restored` }] };
 }
 
 /**
@@ -112,15 +125,18 @@ function skippedCommandItems(items: readonly RestoreItem[], byItem: ReadonlyMap<
   return (anyVolume && volumesEnded) || expired ? open.filter((i) => i.commandFile !== undefined) : [];
 }
 
-function finish(c: ControllerContext, status: RestoreStatus, phase: NonNullable<RestoreStatus['phase']>, pvrs: readonly PvrObject[], unmatched: number): RestoreStatus {
+function finish(c: ControllerContext, status: RestoreStatus, phase: NonNullable<RestoreStatus['phase']>, pvrs: readonly PvrObject[], unmatched: number, claims: readonly ClaimStatus[]): RestoreStatus {
   const now = isoTime(c.clock);
   const k = status.counts!;
   let conditions = setCondition(status.conditions, { type: 'Progressing', status: 'False', reason: phase, message: `${k.completed} of ${k.total} volumes restored, ${k.failed} failed` }, now);
   const bad = pvrs.filter((p) => p.status?.phase === 'Failed');
-  if (bad.length > 0 || unmatched > 0) {
+  // A claim that failed before its volume started (no PodVolumeRestore) says why here.
+  const badClaims = claims.filter((x) => x.phase === 'Failed' && !pvrs.some((p) => p.spec.target.pvc?.name === x.name && p.spec.pod.namespace === x.namespace));
+  if (bad.length > 0 || unmatched > 0 || badClaims.length > 0) {
     const parts = bad.slice(0, 5).map((p) => `${p.spec.pod.name}/${p.spec.target.name}: ${p.status?.error?.code ?? '?'}: ${p.status?.error?.message ?? ''}`);
+    parts.push(...badClaims.slice(0, 5).map((x) => `claim ${x.namespace}/${x.name}: ${x.reason ?? '?'}: ${x.message ?? ''}`));
     if (unmatched > 0 && phase !== 'Canceled') parts.push(`${unmatched} volume(s) had no matching pod within podWaitTimeout`);
-    conditions = setCondition(conditions, { type: 'Failed', status: 'True', reason: bad[0]?.status?.error?.code ?? 'PodNotFound', message: parts.join('; ') }, now);
+    conditions = setCondition(conditions, { type: 'Failed', status: 'True', reason: bad[0]?.status?.error?.code ?? badClaims[0]?.reason ?? 'PodNotFound', message: parts.join('; ') }, now);
   }
   return { ...status, phase, conditions, completionTimestamp: now };
 }

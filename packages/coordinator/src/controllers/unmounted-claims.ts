@@ -3,11 +3,11 @@
  * gets a helper pod (docs/helper-pods.md); once it runs, its one volume is backed up like any
  * pod volume. The helper pods are deleted when the Backup ends (`deleteBackupHelpers`).
  */
-import type { PvcLike, V1alpha1SkippedVolume } from '@ferry/api';
+import type { V1alpha1SkippedVolume } from '@ferry/api';
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { ControllerContext } from '../context.js';
 import type { BackupObject, PvbObject } from '../objects.js';
-import { helperPodSpec, HELPER_POD_LABEL, HELPER_VOLUME_NAME, type HelperPodSettings } from '../helpers/helper-pod.js';
+import { helperPodSpec, HELPER_POD_LABEL, HELPER_VOLUME_NAME, mountsClaims, type HelperPodSettings } from '../helpers/helper-pod.js';
 import { helperState, type HelperTimeouts } from '../helpers/helper-lifecycle.js';
 
 const HELPER_LIFETIME_SECONDS = 24 * 3600;
@@ -15,7 +15,7 @@ const HELPER_LIFETIME_SECONDS = 24 * 3600;
 interface UnmountedInput {
   readonly backup: BackupObject;
   readonly namespace: string;
-  readonly claims: ReadonlyMap<string, PvcLike>;
+  readonly claims: ReadonlyMap<string, V1PersistentVolumeClaim>;
   readonly out: { readonly created: PvbObject[]; readonly skipped: V1alpha1SkippedVolume[]; readonly waiting: string[] };
   /** Creates the PodVolumeBackup of a helper pod's volume (repository, parent and excludes are the caller's). */
   readonly createOne: (pod: V1Pod, volume: PvbObject['spec']['volume']) => Promise<PvbObject>;
@@ -67,7 +67,7 @@ function helperVolume(name: string, claim: PvcLike, fresh: V1PersistentVolumeCla
 function mountedClaims(pods: readonly V1Pod[]): Set<string> {
   const out = new Set<string>();
   for (const pod of pods) {
-    if (pod.metadata?.labels?.[HELPER_POD_LABEL] !== undefined || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
+    if (!mountsClaims(pod)) continue;
     for (const v of pod.spec?.volumes ?? []) if (v.persistentVolumeClaim) out.add(v.persistentVolumeClaim.claimName);
   }
   return out;

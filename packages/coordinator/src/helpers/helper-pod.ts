@@ -21,10 +21,17 @@ export const HELPER_OWNER_UID_LABEL = 'ferry.dev/helper-owner-uid';
 export const HELPER_VOLUME_NAME = 'data';
 /** Where the filesystem volume is mounted, or the block device's path in the container. */
 export const HELPER_MOUNT_PATH = '/ferry/data';
+/** The helper pod's one container: the wait binary. */
+export const HELPER_CONTAINER = 'wait';
 /** The UID/GID the wait binary runs as (distroless "nonroot"); it never touches the data. */
 export const HELPER_RUN_AS_USER = 65532;
 
 export type HelperPurpose = 'backup' | 'restore' | 'snapshot';
+
+/** A pod that counts as mounting its claims: not a helper pod, and not finished. */
+export function mountsClaims(pod: V1Pod): boolean {
+  return pod.metadata?.labels?.[HELPER_POD_LABEL] === undefined && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
+}
 
 export interface HelperPodSettings {
   /** The agent image (it holds ferry-restore-wait). */
@@ -87,7 +94,7 @@ export function helperPodSpec(o: HelperPodOptions): V1Pod {
       ...(o.settings.tolerations && o.settings.tolerations.length > 0 ? { tolerations: [...o.settings.tolerations] } : {}),
       securityContext: { runAsNonRoot: true, runAsUser: HELPER_RUN_AS_USER, runAsGroup: HELPER_RUN_AS_USER, seccompProfile: { type: 'RuntimeDefault' } },
       containers: [{
-        name: 'wait',
+        name: HELPER_CONTAINER,
         image: o.settings.image,
         command: [...o.settings.command, '--restore-uid', o.owner.uid, '--timeout', `${o.settings.lifetimeSeconds}s`, HELPER_MOUNT_PATH],
         resources: { requests: { ...o.settings.requests }, limits: { memory: o.settings.requests.memory } },

@@ -3,6 +3,7 @@
 
 import type { Progress as _ferry_v1_Progress, Progress__Output as _ferry_v1_Progress__Output } from '../../ferry/v1/Progress.js';
 import type { VolumeRestore as _ferry_v1_VolumeRestore, VolumeRestore__Output as _ferry_v1_VolumeRestore__Output } from '../../ferry/v1/VolumeRestore.js';
+import type { RestoreClaim as _ferry_v1_RestoreClaim, RestoreClaim__Output as _ferry_v1_RestoreClaim__Output } from '../../ferry/v1/RestoreClaim.js';
 
 export interface Restore {
   'namespace'?: (string);
@@ -22,8 +23,10 @@ export interface Restore {
    * resolved name once the Restore started.
    */
   'source'?: (string);
-  'namespacePrefix'?: (string);
-  'namespaceSuffix'?: (string);
+  /**
+   * The claims of target_claims and where each is (Restore.status.claims).
+   */
+  'claims'?: (_ferry_v1_RestoreClaim)[];
 }
 
 export interface Restore__Output {
@@ -44,6 +47,8 @@ export interface Restore__Output {
    * resolved name once the Restore started.
    */
   'source': (string);
-  'namespacePrefix': (string);
-  'namespaceSuffix': (string);
+  /**
+   * The claims of target_claims and where each is (Restore.status.claims).
+   */
+  'claims': (_ferry_v1_RestoreClaim__Output)[];
 }
