@@ -7,7 +7,7 @@ import type { V1alpha1SkippedVolume } from '@ferry/api';
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { ControllerContext } from '../context.js';
 import type { BackupObject, PvbObject } from '../objects.js';
-import { helperPodSpec, HELPER_POD_LABEL, HELPER_VOLUME_NAME, mountsClaims, type HelperPodSettings } from '../helpers/helper-pod.js';
+import { helperPodSpec, HELPER_VOLUME_NAME, mountsClaims, type HelperPodSettings } from '../helpers/helper-pod.js';
 import { helperState, type HelperTimeouts } from '../helpers/helper-lifecycle.js';
 
 const HELPER_LIFETIME_SECONDS = 24 * 3600;
@@ -53,7 +53,7 @@ export async function selectUnmountedClaims(c: ControllerContext, input: Unmount
 }
 
 /** The helper pod's one volume as the PodVolumeBackup names it; a block claim is read as a device. */
-function helperVolume(name: string, claim: PvcLike, fresh: V1PersistentVolumeClaim | undefined): PvbObject['spec']['volume'] {
+function helperVolume(name: string, claim: V1PersistentVolumeClaim, fresh: V1PersistentVolumeClaim | undefined): PvbObject['spec']['volume'] {
   return {
     name: HELPER_VOLUME_NAME,
     kind: 'persistentVolumeClaim',

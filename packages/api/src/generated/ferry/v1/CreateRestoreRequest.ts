@@ -69,6 +69,13 @@ export interface CreateRestoreRequest {
    * Existing target claims: wait until no pod mounts them instead of refusing (Restore.spec.force).
    */
   'force'?: (boolean);
+  /**
+   * Every source namespace namespace_mapping does not map restores into
+   * prefix + name + suffix (Restore.spec.namespacePrefix/namespaceSuffix). Like a mapping,
+   * needs create restores in every target and get backups in every source namespace.
+   */
+  'namespacePrefix'?: (string);
+  'namespaceSuffix'?: (string);
 }
 
 export interface CreateRestoreRequest__Output {
@@ -136,4 +143,11 @@ export interface CreateRestoreRequest__Output {
    * Existing target claims: wait until no pod mounts them instead of refusing (Restore.spec.force).
    */
   'force': (boolean);
+  /**
+   * Every source namespace namespace_mapping does not map restores into
+   * prefix + name + suffix (Restore.spec.namespacePrefix/namespaceSuffix). Like a mapping,
+   * needs create restores in every target and get backups in every source namespace.
+   */
+  'namespacePrefix': (string);
+  'namespaceSuffix': (string);
 }

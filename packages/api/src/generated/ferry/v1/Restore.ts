@@ -27,6 +27,8 @@ export interface Restore {
    * The claims of target_claims and where each is (Restore.status.claims).
    */
   'claims'?: (_ferry_v1_RestoreClaim)[];
+  'namespacePrefix'?: (string);
+  'namespaceSuffix'?: (string);
 }
 
 export interface Restore__Output {
@@ -51,4 +53,6 @@ export interface Restore__Output {
    * The claims of target_claims and where each is (Restore.status.claims).
    */
   'claims': (_ferry_v1_RestoreClaim__Output)[];
+  'namespacePrefix': (string);
+  'namespaceSuffix': (string);
 }
