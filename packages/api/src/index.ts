@@ -292,6 +292,7 @@ export type {
   AnnotationProblem,
   AnnotationCommand,
   HookAnnotation,
+  RestoreHookAnnotation,
   HookOnError,
   BackupCommandAnnotation,
   PodBackupAnnotations,

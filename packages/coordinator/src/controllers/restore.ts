@@ -4,7 +4,7 @@
  * given PodVolumeRestores by pod-restore.ts) and aggregates the volumes. An item whose pod
  * never came within podWaitTimeout counts as failed (PodNotFound).
  */
-import { ANNOTATIONS, isTerminalPhase, parseDuration, RESTORE_DEFAULTS, type V1alpha1OperationPhase } from '@ferry/api';
+import { ANNOTATIONS, isTerminalPhase, parseDuration, RESTORE_DEFAULTS, type V1alpha1Condition, type V1alpha1OperationPhase } from '@ferry/api';
 import { isoTime } from '../clock.js';
 import { setCondition } from '../conditions.js';
 import { ANNOTATIONS_OUT, LABELS, type ControllerContext } from '../context.js';
@@ -12,6 +12,7 @@ import type { BackupObject, PvrObject, RestoreObject, RestoreStatus } from '../o
 import { dispatch, type Decision, type PhaseHandlers } from '../state-machine.js';
 import { aggregate, type VolumeLike } from './aggregate.js';
 import { involved } from './commit.js';
+import { driveRestoreHooks, forgetRestoreHookTasks, restoreHookSummary } from './restore-hooks.js';
 import { restoreItems, type RestoreItem } from './restore-items.js';
 import { refuseSources } from './restore-sources.js';
 import { resolveLatest } from './restore-source.js';
@@ -91,10 +92,19 @@ async function running({ c, restore, status }: Ctx): Promise<Decision<RestoreSta
   const agg = aggregate(volumes, skipped.length, restore.spec.cancel === true, now);
   const progress = status.progress && JSON.stringify({ ...agg.progress, updatedAt: '' }) === JSON.stringify({ ...status.progress, updatedAt: '' }) ? status.progress : agg.progress;
   const next: RestoreStatus = { ...status, counts: agg.counts, progress, ...(agg.fileErrorsTotal > 0 ? { fileErrorsTotal: agg.fileErrorsTotal } : {}) };
-  if (!agg.allTerminal) return { status: next, requeueAfterMs: Math.min(c.settings.progressIntervalMs, Math.max(waitMs - (c.clock.now() - Date.parse(status.startTimestamp ?? now)), 1_000)) };
+  // A pod's restore hook runs once its volumes ended, so the Restore finishes only once every hook outcome is recorded.
+  const hooks = await driveRestoreHooks(c, restore, pvrs);
+  if (!agg.allTerminal || hooks.pending) return { status: next, requeueAfterMs: Math.min(c.settings.progressIntervalMs, Math.max(waitMs - (c.clock.now() - Date.parse(status.startTimestamp ?? now)), 1_000)) };
+  forgetRestoreHookTasks(c, restore, pvrs);
   const unmatched = items.filter((i) => !byItem.has(i.key) && !skipped.includes(i));
   const withSkips = skipped.length > 0 ? { ...next, conditions: setCondition(next.conditions, { type: 'VolumesSelected', status: 'True', reason: 'BackupCommandOutputSkipped', message: `${skipped.length} backup-command output file(s) (${skipped.slice(0, 5).map((i) => i.commandFile).join(', ')}) not restored: no target pod names a volume in ${ANNOTATIONS.backupCommandRestoreVolume}; restore them with \`ferry dump <snapshot> <file>\`` }, now) } : next;
-  return { status: finish(c, withSkips, agg.finalPhase, pvrs, unmatched.length), events: [{ involved: involved('Restore', restore), type: agg.finalPhase === 'Completed' ? 'Normal' : 'Warning', reason: agg.finalPhase, message: `${agg.counts.completed} of ${agg.counts.total} volumes restored` }] };
+  const phase = withHooks(agg.finalPhase, pvrs);
+  return { status: finish(c, withSkips, phase, pvrs, unmatched.length), events: [{ involved: involved('Restore', restore), type: phase === 'Completed' ? 'Normal' : 'Warning', reason: phase, message: `${agg.counts.completed} of ${agg.counts.total} volumes restored${phase !== agg.finalPhase ? '; a restore hook failed (on-error Fail)' : ''}` }] };
+}
+
+/** A failed restore hook with on-error Fail turns Completed into PartiallyFailed: the data is back, the replay is not. */
+function withHooks(phase: NonNullable<RestoreStatus['phase']>, pvrs: readonly PvrObject[]): NonNullable<RestoreStatus['phase']> {
+  return phase === 'Completed' && restoreHookSummary(pvrs).failFast ? 'PartiallyFailed' : phase;
 }
 
 /**
@@ -119,7 +129,26 @@ function finish(c: ControllerContext, status: RestoreStatus, phase: NonNullable<
     if (unmatched > 0 && phase !== 'Canceled') parts.push(`${unmatched} volume(s) had no matching pod within podWaitTimeout`);
     conditions = setCondition(conditions, { type: 'Failed', status: 'True', reason: bad[0]?.status?.error?.code ?? 'PodNotFound', message: parts.join('; ') }, now);
   }
-  return { ...status, phase, conditions, completionTimestamp: now };
+  return { ...status, phase, conditions: hooksCondition(conditions, pvrs, now), completionTimestamp: now };
+}
+
+/**
+ * Condition HooksSucceeded (only when a pod declared a restore hook): True when every hook
+ * ran and exited 0; False with HookFailed naming the failed ones, or HookSkipped when a
+ * pod's volumes did not come back so its hook was not run. A failed hook with on-error
+ * Fail also sets Failed=True (HookFailed) when no volume failure already did.
+ */
+function hooksCondition(conditions: V1alpha1Condition[], pvrs: readonly PvrObject[], now: string): V1alpha1Condition[] {
+  const { ran, failed, failFast, skipped } = restoreHookSummary(pvrs);
+  if (ran + skipped.length === 0) return conditions;
+  const skips = skipped.length > 0 ? `; ${skipped.length} not run: ${skipped.slice(0, 5).join('; ')}` : '';
+  if (failed.length > 0) {
+    const message = `${failed.length} of ${ran} restore hook(s) failed: ${failed.slice(0, 5).join('; ')}${skips}`;
+    const next = setCondition(conditions, { type: 'HooksSucceeded', status: 'False', reason: 'HookFailed', message }, now);
+    return failFast && !next.some((x) => x.type === 'Failed' && x.status === 'True') ? setCondition(next, { type: 'Failed', status: 'True', reason: 'HookFailed', message }, now) : next;
+  }
+  if (skipped.length > 0) return setCondition(conditions, { type: 'HooksSucceeded', status: 'False', reason: 'HookSkipped', message: `${ran} restore hook(s) ran and succeeded${skips}` }, now);
+  return setCondition(conditions, { type: 'HooksSucceeded', status: 'True', reason: 'HooksSucceeded', message: `${ran} restore hook(s) ran and succeeded` }, now);
 }
 
 function durationMs(text: string): number {
