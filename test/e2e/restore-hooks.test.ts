@@ -5,16 +5,18 @@
  * the coordinator then execs the hook through the API server into the fake kubelet, where
  * it runs as a real process in the pod's fake root: it reads the restored file (so it can
  * only succeed after the data is back) and appends it to a marker file. Real coordinator,
- * agent and RGW.
+ * agent and RGW; `ferry restore describe` (the real CLI over the public API) lists the hooks.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import { assertBuilt, ferry } from '../../packages/cli/src/cli.fixture.js';
 import { disposeOwnedCluster, startOwnedCluster, type Cr, type E2eCluster } from './cluster.fixture.js';
 import { waitFor } from './processes.fixture.js';
 
 const NS = 'shop';
+const TOKEN = 'alice-token-for-the-restore-hooks-e2e';
 let cluster: E2eCluster;
 
 /** The hook: the restored dump, replayed into `replayed` in the pod's root ($DATA is the data volume, set by the fake kubelet). */
@@ -37,8 +39,10 @@ const HOOKS: Record<string, Record<string, string>> = {
 const snapshots = new Map<string, string>();
 
 beforeAll(async () => {
+  await assertBuilt();
+  const auth = { tokens: { [TOKEN]: { username: 'alice', groups: ['shop-admins'] } }, policy: [{ users: ['alice'], verbs: ['*'], apiGroups: ['ferry.dev'], resources: ['*'], namespaces: [NS] }] };
   cluster = await startOwnedCluster({
-    name: 'restore-hooks', nodes: ['node-a'], namespaces: [NS], prefix: 'rhooks',
+    name: 'restore-hooks', nodes: ['node-a'], namespaces: [NS], prefix: 'rhooks', auth,
     execTarget: (r) => ({ env: { DATA: join(r.rootDir, '..', 'volumes', 'kubernetes.io~empty-dir', 'data') } }),
   });
   for (const [name, hook] of Object.entries(HOOKS)) await cluster.core.createNamespacedPod({ namespace: NS, body: appPod(name, hook) });
@@ -97,6 +101,9 @@ describe('restore hooks', () => {
     expect(hooks?.message).toMatch(/restore hook of pod shop\/fail in container app exited with code 3; stderr ends: psql: relation orders exists \(exit code 3, on-error Fail\)/);
     expect(condition(restore, 'Failed')).toMatchObject({ status: 'True', reason: 'HookFailed' });
     expect(await reasons('fail')).toContain('PostRestoreHookFailed');
+    const described = await ferry(['restore', 'describe', 'r-fail', '-n', NS, '--server', cluster.apiAddress, '--ca', cluster.caFile], { env: { FERRY_TOKEN: TOKEN } });
+    expect(described.exitCode, described.stderr).toBe(0);
+    expect(described.out).toMatch(/^Restore hooks:\n\s+NAMESPACE\s+POD\s+CONTAINER\s+OUTCOME\s+EXIT\s+ON-ERROR\s+MESSAGE\n\s+shop\s+fail\s+app\s+Failed\s+3\s+Fail\s+restore hook of pod shop\/fail in container app exited with code 3/m);
   }, 150_000);
 
   it('on-error Continue: the Restore is Completed and the failed hook reported', async () => {

@@ -185,6 +185,8 @@ export type {
   VolumeBackup__Output,
   VolumeRestore,
   VolumeRestore__Output,
+  RestoreHook,
+  RestoreHook__Output,
   WatchBackupRequest,
   WatchBackupRequest__Output,
   WatchRestoreRequest,

@@ -45,6 +45,7 @@ import type { Progress as _ferry_v1_Progress, Progress__Output as _ferry_v1_Prog
 import type { PruneRepositoryRequest as _ferry_v1_PruneRepositoryRequest, PruneRepositoryRequest__Output as _ferry_v1_PruneRepositoryRequest__Output } from './ferry/v1/PruneRepositoryRequest.js';
 import type { RepositoriesClient as _ferry_v1_RepositoriesClient, RepositoriesDefinition as _ferry_v1_RepositoriesDefinition } from './ferry/v1/Repositories.js';
 import type { Restore as _ferry_v1_Restore, Restore__Output as _ferry_v1_Restore__Output } from './ferry/v1/Restore.js';
+import type { RestoreHook as _ferry_v1_RestoreHook, RestoreHook__Output as _ferry_v1_RestoreHook__Output } from './ferry/v1/RestoreHook.js';
 import type { RestoreSnapshotRef as _ferry_v1_RestoreSnapshotRef, RestoreSnapshotRef__Output as _ferry_v1_RestoreSnapshotRef__Output } from './ferry/v1/RestoreSnapshotRef.js';
 import type { RestoresClient as _ferry_v1_RestoresClient, RestoresDefinition as _ferry_v1_RestoresDefinition } from './ferry/v1/Restores.js';
 import type { RetentionPolicy as _ferry_v1_RetentionPolicy, RetentionPolicy__Output as _ferry_v1_RetentionPolicy__Output } from './ferry/v1/RetentionPolicy.js';
@@ -110,6 +111,7 @@ export interface ProtoGrpcType {
       PruneRepositoryRequest: MessageTypeDefinition<_ferry_v1_PruneRepositoryRequest, _ferry_v1_PruneRepositoryRequest__Output>
       Repositories: SubtypeConstructor<typeof grpc.Client, _ferry_v1_RepositoriesClient> & { service: _ferry_v1_RepositoriesDefinition }
       Restore: MessageTypeDefinition<_ferry_v1_Restore, _ferry_v1_Restore__Output>
+      RestoreHook: MessageTypeDefinition<_ferry_v1_RestoreHook, _ferry_v1_RestoreHook__Output>
       RestoreSnapshotRef: MessageTypeDefinition<_ferry_v1_RestoreSnapshotRef, _ferry_v1_RestoreSnapshotRef__Output>
       Restores: SubtypeConstructor<typeof grpc.Client, _ferry_v1_RestoresClient> & { service: _ferry_v1_RestoresDefinition }
       RetentionPolicy: MessageTypeDefinition<_ferry_v1_RetentionPolicy, _ferry_v1_RetentionPolicy__Output>

@@ -134,6 +134,7 @@ async function createRestore(run: ClusterRun<CreateFlags>, name: string | undefi
       `restore ${done.namespace}/${done.name} ${done.phase}: ${progressDetail(restoreView(done))}`,
       ...(done.message !== '' ? [`  ${done.message}`] : []),
       ...done.volumes.filter((v) => v.error !== '').map((v) => `  ${v.namespace}/${v.pod}/${v.volume}: ${v.error}`),
+      ...done.hooks.filter((h) => h.outcome === 'Failed').map((h) => `  restore hook ${h.namespace}/${h.pod}: ${h.message} (on-error ${h.onError || 'Fail'})`),
     ],
   });
 }
@@ -189,5 +190,14 @@ export function describeRestore(r: Restore__Output, now: Date): string {
         ['NAMESPACE', 'POD', 'VOLUME', 'NODE', 'PHASE', 'SNAPSHOT', 'BYTES', 'ERROR'],
         r.volumes.map((v) => [v.namespace, v.pod, v.volume, v.node, v.phase || 'New', v.snapshotId.slice(0, 8), bytesCell(v.progress?.bytesDone), v.error]),
       ));
+  if (r.hooks.length > 0) text += `\nRestore hooks:\n${restoreHooksTable(r.hooks)}`;
   return text;
+}
+
+/** One row per pod with a restore hook; the exit code only once the hook ran (-1: unknown, e.g. timed out). */
+function restoreHooksTable(hooks: Restore__Output['hooks']): string {
+  return indent(renderTable(
+    ['NAMESPACE', 'POD', 'CONTAINER', 'OUTCOME', 'EXIT', 'ON-ERROR', 'MESSAGE'],
+    hooks.map((h) => [h.namespace, h.pod, h.container, h.outcome, h.outcome === 'Succeeded' || h.outcome === 'Failed' ? String(h.exitCode) : '', h.onError, h.outcome === 'Succeeded' ? '' : h.message]),
+  ));
 }

@@ -3,6 +3,7 @@
 
 import type { Progress as _ferry_v1_Progress, Progress__Output as _ferry_v1_Progress__Output } from '../../ferry/v1/Progress.js';
 import type { VolumeRestore as _ferry_v1_VolumeRestore, VolumeRestore__Output as _ferry_v1_VolumeRestore__Output } from '../../ferry/v1/VolumeRestore.js';
+import type { RestoreHook as _ferry_v1_RestoreHook, RestoreHook__Output as _ferry_v1_RestoreHook__Output } from '../../ferry/v1/RestoreHook.js';
 
 export interface Restore {
   'namespace'?: (string);
@@ -22,6 +23,10 @@ export interface Restore {
    * resolved name once the Restore started.
    */
   'source'?: (string);
+  /**
+   * One per restored pod that declares a restore hook (post.hook.restore.ferry.dev/command).
+   */
+  'hooks'?: (_ferry_v1_RestoreHook)[];
 }
 
 export interface Restore__Output {
@@ -42,4 +47,8 @@ export interface Restore__Output {
    * resolved name once the Restore started.
    */
   'source': (string);
+  /**
+   * One per restored pod that declares a restore hook (post.hook.restore.ferry.dev/command).
+   */
+  'hooks': (_ferry_v1_RestoreHook__Output)[];
 }
