@@ -261,7 +261,7 @@ export type {
   PodVolumeBackupPhase as V1alpha1PodVolumeBackupPhase,
   BackupStats as V1alpha1BackupStats,
 } from './crd/pod-volume-backup.js';
-export { RESTORE_CRD, RESTORE_DEFAULTS, RestoreSpecSchema, RestoreStatusSchema } from './crd/restore.js';
+export { RESTORE_CRD, RESTORE_DEFAULTS, RESTORE_HOOKS_MODES, RestoreSpecSchema, RestoreStatusSchema } from './crd/restore.js';
 export type {
   Restore as V1alpha1Restore,
   RestoreSpec as V1alpha1RestoreSpec,

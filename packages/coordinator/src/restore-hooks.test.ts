@@ -53,9 +53,9 @@ const running = (name: string): V1ContainerStatus => ({ name, image: 'x', imageI
 const waiting = (name: string): V1ContainerStatus => ({ name, image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } });
 
 /** A Restore of two snapshots (volumes data and logs), already InProgress. */
-async function restoreOf(ctx: ControllerContext, name: string): Promise<RestoreObject> {
+async function restoreOf(ctx: ControllerContext, name: string, spec: Partial<RestoreObject['spec']> = {}): Promise<RestoreObject> {
   const snapshots = ['data', 'logs'].map((volume) => ({ snapshotId: SNAPSHOT, location: 'local', namespace: NS, volume, pod: 'src' }));
-  const created = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name, namespace: NS }, spec: { snapshots, podWaitTimeout: '1h' } });
+  const created = await ctx.cluster.createOrGet<RestoreObject>('Restore', { metadata: { name, namespace: NS }, spec: { snapshots, podWaitTimeout: '1h', ...spec } });
   return (await commit(ctx, 'Restore', created, { status: { phase: 'InProgress', startTimestamp: new Date(ctx.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z') } })) as RestoreObject;
 }
 
@@ -201,7 +201,7 @@ describe('restore hooks', () => {
     expect(done.status?.phase).toBe('Failed');
     expect(await log('lost')).toBe('');
     expect(condition(done, 'HooksSucceeded')).toMatchObject({ status: 'False', reason: 'HookSkipped' });
-    expect(condition(done, 'HooksSucceeded')?.message).toMatch(/volume\(s\) data \(Failed\), logs \(Failed\) were not restored/);
+    expect(condition(done, 'HooksSucceeded')?.message).toBe('1 not run: the restore hook of pod rhooks/lost was not run: volume(s) data (Failed), logs (Failed) were not restored');
     expect((await hookRecords(ctx, 'r-lost'))[0]).toMatchObject({ outcome: 'Skipped' });
   });
 
@@ -223,6 +223,20 @@ describe('restore hooks', () => {
     expect((await untilDone(ctx, 'r-typo')).status?.phase).toBe('Completed');
     expect(await log('typo')).toBe('ran\n');
     expect((await events('typo')).find((e) => e.reason === 'MalformedAnnotation')?.message).toMatch(/post\.hook\.restore\.ferry\.dev\/on-error="Ignore": expected Continue or Fail/);
+  });
+
+  it('spec.hooks Skip: the declared hook does not run and nothing is recorded', async () => {
+    const { ctx } = testContext(api.kubeConfig());
+    const restore = await restoreOf(ctx, 'r-skip', { hooks: 'Skip' });
+    await restoredPod(restore, 'skip', { 'post.hook.restore.ferry.dev/command': sh('echo ran >> log') });
+    await reconcileRestoredPod(ctx, NS, 'skip');
+    await finishVolumes(ctx, 'r-skip', 'skip');
+    const done = await untilDone(ctx, 'r-skip');
+    expect(done.status?.phase).toBe('Completed');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await log('skip')).toBe('');
+    expect(await hookRecords(ctx, 'r-skip')).toEqual([null, null]);
+    expect(condition(done, 'HooksSucceeded')).toBeUndefined();
   });
 
   it('a pod without a restore hook gets no hook state and no HooksSucceeded condition', async () => {

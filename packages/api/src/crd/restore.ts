@@ -18,7 +18,10 @@ import { arr, bool, int32, int64, map, obj, oneOf, opt, str, time, type Infer } 
 export const RESTORE_DEFAULTS = {
   podWaitTimeout: '24h',
   volumeTimeout: '4h',
+  hooks: 'Run',
 } as const;
+
+export const RESTORE_HOOKS_MODES = ['Run', 'Skip'] as const;
 
 export const RestoreSnapshotSchema = obj('One snapshot to restore and the pod volume it belongs to.', {
   snapshotId: snapshotId('The snapshot.'),
@@ -64,6 +67,7 @@ export const RestoreSpecSchema = obj(
     podWaitTimeout: opt(duration('How long to wait for matching pods to be created. Volumes whose pod never came are counted failed (reason PodNotFound). Default 24h.', RESTORE_DEFAULTS.podWaitTimeout)),
     volumeTimeout: opt(duration('Per-volume time limit once the pod runs restore-wait. Default 4h.', RESTORE_DEFAULTS.volumeTimeout)),
     cancel: opt(bool('Set to true to cancel; restore-wait in pods already held exits non-zero so the pod restarts without restored data.')),
+    hooks: opt(oneOf('Run (default): once a restored pod\'s volumes are back, run the restore hook it declares (post.hook.restore.ferry.dev/command). Skip: run no restore hooks (data only); read when a pod\'s PodVolumeRestores are created.', RESTORE_HOOKS_MODES)),
   },
   { exactlyOneOf: [['backupName'], ['latest'], ['snapshots']] },
 );

@@ -164,6 +164,7 @@ export const restoreSample: Restore = {
     podWaitTimeout: '24h',
     volumeTimeout: '4h',
     cancel: false,
+    hooks: 'Run',
   },
   status: { backupName: 'nightly-20250301020000', phase: 'InProgress', conditions: [condition], observedGeneration: 1, startTimestamp: T0, completionTimestamp: T1, progress, counts, fileErrorsTotal: 0, error },
 };

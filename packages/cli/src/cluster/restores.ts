@@ -24,6 +24,7 @@ interface CreateFlags {
   readonly namespaceMapping: string[];
   readonly selector?: string;
   readonly volumeTimeout?: string;
+  readonly skipHooks?: boolean;
   readonly wait?: boolean;
 }
 
@@ -44,6 +45,7 @@ export function registerClusterRestoreCommands(restore: Command, host: ClusterHo
     .option('--namespace-mapping <src=dst>', 'restore pods of namespace src into dst (repeatable)', collect, [])
     .option('-l, --selector <selector>', 'only pods with these labels')
     .option('--volume-timeout <duration>', 'per-volume timeout, e.g. 4h')
+    .option('--skip-hooks', "run none of the restored pods' restore hooks (post.hook.restore.ferry.dev)")
     .option('--wait', 'follow the restore until it ends; the exit code tells how it ended');
   connectionOptions(outputOption(create));
   create.action(async (name: string | undefined, _o: object, command: Command) => {
@@ -119,6 +121,7 @@ async function createRestore(run: ClusterRun<CreateFlags>, name: string | undefi
     volumeTimeout: run.flags.volumeTimeout ?? '',
     volumes: run.flags.volume,
     sourceNamespaces: run.flags.includeNamespace,
+    skipHooks: run.flags.skipHooks === true,
   };
   const r = await run.conn.unary<Restore__Output>((md, opt, cb) => run.conn.restores.createRestore(req, md, opt, cb));
   if (run.flags.wait !== true) {
@@ -178,6 +181,7 @@ export function describeRestore(r: Restore__Output, now: Date): string {
     ['Phase', r.phase || 'New'],
     ['Message', r.message],
     ['Namespace mapping', formatMap(r.namespaceMapping)],
+    ['Restore hooks', r.skipHooks ? 'Skip (spec.hooks)' : undefined],
     ['Created', timeWithAge(r.createdAt, now)],
     ['Started', timeWithAge(r.startedAt, now)],
     ['Completed', timeWithAge(r.completedAt, now)],

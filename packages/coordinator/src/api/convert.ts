@@ -135,6 +135,7 @@ export function restoreMessage(r: RestoreObject, volumes: readonly PvrObject[]):
     })),
     message: s?.error?.message ?? '',
     namespaceMapping: { ...(r.spec.namespaceMapping ?? {}) },
+    skipHooks: r.spec.hooks === 'Skip',
     hooks: restoreHookOutcomes(volumes).map(({ namespace, pod, record }) => ({ namespace, pod, container: record.container ?? '', outcome: record.outcome, exitCode: record.exitCode ?? -1, onError: record.onError ?? '', message: record.message ?? '' })),
   };
 }

@@ -87,6 +87,7 @@ function restoreSpecOf(req: CreateRestoreRequest__Output, p: Problems): RestoreO
     ...(Object.keys(req.namespaceMapping).length ? { namespaceMapping: { ...req.namespaceMapping } } : {}),
     ...(selection ? { selection } : {}),
     ...(req.volumeTimeout ? { volumeTimeout: req.volumeTimeout } : {}),
+    ...(req.skipHooks ? { hooks: 'Skip' as const } : {}),
   };
 }
 

@@ -47,7 +47,7 @@ async function pvrBody(c: ControllerContext, restore: RestoreObject, pod: V1Pod,
       name: childName(restore.metadata.name ?? '', pod.metadata?.uid ?? '', volume),
       namespace: restore.metadata.namespace ?? '',
       labels: { [LABELS.restore]: restore.metadata.name ?? '', [LABELS.podUid]: pod.metadata?.uid ?? '' },
-      annotations: { [ITEM_ANNOTATION]: item.key, ...initialRestoreHookAnnotations(pod) },
+      annotations: { [ITEM_ANNOTATION]: item.key, ...initialRestoreHookAnnotations(restore, pod) },
       ownerReferences: [{ apiVersion: 'ferry.dev/v1alpha1', kind: 'Restore', name: restore.metadata.name ?? '', uid: restore.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }],
     },
     spec: {

@@ -32,12 +32,12 @@ function parseRestoreHook(pod: V1Pod): { hook?: RestoreHookAnnotation; problems:
 
 /**
  * The annotation a new PodVolumeRestore of this pod carries: `Pending` when the pod declares
- * a restore hook. A malformed command is recorded as failed with on-error Fail at once: the
+ * a restore hook (and the Restore's spec.hooks is not Skip: then nothing, and no hook runs). A malformed command is recorded as failed with on-error Fail at once: the
  * Restore must not report Completed for data the replay was meant to load.
  */
-export function initialRestoreHookAnnotations(pod: V1Pod): Record<string, string> {
+export function initialRestoreHookAnnotations(restore: RestoreObject, pod: V1Pod): Record<string, string> {
   const raw = pod.metadata?.annotations?.[ANNOTATIONS.restoreHookCommand];
-  if (raw === undefined) return {};
+  if (raw === undefined || restore.spec.hooks === 'Skip') return {};
   const { hook, problems } = parseRestoreHook(pod);
   if (hook) return { [RESTORE_HOOK_ANNOTATION]: JSON.stringify({ outcome: 'Pending' } satisfies HookRecord) };
   const why = problems.find((p) => p.key === ANNOTATIONS.restoreHookCommand);
@@ -75,7 +75,7 @@ export async function driveRestoreHooks(c: ControllerContext, restore: RestoreOb
 
 function skipped(group: readonly PvrObject[], lost: readonly PvrObject[]): HookRecord {
   const pod = group[0]!.spec.pod;
-  const volumes = lost.map((p) => `${p.spec.target.name} (${p.status?.phase ?? 'New'})`).join(', ');
+  const volumes = lost.map((p) => `${p.spec.target.name} (${p.status?.phase ?? 'New'})`).sort().join(', ');
   return { outcome: 'Skipped', message: `the restore hook of pod ${pod.namespace}/${pod.name} was not run: volume(s) ${volumes} were not restored` };
 }
 

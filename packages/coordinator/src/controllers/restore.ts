@@ -141,13 +141,13 @@ function finish(c: ControllerContext, status: RestoreStatus, phase: NonNullable<
 function hooksCondition(conditions: V1alpha1Condition[], pvrs: readonly PvrObject[], now: string): V1alpha1Condition[] {
   const { ran, failed, failFast, skipped } = restoreHookSummary(pvrs);
   if (ran + skipped.length === 0) return conditions;
-  const skips = skipped.length > 0 ? `; ${skipped.length} not run: ${skipped.slice(0, 5).join('; ')}` : '';
+  const skips = skipped.length > 0 ? `${skipped.length} not run: ${skipped.slice(0, 5).join('; ')}` : '';
   if (failed.length > 0) {
-    const message = `${failed.length} of ${ran} restore hook(s) failed: ${failed.slice(0, 5).join('; ')}${skips}`;
+    const message = `${failed.length} of ${ran} restore hook(s) failed: ${failed.slice(0, 5).join('; ')}${skips ? `; ${skips}` : ''}`;
     const next = setCondition(conditions, { type: 'HooksSucceeded', status: 'False', reason: 'HookFailed', message }, now);
     return failFast && !next.some((x) => x.type === 'Failed' && x.status === 'True') ? setCondition(next, { type: 'Failed', status: 'True', reason: 'HookFailed', message }, now) : next;
   }
-  if (skipped.length > 0) return setCondition(conditions, { type: 'HooksSucceeded', status: 'False', reason: 'HookSkipped', message: `${ran} restore hook(s) ran and succeeded${skips}` }, now);
+  if (skipped.length > 0) return setCondition(conditions, { type: 'HooksSucceeded', status: 'False', reason: 'HookSkipped', message: `${ran > 0 ? `${ran} restore hook(s) ran and succeeded; ` : ''}${skips}` }, now);
   return setCondition(conditions, { type: 'HooksSucceeded', status: 'True', reason: 'HooksSucceeded', message: `${ran} restore hook(s) ran and succeeded` }, now);
 }
 

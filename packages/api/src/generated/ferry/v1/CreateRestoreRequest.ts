@@ -55,6 +55,10 @@ export interface CreateRestoreRequest {
    * Instead of `backup` or `latest`: explicit snapshots (Restore.spec.snapshots).
    */
   'snapshots'?: (_ferry_v1_RestoreSnapshotRef)[];
+  /**
+   * Run none of the restored pods' restore hooks (Restore.spec.hooks: Skip).
+   */
+  'skipHooks'?: (boolean);
 }
 
 export interface CreateRestoreRequest__Output {
@@ -109,4 +113,8 @@ export interface CreateRestoreRequest__Output {
    * Instead of `backup` or `latest`: explicit snapshots (Restore.spec.snapshots).
    */
   'snapshots': (_ferry_v1_RestoreSnapshotRef__Output)[];
+  /**
+   * Run none of the restored pods' restore hooks (Restore.spec.hooks: Skip).
+   */
+  'skipHooks': (boolean);
 }

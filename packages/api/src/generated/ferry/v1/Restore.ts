@@ -27,6 +27,10 @@ export interface Restore {
    * One per restored pod that declares a restore hook (post.hook.restore.ferry.dev/command).
    */
   'hooks'?: (_ferry_v1_RestoreHook)[];
+  /**
+   * Restore.spec.hooks is Skip: no restore hook runs.
+   */
+  'skipHooks'?: (boolean);
 }
 
 export interface Restore__Output {
@@ -51,4 +55,8 @@ export interface Restore__Output {
    * One per restored pod that declares a restore hook (post.hook.restore.ferry.dev/command).
    */
   'hooks': (_ferry_v1_RestoreHook__Output)[];
+  /**
+   * Restore.spec.hooks is Skip: no restore hook runs.
+   */
+  'skipHooks': (boolean);
 }
