@@ -60,6 +60,7 @@ export type { SkippedVolume, SkippedVolume__Output } from './generated/ferry/v1/
 export type { Snapshot, Snapshot__Output } from './generated/ferry/v1/Snapshot.js';
 export type { VolumeBackup, VolumeBackup__Output } from './generated/ferry/v1/VolumeBackup.js';
 export type { VolumeRestore, VolumeRestore__Output } from './generated/ferry/v1/VolumeRestore.js';
+export type { RestoreHook, RestoreHook__Output } from './generated/ferry/v1/RestoreHook.js';
 export type { WatchBackupRequest, WatchBackupRequest__Output } from './generated/ferry/v1/WatchBackupRequest.js';
 export type { GetOperationLogsRequest, GetOperationLogsRequest__Output } from './generated/ferry/v1/GetOperationLogsRequest.js';
 export type { OperationLogChunk, OperationLogChunk__Output } from './generated/ferry/v1/OperationLogChunk.js';

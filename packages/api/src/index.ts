@@ -189,6 +189,8 @@ export type {
   VolumeBackup__Output,
   VolumeRestore,
   VolumeRestore__Output,
+  RestoreHook,
+  RestoreHook__Output,
   WatchBackupRequest,
   WatchBackupRequest__Output,
   GetOperationLogsRequest,
@@ -271,7 +273,7 @@ export type {
   BackupStats as V1alpha1BackupStats,
   VolumeSnapshotStatus as V1alpha1VolumeSnapshotStatus,
 } from './crd/pod-volume-backup.js';
-export { RESTORE_CRD, RESTORE_DEFAULTS, RestoreSpecSchema, RestoreStatusSchema } from './crd/restore.js';
+export { RESTORE_CRD, RESTORE_DEFAULTS, RESTORE_HOOKS_MODES, RestoreSpecSchema, RestoreStatusSchema } from './crd/restore.js';
 export { affixProblem, NAMESPACE_AFFIX_MAX_LENGTH, NAMESPACE_PREFIX_PATTERN, NAMESPACE_SUFFIX_PATTERN, renamesNamespaces, restoreTargetNamespace, targetNamespaceProblem, type NamespaceRename } from './crd/namespace-mapping.js';
 export type {
   Restore as V1alpha1Restore,
@@ -307,6 +309,7 @@ export type {
   AnnotationProblem,
   AnnotationCommand,
   HookAnnotation,
+  RestoreHookAnnotation,
   HookOnError,
   BackupCommandAnnotation,
   PodBackupAnnotations,

@@ -24,13 +24,20 @@ export const ANNOTATIONS = {
   postHookContainer: 'post.hook.backup.ferry.dev/container',
   postHookTimeout: 'post.hook.backup.ferry.dev/timeout',
   postHookOnError: 'post.hook.backup.ferry.dev/on-error',
+  /** Pod being restored: a command run in it once its volumes are restored and the container runs (a replay of a dump). */
+  restoreHookCommand: 'post.hook.restore.ferry.dev/command',
+  restoreHookContainer: 'post.hook.restore.ferry.dev/container',
+  restoreHookTimeout: 'post.hook.restore.ferry.dev/timeout',
+  restoreHookOnError: 'post.hook.restore.ferry.dev/on-error',
+  /** How long the restore hook waits for its container to run after the volumes are back. */
+  restoreHookWaitTimeout: 'post.hook.restore.ferry.dev/wait-timeout',
   /** PersistentVolumeClaim: "true" keeps every pod volume using this claim out of backups. */
   pvcExclude: 'backup.ferry.dev/exclude',
 } as const;
 export type AnnotationKey = (typeof ANNOTATIONS)[keyof typeof ANNOTATIONS];
 
 /** The annotation prefixes Ferry owns: any other key under them is reported as unknown (a typo). */
-export const FERRY_ANNOTATION_DOMAINS = ['backup.ferry.dev/', 'pre.hook.backup.ferry.dev/', 'post.hook.backup.ferry.dev/'] as const;
+export const FERRY_ANNOTATION_DOMAINS = ['backup.ferry.dev/', 'pre.hook.backup.ferry.dev/', 'post.hook.backup.ferry.dev/', 'post.hook.restore.ferry.dev/', 'pre.hook.restore.ferry.dev/'] as const;
 
 export const POD_ANNOTATION_KEYS: readonly AnnotationKey[] = Object.values(ANNOTATIONS).filter((k) => k !== ANNOTATIONS.pvcExclude);
 export const PVC_ANNOTATION_KEYS: readonly AnnotationKey[] = [ANNOTATIONS.pvcExclude];
@@ -39,6 +46,8 @@ export const PVC_ANNOTATION_KEYS: readonly AnnotationKey[] = [ANNOTATIONS.pvcExc
 export const HOOK_DEFAULTS = {
   timeoutMilliseconds: 30_000,
   onError: 'Fail',
+  /** A restore hook waits this long for its container to run once the pod's volumes are back. */
+  waitTimeoutMilliseconds: 300_000,
 } as const;
 
 /** A plain-string command runs as `/bin/sh -c <string>`; the shell does the splitting. */

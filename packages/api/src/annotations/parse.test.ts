@@ -199,6 +199,46 @@ const cases: Case[] = [
     ],
   },
   { name: 'an empty snapshot mode is a problem and no mode', annotations: { [A.snapshotMode]: ' ' }, absent: ['snapshotMode'], problems: [[A.snapshotMode, ' ', /Auto, Always or Never/]] },
+  // restore hooks
+  {
+    name: 'restore hook with defaults (30s, Fail, wait 5m, first container)',
+    annotations: { [A.restoreHookCommand]: 'pg_restore -d app /restore/db.dump' },
+    want: { restoreHook: { command: { argv: ['/bin/sh', '-c', 'pg_restore -d app /restore/db.dump'], form: 'shell' }, timeoutMilliseconds: 30_000, onError: 'Fail', waitTimeoutMilliseconds: 300_000 } },
+    absent: ['preHook', 'postHook'],
+  },
+  {
+    name: 'restore hook with every option',
+    annotations: { [A.restoreHookCommand]: '["/bin/true"]', [A.restoreHookContainer]: 'db', [A.restoreHookTimeout]: '10m', [A.restoreHookOnError]: 'continue', [A.restoreHookWaitTimeout]: '90s' },
+    containers: ['db'],
+    want: { restoreHook: { command: { argv: ['/bin/true'], form: 'json' }, container: 'db', timeoutMilliseconds: 600_000, onError: 'Continue', waitTimeoutMilliseconds: 90_000 } },
+  },
+  {
+    name: 'restore hook: bad values are reported and the safe reading used',
+    annotations: { [A.restoreHookCommand]: 'x', [A.restoreHookContainer]: 'web', [A.restoreHookOnError]: 'Skip', [A.restoreHookWaitTimeout]: 'forever' },
+    containers: ['db'],
+    want: { restoreHook: { command: { argv: ['/bin/sh', '-c', 'x'], form: 'shell' }, timeoutMilliseconds: 30_000, onError: 'Fail', waitTimeoutMilliseconds: 300_000 } },
+    problems: [
+      [A.restoreHookContainer, 'web', /this pod has db/],
+      [A.restoreHookOnError, 'Skip', /Continue or Fail/],
+      [A.restoreHookWaitTimeout, 'forever', /positive duration/],
+    ],
+  },
+  {
+    name: 'a malformed restore hook command drops the hook',
+    annotations: { [A.restoreHookCommand]: '["pg_restore",', [A.restoreHookWaitTimeout]: '1m' },
+    absent: ['restoreHook'],
+    problems: [[A.restoreHookCommand, '["pg_restore",', /JSON array/]],
+  },
+  {
+    name: 'restore hook options without its command, and a typo in the restore hook domain',
+    annotations: { [A.restoreHookWaitTimeout]: '1m', 'post.hook.restore.ferry.dev/comand': 'x', 'pre.hook.restore.ferry.dev/command': 'y' },
+    absent: ['restoreHook'],
+    problems: [
+      ['post.hook.restore.ferry.dev/comand', 'x', /did you mean post\.hook\.restore\.ferry\.dev\/command\?/],
+      ['pre.hook.restore.ferry.dev/command', 'y', /known Ferry annotation/],
+      [A.restoreHookWaitTimeout, '1m', /nothing without post\.hook\.restore\.ferry\.dev\/command/],
+    ],
+  },
 ];
 
 describe('snapshotModeOf', () => {

@@ -35,6 +35,11 @@ export interface HookAnnotation {
   readonly onError: HookOnError;
 }
 
+/** A post-restore hook: a hook that first waits (up to `waitTimeoutMilliseconds`) for its container to run. */
+export interface RestoreHookAnnotation extends HookAnnotation {
+  readonly waitTimeoutMilliseconds: number;
+}
+
 export interface BackupCommandAnnotation {
   readonly command: AnnotationCommand;
   /** Absent: the pod's first container. */
@@ -53,6 +58,8 @@ export interface PodBackupAnnotations {
   readonly backupCommand?: BackupCommandAnnotation;
   readonly preHook?: HookAnnotation;
   readonly postHook?: HookAnnotation;
+  /** Run in the pod once a Restore brought its volumes back (`post.hook.restore.ferry.dev/*`). */
+  readonly restoreHook?: RestoreHookAnnotation;
   /** backup.ferry.dev/snapshot-mode: a mode for every claim of the pod and/or one per volume. */
   readonly snapshotMode?: SnapshotModeAnnotation;
 }
@@ -125,6 +132,7 @@ export function parsePodAnnotations(options: ParsePodAnnotationsOptions): Parsed
   const backupCommand = parseBackupCommand(source, problems, containers);
   const preHook = parseHook(source, 'pre', problems, containers);
   const postHook = parseHook(source, 'post', problems, containers);
+  const restoreHook = parseRestoreHook(source, problems, containers);
   const snapshotMode = parseSnapshotMode(source, problems);
   const annotations: PodBackupAnnotations = {
     backupVolumes: included.filter((name) => !excluded.includes(name)),
@@ -133,6 +141,7 @@ export function parsePodAnnotations(options: ParsePodAnnotationsOptions): Parsed
     ...(backupCommand ? { backupCommand } : {}),
     ...(preHook ? { preHook } : {}),
     ...(postHook ? { postHook } : {}),
+    ...(restoreHook ? { restoreHook } : {}),
     ...(snapshotMode ? { snapshotMode } : {}),
   };
   return { annotations, problems: problems.list };
@@ -304,13 +313,23 @@ function readFileExtension(source: Readonly<Record<string, string>>, problems: P
   return extension;
 }
 
-function parseHook(source: Readonly<Record<string, string>>, which: 'pre' | 'post', problems: Problems, containers: readonly string[] | undefined): HookAnnotation | undefined {
-  const keys =
-    which === 'pre'
-      ? { command: ANNOTATIONS.preHookCommand, container: ANNOTATIONS.preHookContainer, timeout: ANNOTATIONS.preHookTimeout, onError: ANNOTATIONS.preHookOnError }
-      : { command: ANNOTATIONS.postHookCommand, container: ANNOTATIONS.postHookContainer, timeout: ANNOTATIONS.postHookTimeout, onError: ANNOTATIONS.postHookOnError };
+interface HookKeys {
+  readonly command: AnnotationKey;
+  readonly container: AnnotationKey;
+  readonly timeout: AnnotationKey;
+  readonly onError: AnnotationKey;
+}
+
+const HOOK_KEYS: Readonly<Record<'pre' | 'post' | 'restore', HookKeys>> = {
+  pre: { command: ANNOTATIONS.preHookCommand, container: ANNOTATIONS.preHookContainer, timeout: ANNOTATIONS.preHookTimeout, onError: ANNOTATIONS.preHookOnError },
+  post: { command: ANNOTATIONS.postHookCommand, container: ANNOTATIONS.postHookContainer, timeout: ANNOTATIONS.postHookTimeout, onError: ANNOTATIONS.postHookOnError },
+  restore: { command: ANNOTATIONS.restoreHookCommand, container: ANNOTATIONS.restoreHookContainer, timeout: ANNOTATIONS.restoreHookTimeout, onError: ANNOTATIONS.restoreHookOnError },
+};
+
+function parseHook(source: Readonly<Record<string, string>>, which: 'pre' | 'post' | 'restore', problems: Problems, containers: readonly string[] | undefined, extra: readonly AnnotationKey[] = []): HookAnnotation | undefined {
+  const keys = HOOK_KEYS[which];
   if (source[keys.command] === undefined) {
-    reportOrphans(source, [keys.container, keys.timeout, keys.onError], keys.command, problems);
+    reportOrphans(source, [keys.container, keys.timeout, keys.onError, ...extra], keys.command, problems);
     return undefined;
   }
   const command = readCommand(source, keys.command, problems);
@@ -321,13 +340,21 @@ function parseHook(source: Readonly<Record<string, string>>, which: 'pre' | 'pos
   return { command, ...(container ? { container } : {}), timeoutMilliseconds, onError };
 }
 
-function readTimeout(source: Readonly<Record<string, string>>, key: AnnotationKey, problems: Problems): number {
+function parseRestoreHook(source: Readonly<Record<string, string>>, problems: Problems, containers: readonly string[] | undefined): RestoreHookAnnotation | undefined {
+  const waitKey = ANNOTATIONS.restoreHookWaitTimeout;
+  const hook = parseHook(source, 'restore', problems, containers, [waitKey]);
+  if (source[ANNOTATIONS.restoreHookCommand] === undefined) return undefined;
+  const waitTimeoutMilliseconds = readTimeout(source, waitKey, problems, HOOK_DEFAULTS.waitTimeoutMilliseconds);
+  return hook && { ...hook, waitTimeoutMilliseconds };
+}
+
+function readTimeout(source: Readonly<Record<string, string>>, key: AnnotationKey, problems: Problems, fallback: number = HOOK_DEFAULTS.timeoutMilliseconds): number {
   const raw = source[key];
-  if (raw === undefined) return HOOK_DEFAULTS.timeoutMilliseconds;
+  if (raw === undefined) return fallback;
   const parsed = parseDuration(raw.trim());
   if (!parsed.ok || parsed.milliseconds <= 0) {
     problems.add(key, raw, EXPECTED.duration);
-    return HOOK_DEFAULTS.timeoutMilliseconds;
+    return fallback;
   }
   return parsed.milliseconds;
 }

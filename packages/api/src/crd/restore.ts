@@ -21,7 +21,10 @@ import { arr, bool, int32, int64, map, obj, oneOf, opt, str, time, type Infer } 
 export const RESTORE_DEFAULTS = {
   podWaitTimeout: '24h',
   volumeTimeout: '4h',
+  hooks: 'Run',
 } as const;
+
+export const RESTORE_HOOKS_MODES = ['Run', 'Skip'] as const;
 
 export const RestoreSnapshotSchema = obj('One snapshot to restore and the pod volume it belongs to.', {
   snapshotId: snapshotId('The snapshot.'),
@@ -98,6 +101,7 @@ export const RestoreSpecSchema = obj(
     targetClaims: opt(arr('Backed-up claims restored into claims (new or existing) through helper pods instead of into pods you create. Claims not named here are restored into pods as usual.', RestoreTargetClaimSchema, { maxItems: 1000 })),
     storageClassMap: opt(map('Old storage class → new: applies to the claims the Restore creates (spec.targetClaims without an explicit storageClassName).', str('The new storage class.', { maxLength: 253 }), { maxProperties: 100 })),
     force: opt(bool('For existing target claims: instead of refusing while a pod mounts the claim, wait (scaling nothing down) until no pod mounts it, at most spec.podWaitTimeout.')),
+    hooks: opt(oneOf('Run (default): once a restored pod\'s volumes are back, run the restore hook it declares (post.hook.restore.ferry.dev/command). Skip: run no restore hooks (data only); read when a pod\'s PodVolumeRestores are created.', RESTORE_HOOKS_MODES)),
   },
   { exactlyOneOf: [['backupName'], ['latest'], ['snapshots']] },
 );

@@ -189,6 +189,7 @@ export const restoreSample: Restore = {
     ],
     storageClassMap: { standard: 'fast' },
     force: true,
+    hooks: 'Run',
   },
   status: {
     backupName: 'nightly-20250301020000', phase: 'InProgress', conditions: [condition], observedGeneration: 1, startTimestamp: T0, completionTimestamp: T1, progress, counts, fileErrorsTotal: 0, error,

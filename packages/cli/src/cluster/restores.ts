@@ -27,6 +27,7 @@ interface CreateFlags extends ClaimFlags {
   readonly namespaceSuffix?: string;
   readonly selector?: string;
   readonly volumeTimeout?: string;
+  readonly skipHooks?: boolean;
   readonly wait?: boolean;
 }
 
@@ -49,6 +50,7 @@ export function registerClusterRestoreCommands(restore: Command, host: ClusterHo
     .option('--namespace-suffix <suffix>', 'restore every unmapped namespace ns into ns<suffix> (after the prefix)')
     .option('-l, --selector <selector>', 'only pods with these labels')
     .option('--volume-timeout <duration>', 'per-volume timeout, e.g. 4h')
+    .option('--skip-hooks', "run none of the restored pods' restore hooks (post.hook.restore.ferry.dev)")
     .option('--wait', 'follow the restore until it ends; the exit code tells how it ended');
   addClaimOptions(create);
   connectionOptions(outputOption(create));
@@ -128,6 +130,7 @@ async function createRestore(run: ClusterRun<CreateFlags>, name: string | undefi
     volumes: run.flags.volume,
     sourceNamespaces: run.flags.includeNamespace,
     ...claimFields(run.flags),
+    skipHooks: run.flags.skipHooks === true,
   };
   const r = await run.conn.unary<Restore__Output>((md, opt, cb) => run.conn.restores.createRestore(req, md, opt, cb));
   if (run.flags.wait !== true) {
@@ -144,6 +147,7 @@ async function createRestore(run: ClusterRun<CreateFlags>, name: string | undefi
       ...(done.message !== '' ? [`  ${done.message}`] : []),
       ...done.volumes.filter((v) => v.error !== '').map((v) => `  ${v.namespace}/${v.pod}/${v.volume}: ${v.error}`),
       ...done.claims.filter((k) => k.phase === 'Failed').map((k) => `  claim ${k.namespace}/${k.name}: ${k.reason}: ${k.message}`),
+      ...done.hooks.filter((h) => h.outcome === 'Failed').map((h) => `  restore hook ${h.namespace}/${h.pod}: ${h.message} (on-error ${h.onError || 'Fail'})`),
     ],
   });
 }
@@ -188,6 +192,7 @@ export function describeRestore(r: Restore__Output, now: Date): string {
     ['Message', r.message],
     ['Namespace mapping', formatMap(r.namespaceMapping)],
     ['Namespace prefix/suffix', r.namespacePrefix || r.namespaceSuffix ? `${r.namespacePrefix}<namespace>${r.namespaceSuffix}` : ''],
+    ['Restore hooks', r.skipHooks ? 'Skip (spec.hooks)' : undefined],
     ['Created', timeWithAge(r.createdAt, now)],
     ['Started', timeWithAge(r.startedAt, now)],
     ['Completed', timeWithAge(r.completedAt, now)],
@@ -204,5 +209,14 @@ export function describeRestore(r: Restore__Output, now: Date): string {
         ['NAMESPACE', 'POD', 'VOLUME', 'NODE', 'PHASE', 'SNAPSHOT', 'BYTES', 'ERROR'],
         r.volumes.map((v) => [v.namespace, v.pod, v.volume, v.node, v.phase || 'New', v.snapshotId.slice(0, 8), bytesCell(v.progress?.bytesDone), v.error]),
       ));
+  if (r.hooks.length > 0) text += `\nRestore hooks:\n${restoreHooksTable(r.hooks)}`;
   return text;
+}
+
+/** One row per pod with a restore hook; the exit code only once the hook ran (-1: unknown, e.g. timed out). */
+function restoreHooksTable(hooks: Restore__Output['hooks']): string {
+  return indent(renderTable(
+    ['NAMESPACE', 'POD', 'CONTAINER', 'OUTCOME', 'EXIT', 'ON-ERROR', 'MESSAGE'],
+    hooks.map((h) => [h.namespace, h.pod, h.container, h.outcome, h.outcome === 'Succeeded' || h.outcome === 'Failed' ? String(h.exitCode) : '', h.onError, h.outcome === 'Succeeded' ? '' : h.message]),
+  ));
 }

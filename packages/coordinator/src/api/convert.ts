@@ -23,6 +23,7 @@ import { LABELS } from '../context.js';
 import type { BackupObject, PvbObject, PvrObject, RestoreObject } from '../objects.js';
 import { locationUrl, type LocationObject, type RepositoryObject } from '../repositories.js';
 import { restoredBackupName } from '../controllers/restore-items.js';
+import { restoreHookOutcomes } from '../controllers/restore-hooks.js';
 
 /** Set by the API on what it creates (API_ANNOTATIONS.createdBy in backups-service.ts). */
 export const API_CREATED_BY = 'api.ferry.dev/created-by';
@@ -137,6 +138,8 @@ export function restoreMessage(r: RestoreObject, volumes: readonly PvrObject[]):
     namespaceMapping: { ...(r.spec.namespaceMapping ?? {}) },
     namespacePrefix: r.spec.namespacePrefix ?? '',
     namespaceSuffix: r.spec.namespaceSuffix ?? '',
+    skipHooks: r.spec.hooks === 'Skip',
+    hooks: restoreHookOutcomes(volumes).map(({ namespace, pod, record }) => ({ namespace, pod, container: record.container ?? '', outcome: record.outcome, exitCode: record.exitCode ?? -1, onError: record.onError ?? '', message: record.message ?? '' })),
   };
 }
 

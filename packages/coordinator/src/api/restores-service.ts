@@ -99,6 +99,7 @@ function restoreSpecOf(req: CreateRestoreRequest__Output, p: Problems): RestoreO
     ...(req.namespaceSuffix ? { namespaceSuffix: req.namespaceSuffix } : {}),
     ...(selection ? { selection } : {}),
     ...(req.volumeTimeout ? { volumeTimeout: req.volumeTimeout } : {}),
+    ...(req.skipHooks ? { hooks: 'Skip' as const } : {}),
     ...claimsSpecOf(req, p),
   };
 }

@@ -133,6 +133,10 @@ describe('Restores', () => {
     const older = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', name: 'older', latest: true, schedule: 'daily', asOf: '2030-04-02T12:00:00Z', previous: 1 }, alice());
     expect(older.res?.backup).toBe('sched-1');
     expect((await cluster.get<RestoreObject>('Restore', 'team-a', 'older'))?.spec.latest).toEqual({ schedule: 'daily', asOf: '2030-04-02T12:00:00Z', previous: 1 });
+    const skipping = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', name: 'no-hooks', latest: true, skipHooks: true }, alice());
+    expect(skipping.res).toMatchObject({ skipHooks: true, hooks: [] });
+    expect((await cluster.get<RestoreObject>('Restore', 'team-a', 'no-hooks'))?.spec.hooks).toBe('Skip');
+    expect(newest.res).toMatchObject({ skipHooks: false });
 
     const none = await invoke(restores.CreateRestore, restores, { namespace: 'team-a', latest: true, schedule: 'daily', asOf: '2030-03-01T00:00:00Z' }, alice());
     expect(none.err?.code).toBe(status.NOT_FOUND);

@@ -57,12 +57,17 @@ export function initialHookAnnotations(hooks: { preHook?: HookAnnotation; postHo
 }
 
 export function hookRecord(pvb: PvbObject, which: HookWhich): HookRecord | undefined {
-  const raw = pvb.metadata.annotations?.[HOOK_STATE_ANNOTATIONS[which]];
+  return readHookRecord(pvb, HOOK_STATE_ANNOTATIONS[which]);
+}
+
+/** The hook state an operation's volume object carries under `key` (an unreadable one counts as failed). */
+export function readHookRecord(o: { readonly metadata: { readonly annotations?: Readonly<Record<string, string>> } }, key: string): HookRecord | undefined {
+  const raw = o.metadata.annotations?.[key];
   if (raw === undefined) return undefined;
   try {
     return JSON.parse(raw) as HookRecord;
   } catch {
-    return { outcome: 'Failed', message: `unreadable ${HOOK_STATE_ANNOTATIONS[which]} annotation`, onError: 'Fail' };
+    return { outcome: 'Failed', message: `unreadable ${key} annotation`, onError: 'Fail' };
   }
 }
 
@@ -76,7 +81,7 @@ export function preHookGate(pvb: PvbObject): PreHookGate {
   return r.onError === 'Continue' ? { kind: 'go' } : { kind: 'fail', message: `${r.message ?? 'the pre hook failed'}; the pod's volumes were not backed up (on-error Fail)` };
 }
 
-const done = (r: HookRecord | undefined) => r !== undefined && r.outcome !== 'Pending';
+export const hookDone = (r: HookRecord | undefined): r is HookRecord => r !== undefined && r.outcome !== 'Pending';
 
 /**
  * Starts the hooks that are due for each pod of the Backup and copies a recorded outcome to
@@ -96,9 +101,10 @@ export async function driveHooks(c: ControllerContext, backup: BackupObject, pvb
   return { postPending };
 }
 
-function byPod(pvbs: readonly PvbObject[]): Map<string, PvbObject[]> {
-  const groups = new Map<string, PvbObject[]>();
-  for (const p of pvbs) groups.set(p.spec.pod.uid, [...(groups.get(p.spec.pod.uid) ?? []), p]);
+/** An operation's volume objects (PodVolumeBackups, PodVolumeRestores) grouped by pod uid. */
+export function byPod<T extends { readonly spec: { readonly pod: { readonly uid: string } } }>(objects: readonly T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const p of objects) groups.set(p.spec.pod.uid, [...(groups.get(p.spec.pod.uid) ?? []), p]);
   return groups;
 }
 
@@ -106,16 +112,21 @@ function byPod(pvbs: readonly PvbObject[]): Map<string, PvbObject[]> {
 async function settle(c: ControllerContext, group: readonly PvbObject[], which: HookWhich): Promise<'none' | 'pending' | 'done'> {
   const records = group.map((p) => hookRecord(p, which));
   if (records.every((r) => r === undefined)) return 'none';
-  const outcome = records.find(done);
+  const outcome = records.find(hookDone);
   if (!outcome) return 'pending';
   const missed = group.filter((_, i) => records[i]?.outcome === 'Pending');
   if (missed.length > 0) await record(c, missed, which, outcome);
   return 'done';
 }
 
-async function record(c: ControllerContext, pvbs: readonly PvbObject[], which: HookWhich, r: HookRecord): Promise<void> {
-  for (const p of pvbs) {
-    await c.cluster.mergePatch('PodVolumeBackup', p.metadata.namespace ?? '', p.metadata.name ?? '', { metadata: { annotations: { [HOOK_STATE_ANNOTATIONS[which]]: JSON.stringify(r) } } });
+function record(c: ControllerContext, pvbs: readonly PvbObject[], which: HookWhich, r: HookRecord): Promise<void> {
+  return writeHookRecord(c, 'PodVolumeBackup', pvbs, HOOK_STATE_ANNOTATIONS[which], r);
+}
+
+/** Writes a hook's outcome on each of the pod's volume objects: what keeps a finished hook from running again. */
+export async function writeHookRecord(c: ControllerContext, kind: 'PodVolumeBackup' | 'PodVolumeRestore', objects: readonly { readonly metadata: { readonly namespace?: string; readonly name?: string } }[], key: string, r: HookRecord): Promise<void> {
+  for (const p of objects) {
+    await c.cluster.mergePatch(kind, p.metadata.namespace ?? '', p.metadata.name ?? '', { metadata: { annotations: { [key]: JSON.stringify(r) } } });
   }
 }
 
@@ -143,11 +154,16 @@ export async function runHook(c: ControllerContext, podRef: { namespace: string;
   if (!pod || pod.metadata?.uid !== podRef.uid) return { outcome: 'Failed', exitCode: -1, onError: 'Fail', message: `${label}: the pod is gone` };
   const hook = hookOf(pod, which);
   if (!hook) return { outcome: 'Skipped', message: `${label}: the pod no longer declares it` };
-  const container = hook.container ?? pod.spec?.containers[0]?.name ?? '';
-  const where = `${label} in container ${container}`;
+  return execHook(c, { pod: podRef, container: hook.container ?? pod.spec?.containers[0]?.name ?? '', hook, label });
+}
+
+/** Execs a hook's command in the container, bounded by its timeout: Succeeded on exit 0, else Failed with the exit code (-1: unknown) and a stderr tail. */
+export async function execHook(c: ControllerContext, o: { readonly pod: { namespace: string; name: string }; readonly container: string; readonly hook: HookAnnotation; readonly label: string }): Promise<HookRecord> {
+  const { hook, container } = o;
+  const where = `${o.label} in container ${container}`;
   const stderr = new OutputTail();
   const signal = AbortSignal.timeout(hook.timeoutMilliseconds);
-  const r = await c.cluster.exec({ namespace: podRef.namespace, pod: podRef.name, container, command: hook.command.argv, stdout: discard(), stderr, signal });
+  const r = await c.cluster.exec({ namespace: o.pod.namespace, pod: o.pod.name, container, command: hook.command.argv, stdout: discard(), stderr, signal });
   const base = { container, onError: hook.onError, exitCode: r.exitCode };
   if (r.exitCode === 0) return { ...base, outcome: 'Succeeded', message: `${where} succeeded` };
   if (signal.aborted) return { ...base, outcome: 'Failed', message: `${where} timed out after ${hook.timeoutMilliseconds / 1000} s and was stopped${tailSuffix(stderr)}` };
@@ -177,7 +193,7 @@ export function hookSummary(pvbs: readonly PvbObject[]): { ran: number; failed: 
   const failed: string[] = [];
   for (const group of byPod(pvbs).values()) {
     for (const which of ['pre', 'post'] as const) {
-      const r = group.map((p) => hookRecord(p, which)).find(done);
+      const r = group.map((p) => hookRecord(p, which)).find(hookDone);
       if (!r) continue;
       ran++;
       if (r.outcome === 'Failed') failed.push(`${r.message ?? `${which} hook failed`} (exit code ${r.exitCode ?? -1}, on-error ${r.onError ?? 'Fail'})`);

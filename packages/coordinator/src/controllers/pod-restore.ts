@@ -9,6 +9,7 @@ import { ANNOTATIONS_OUT, LABELS, objectKey, type ControllerContext } from '../c
 import type { PvrObject, RestoreObject } from '../objects.js';
 import { childName } from './backup-volumes.js';
 import { ITEM_ANNOTATION, restoreItems, type RestoreItem } from './restore-items.js';
+import { initialRestoreHookAnnotations } from './restore-hooks.js';
 import { CoordinatorError } from '../errors.js';
 
 export async function reconcileRestoredPod(c: ControllerContext, namespace: string, name: string): Promise<void> {
@@ -46,7 +47,7 @@ export async function pvrBody(c: ControllerContext, restore: RestoreObject, pod:
       name: childName(restore.metadata.name ?? '', pod.metadata?.uid ?? '', volume),
       namespace: restore.metadata.namespace ?? '',
       labels: { [LABELS.restore]: restore.metadata.name ?? '', [LABELS.podUid]: pod.metadata?.uid ?? '' },
-      annotations: { [ITEM_ANNOTATION]: item.key },
+      annotations: { [ITEM_ANNOTATION]: item.key, ...initialRestoreHookAnnotations(restore, pod) },
       ownerReferences: [{ apiVersion: 'ferry.dev/v1alpha1', kind: 'Restore', name: restore.metadata.name ?? '', uid: restore.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }],
     },
     spec: {

@@ -4,7 +4,7 @@
  * given PodVolumeRestores by pod-restore.ts) and aggregates the volumes. An item whose pod
  * never came within podWaitTimeout counts as failed (PodNotFound).
  */
-import { ANNOTATIONS, isTerminalPhase, parseDuration, RESTORE_DEFAULTS, type V1alpha1OperationPhase } from '@ferry/api';
+import { ANNOTATIONS, isTerminalPhase, parseDuration, RESTORE_DEFAULTS, type V1alpha1Condition, type V1alpha1OperationPhase } from '@ferry/api';
 import { isoTime } from '../clock.js';
 import { setCondition } from '../conditions.js';
 import { ANNOTATIONS_OUT, LABELS, type ControllerContext } from '../context.js';
@@ -17,6 +17,7 @@ import { logWhenEnded, operationId } from '../operation-logs/ended.js';
 import { deleteLog, logLocationName } from '../operation-logs/store.js';
 import { messageOf } from '../errors.js';
 import { ITEM_ANNOTATION, restoreItems, type RestoreItem } from './restore-items.js';
+import { driveRestoreHooks, forgetRestoreHookTasks, restoreHookSummary } from './restore-hooks.js';
 import { resolveLatest } from './restore-source.js';
 import { planClaims } from '../claims/claim-plan.js';
 import { deleteRestoreHelpers, driveClaims, refuseClaims, type ClaimStatus } from '../claims/restore-claims.js';
@@ -104,13 +105,22 @@ async function running({ c, restore, status }: Ctx): Promise<Decision<RestoreSta
   const agg = aggregate(volumes, skipped.length, restore.spec.cancel === true, now);
   const progress = status.progress && JSON.stringify({ ...agg.progress, updatedAt: '' }) === JSON.stringify({ ...status.progress, updatedAt: '' }) ? status.progress : agg.progress;
   const next: RestoreStatus = { ...status, counts: agg.counts, progress, ...(agg.fileErrorsTotal > 0 ? { fileErrorsTotal: agg.fileErrorsTotal } : {}), ...(claims.length > 0 ? { claims } : {}) };
+  // A pod's restore hook runs once its volumes ended, so the Restore finishes only once every hook outcome is recorded.
+  const hooks = await driveRestoreHooks(c, restore, pvrs);
+  if (!agg.allTerminal || hooks.pending) return { status: next, requeueAfterMs: Math.min(c.settings.progressIntervalMs, Math.max(waitMs - (c.clock.now() - Date.parse(status.startTimestamp ?? now)), 1_000)) };
   // A helper pod still there gives restore-wait its moment; the Restore ends once they are gone.
-  if (agg.allTerminal && claims.some((k) => k.helperPod !== undefined)) return { status: next, requeueAfterMs: 2_000 };
-  if (!agg.allTerminal) return { status: next, requeueAfterMs: Math.min(c.settings.progressIntervalMs, Math.max(waitMs - (c.clock.now() - Date.parse(status.startTimestamp ?? now)), 1_000)) };
+  if (claims.some((k) => k.helperPod !== undefined)) return { status: next, requeueAfterMs: 2_000 };
   await deleteRestoreHelpers(c, restore, targets);
+  forgetRestoreHookTasks(c, restore, pvrs);
   const unmatched = items.filter((i) => !byItem.has(i.key) && !skipped.includes(i) && !claimOf.has(i.key));
   const withSkips = skipped.length > 0 ? { ...next, conditions: setCondition(next.conditions, { type: 'VolumesSelected', status: 'True', reason: 'BackupCommandOutputSkipped', message: `${skipped.length} backup-command output file(s) (${skipped.slice(0, 5).map((i) => i.commandFile).join(', ')}) not restored: no target pod names a volume in ${ANNOTATIONS.backupCommandRestoreVolume}; restore them with \`ferry dump <snapshot> <file>\`` }, now) } : next;
-  return { status: finish(c, withSkips, agg.finalPhase, pvrs, unmatched.length, claims), events: [{ involved: involved('Restore', restore), type: agg.finalPhase === 'Completed' ? 'Normal' : 'Warning', reason: agg.finalPhase, message: `${agg.counts.completed} of ${agg.counts.total} volumes restored` }] };
+  const phase = withHooks(agg.finalPhase, pvrs);
+  return { status: finish(c, withSkips, phase, pvrs, unmatched.length, claims), events: [{ involved: involved('Restore', restore), type: phase === 'Completed' ? 'Normal' : 'Warning', reason: phase, message: `${agg.counts.completed} of ${agg.counts.total} volumes restored${phase !== agg.finalPhase ? '; a restore hook failed (on-error Fail)' : ''}` }] };
+}
+
+/** A failed restore hook with on-error Fail turns Completed into PartiallyFailed: the data is back, the replay is not. */
+function withHooks(phase: NonNullable<RestoreStatus['phase']>, pvrs: readonly PvrObject[]): NonNullable<RestoreStatus['phase']> {
+  return phase === 'Completed' && restoreHookSummary(pvrs).failFast ? 'PartiallyFailed' : phase;
 }
 
 /**
@@ -138,7 +148,26 @@ function finish(c: ControllerContext, status: RestoreStatus, phase: NonNullable<
     if (unmatched > 0 && phase !== 'Canceled') parts.push(`${unmatched} volume(s) had no matching pod within podWaitTimeout`);
     conditions = setCondition(conditions, { type: 'Failed', status: 'True', reason: bad[0]?.status?.error?.code ?? badClaims[0]?.reason ?? 'PodNotFound', message: parts.join('; ') }, now);
   }
-  return { ...status, phase, conditions, completionTimestamp: now };
+  return { ...status, phase, conditions: hooksCondition(conditions, pvrs, now), completionTimestamp: now };
+}
+
+/**
+ * Condition HooksSucceeded (only when a pod declared a restore hook): True when every hook
+ * ran and exited 0; False with HookFailed naming the failed ones, or HookSkipped when a
+ * pod's volumes did not come back so its hook was not run. A failed hook with on-error
+ * Fail also sets Failed=True (HookFailed) when no volume failure already did.
+ */
+function hooksCondition(conditions: V1alpha1Condition[], pvrs: readonly PvrObject[], now: string): V1alpha1Condition[] {
+  const { ran, failed, failFast, skipped } = restoreHookSummary(pvrs);
+  if (ran + skipped.length === 0) return conditions;
+  const skips = skipped.length > 0 ? `${skipped.length} not run: ${skipped.slice(0, 5).join('; ')}` : '';
+  if (failed.length > 0) {
+    const message = `${failed.length} of ${ran} restore hook(s) failed: ${failed.slice(0, 5).join('; ')}${skips ? `; ${skips}` : ''}`;
+    const next = setCondition(conditions, { type: 'HooksSucceeded', status: 'False', reason: 'HookFailed', message }, now);
+    return failFast && !next.some((x) => x.type === 'Failed' && x.status === 'True') ? setCondition(next, { type: 'Failed', status: 'True', reason: 'HookFailed', message }, now) : next;
+  }
+  if (skipped.length > 0) return setCondition(conditions, { type: 'HooksSucceeded', status: 'False', reason: 'HookSkipped', message: `${ran > 0 ? `${ran} restore hook(s) ran and succeeded; ` : ''}${skips}` }, now);
+  return setCondition(conditions, { type: 'HooksSucceeded', status: 'True', reason: 'HooksSucceeded', message: `${ran} restore hook(s) ran and succeeded` }, now);
 }
 
 function durationMs(text: string): number {

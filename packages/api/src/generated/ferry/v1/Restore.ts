@@ -3,7 +3,7 @@
 
 import type { Progress as _ferry_v1_Progress, Progress__Output as _ferry_v1_Progress__Output } from '../../ferry/v1/Progress.js';
 import type { VolumeRestore as _ferry_v1_VolumeRestore, VolumeRestore__Output as _ferry_v1_VolumeRestore__Output } from '../../ferry/v1/VolumeRestore.js';
-import type { RestoreClaim as _ferry_v1_RestoreClaim, RestoreClaim__Output as _ferry_v1_RestoreClaim__Output } from '../../ferry/v1/RestoreClaim.js';
+import type { RestoreHook as _ferry_v1_RestoreHook, RestoreHook__Output as _ferry_v1_RestoreHook__Output } from '../../ferry/v1/RestoreHook.js';
 
 export interface Restore {
   'namespace'?: (string);
@@ -24,11 +24,13 @@ export interface Restore {
    */
   'source'?: (string);
   /**
-   * The claims of target_claims and where each is (Restore.status.claims).
+   * One per restored pod that declares a restore hook (post.hook.restore.ferry.dev/command).
    */
-  'claims'?: (_ferry_v1_RestoreClaim)[];
-  'namespacePrefix'?: (string);
-  'namespaceSuffix'?: (string);
+  'hooks'?: (_ferry_v1_RestoreHook)[];
+  /**
+   * Restore.spec.hooks is Skip: no restore hook runs.
+   */
+  'skipHooks'?: (boolean);
 }
 
 export interface Restore__Output {
@@ -50,9 +52,11 @@ export interface Restore__Output {
    */
   'source': (string);
   /**
-   * The claims of target_claims and where each is (Restore.status.claims).
+   * One per restored pod that declares a restore hook (post.hook.restore.ferry.dev/command).
    */
-  'claims': (_ferry_v1_RestoreClaim__Output)[];
-  'namespacePrefix': (string);
-  'namespaceSuffix': (string);
+  'hooks': (_ferry_v1_RestoreHook__Output)[];
+  /**
+   * Restore.spec.hooks is Skip: no restore hook runs.
+   */
+  'skipHooks': (boolean);
 }
