@@ -22,6 +22,7 @@ import type { ExportKeyResponse as _ferry_v1_ExportKeyResponse, ExportKeyRespons
 import type { ForgetSnapshotsRequest as _ferry_v1_ForgetSnapshotsRequest, ForgetSnapshotsRequest__Output as _ferry_v1_ForgetSnapshotsRequest__Output } from './ferry/v1/ForgetSnapshotsRequest.js';
 import type { ForgetSnapshotsResponse as _ferry_v1_ForgetSnapshotsResponse, ForgetSnapshotsResponse__Output as _ferry_v1_ForgetSnapshotsResponse__Output } from './ferry/v1/ForgetSnapshotsResponse.js';
 import type { GetBackupRequest as _ferry_v1_GetBackupRequest, GetBackupRequest__Output as _ferry_v1_GetBackupRequest__Output } from './ferry/v1/GetBackupRequest.js';
+import type { GetOperationLogsRequest as _ferry_v1_GetOperationLogsRequest, GetOperationLogsRequest__Output as _ferry_v1_GetOperationLogsRequest__Output } from './ferry/v1/GetOperationLogsRequest.js';
 import type { GetRepositoryRequest as _ferry_v1_GetRepositoryRequest, GetRepositoryRequest__Output as _ferry_v1_GetRepositoryRequest__Output } from './ferry/v1/GetRepositoryRequest.js';
 import type { GetRestoreRequest as _ferry_v1_GetRestoreRequest, GetRestoreRequest__Output as _ferry_v1_GetRestoreRequest__Output } from './ferry/v1/GetRestoreRequest.js';
 import type { GetScheduleRequest as _ferry_v1_GetScheduleRequest, GetScheduleRequest__Output as _ferry_v1_GetScheduleRequest__Output } from './ferry/v1/GetScheduleRequest.js';
@@ -40,11 +41,14 @@ import type { ListSchedulesResponse as _ferry_v1_ListSchedulesResponse, ListSche
 import type { ListSnapshotsRequest as _ferry_v1_ListSnapshotsRequest, ListSnapshotsRequest__Output as _ferry_v1_ListSnapshotsRequest__Output } from './ferry/v1/ListSnapshotsRequest.js';
 import type { ListSnapshotsResponse as _ferry_v1_ListSnapshotsResponse, ListSnapshotsResponse__Output as _ferry_v1_ListSnapshotsResponse__Output } from './ferry/v1/ListSnapshotsResponse.js';
 import type { MaintenanceRun as _ferry_v1_MaintenanceRun, MaintenanceRun__Output as _ferry_v1_MaintenanceRun__Output } from './ferry/v1/MaintenanceRun.js';
+import type { OperationLogChunk as _ferry_v1_OperationLogChunk, OperationLogChunk__Output as _ferry_v1_OperationLogChunk__Output } from './ferry/v1/OperationLogChunk.js';
+import type { OperationLogLine as _ferry_v1_OperationLogLine, OperationLogLine__Output as _ferry_v1_OperationLogLine__Output } from './ferry/v1/OperationLogLine.js';
 import type { PodVolumeRef as _ferry_v1_PodVolumeRef, PodVolumeRef__Output as _ferry_v1_PodVolumeRef__Output } from './ferry/v1/PodVolumeRef.js';
 import type { Progress as _ferry_v1_Progress, Progress__Output as _ferry_v1_Progress__Output } from './ferry/v1/Progress.js';
 import type { PruneRepositoryRequest as _ferry_v1_PruneRepositoryRequest, PruneRepositoryRequest__Output as _ferry_v1_PruneRepositoryRequest__Output } from './ferry/v1/PruneRepositoryRequest.js';
 import type { RepositoriesClient as _ferry_v1_RepositoriesClient, RepositoriesDefinition as _ferry_v1_RepositoriesDefinition } from './ferry/v1/Repositories.js';
 import type { Restore as _ferry_v1_Restore, Restore__Output as _ferry_v1_Restore__Output } from './ferry/v1/Restore.js';
+import type { RestoreClaim as _ferry_v1_RestoreClaim, RestoreClaim__Output as _ferry_v1_RestoreClaim__Output } from './ferry/v1/RestoreClaim.js';
 import type { RestoreHook as _ferry_v1_RestoreHook, RestoreHook__Output as _ferry_v1_RestoreHook__Output } from './ferry/v1/RestoreHook.js';
 import type { RestoreSnapshotRef as _ferry_v1_RestoreSnapshotRef, RestoreSnapshotRef__Output as _ferry_v1_RestoreSnapshotRef__Output } from './ferry/v1/RestoreSnapshotRef.js';
 import type { RestoresClient as _ferry_v1_RestoresClient, RestoresDefinition as _ferry_v1_RestoresDefinition } from './ferry/v1/Restores.js';
@@ -54,6 +58,7 @@ import type { SchedulesClient as _ferry_v1_SchedulesClient, SchedulesDefinition 
 import type { SetSchedulePausedRequest as _ferry_v1_SetSchedulePausedRequest, SetSchedulePausedRequest__Output as _ferry_v1_SetSchedulePausedRequest__Output } from './ferry/v1/SetSchedulePausedRequest.js';
 import type { SkippedVolume as _ferry_v1_SkippedVolume, SkippedVolume__Output as _ferry_v1_SkippedVolume__Output } from './ferry/v1/SkippedVolume.js';
 import type { Snapshot as _ferry_v1_Snapshot, Snapshot__Output as _ferry_v1_Snapshot__Output } from './ferry/v1/Snapshot.js';
+import type { TargetClaim as _ferry_v1_TargetClaim, TargetClaim__Output as _ferry_v1_TargetClaim__Output } from './ferry/v1/TargetClaim.js';
 import type { TransferClient as _ferry_v1_TransferClient, TransferDefinition as _ferry_v1_TransferDefinition } from './ferry/v1/Transfer.js';
 import type { VolumeBackup as _ferry_v1_VolumeBackup, VolumeBackup__Output as _ferry_v1_VolumeBackup__Output } from './ferry/v1/VolumeBackup.js';
 import type { VolumeRestore as _ferry_v1_VolumeRestore, VolumeRestore__Output as _ferry_v1_VolumeRestore__Output } from './ferry/v1/VolumeRestore.js';
@@ -87,6 +92,7 @@ export interface ProtoGrpcType {
       ForgetSnapshotsRequest: MessageTypeDefinition<_ferry_v1_ForgetSnapshotsRequest, _ferry_v1_ForgetSnapshotsRequest__Output>
       ForgetSnapshotsResponse: MessageTypeDefinition<_ferry_v1_ForgetSnapshotsResponse, _ferry_v1_ForgetSnapshotsResponse__Output>
       GetBackupRequest: MessageTypeDefinition<_ferry_v1_GetBackupRequest, _ferry_v1_GetBackupRequest__Output>
+      GetOperationLogsRequest: MessageTypeDefinition<_ferry_v1_GetOperationLogsRequest, _ferry_v1_GetOperationLogsRequest__Output>
       GetRepositoryRequest: MessageTypeDefinition<_ferry_v1_GetRepositoryRequest, _ferry_v1_GetRepositoryRequest__Output>
       GetRestoreRequest: MessageTypeDefinition<_ferry_v1_GetRestoreRequest, _ferry_v1_GetRestoreRequest__Output>
       GetScheduleRequest: MessageTypeDefinition<_ferry_v1_GetScheduleRequest, _ferry_v1_GetScheduleRequest__Output>
@@ -106,11 +112,14 @@ export interface ProtoGrpcType {
       ListSnapshotsRequest: MessageTypeDefinition<_ferry_v1_ListSnapshotsRequest, _ferry_v1_ListSnapshotsRequest__Output>
       ListSnapshotsResponse: MessageTypeDefinition<_ferry_v1_ListSnapshotsResponse, _ferry_v1_ListSnapshotsResponse__Output>
       MaintenanceRun: MessageTypeDefinition<_ferry_v1_MaintenanceRun, _ferry_v1_MaintenanceRun__Output>
+      OperationLogChunk: MessageTypeDefinition<_ferry_v1_OperationLogChunk, _ferry_v1_OperationLogChunk__Output>
+      OperationLogLine: MessageTypeDefinition<_ferry_v1_OperationLogLine, _ferry_v1_OperationLogLine__Output>
       PodVolumeRef: MessageTypeDefinition<_ferry_v1_PodVolumeRef, _ferry_v1_PodVolumeRef__Output>
       Progress: MessageTypeDefinition<_ferry_v1_Progress, _ferry_v1_Progress__Output>
       PruneRepositoryRequest: MessageTypeDefinition<_ferry_v1_PruneRepositoryRequest, _ferry_v1_PruneRepositoryRequest__Output>
       Repositories: SubtypeConstructor<typeof grpc.Client, _ferry_v1_RepositoriesClient> & { service: _ferry_v1_RepositoriesDefinition }
       Restore: MessageTypeDefinition<_ferry_v1_Restore, _ferry_v1_Restore__Output>
+      RestoreClaim: MessageTypeDefinition<_ferry_v1_RestoreClaim, _ferry_v1_RestoreClaim__Output>
       RestoreHook: MessageTypeDefinition<_ferry_v1_RestoreHook, _ferry_v1_RestoreHook__Output>
       RestoreSnapshotRef: MessageTypeDefinition<_ferry_v1_RestoreSnapshotRef, _ferry_v1_RestoreSnapshotRef__Output>
       Restores: SubtypeConstructor<typeof grpc.Client, _ferry_v1_RestoresClient> & { service: _ferry_v1_RestoresDefinition }
@@ -120,6 +129,7 @@ export interface ProtoGrpcType {
       SetSchedulePausedRequest: MessageTypeDefinition<_ferry_v1_SetSchedulePausedRequest, _ferry_v1_SetSchedulePausedRequest__Output>
       SkippedVolume: MessageTypeDefinition<_ferry_v1_SkippedVolume, _ferry_v1_SkippedVolume__Output>
       Snapshot: MessageTypeDefinition<_ferry_v1_Snapshot, _ferry_v1_Snapshot__Output>
+      TargetClaim: MessageTypeDefinition<_ferry_v1_TargetClaim, _ferry_v1_TargetClaim__Output>
       Transfer: SubtypeConstructor<typeof grpc.Client, _ferry_v1_TransferClient> & { service: _ferry_v1_TransferDefinition }
       VolumeBackup: MessageTypeDefinition<_ferry_v1_VolumeBackup, _ferry_v1_VolumeBackup__Output>
       VolumeRestore: MessageTypeDefinition<_ferry_v1_VolumeRestore, _ferry_v1_VolumeRestore__Output>

@@ -2,6 +2,7 @@
 // Original file: proto/ferry/v1/api.proto
 
 import type { RestoreSnapshotRef as _ferry_v1_RestoreSnapshotRef, RestoreSnapshotRef__Output as _ferry_v1_RestoreSnapshotRef__Output } from '../../ferry/v1/RestoreSnapshotRef.js';
+import type { TargetClaim as _ferry_v1_TargetClaim, TargetClaim__Output as _ferry_v1_TargetClaim__Output } from '../../ferry/v1/TargetClaim.js';
 
 export interface CreateRestoreRequest {
   /**
@@ -56,9 +57,29 @@ export interface CreateRestoreRequest {
    */
   'snapshots'?: (_ferry_v1_RestoreSnapshotRef)[];
   /**
+   * Backed-up claims restored into claims of their own through helper pods instead of into
+   * pods you create (Restore.spec.targetClaims).
+   */
+  'targetClaims'?: (_ferry_v1_TargetClaim)[];
+  /**
+   * Old storage class -> new, for the claims the Restore creates (Restore.spec.storageClassMap).
+   */
+  'storageClassMap'?: ({[key: string]: string});
+  /**
+   * Existing target claims: wait until no pod mounts them instead of refusing (Restore.spec.force).
+   */
+  'force'?: (boolean);
+  /**
    * Run none of the restored pods' restore hooks (Restore.spec.hooks: Skip).
    */
   'skipHooks'?: (boolean);
+  /**
+   * Every source namespace namespace_mapping does not map restores into
+   * prefix + name + suffix (Restore.spec.namespacePrefix/namespaceSuffix). Like a mapping,
+   * needs create restores in every target and get backups in every source namespace.
+   */
+  'namespacePrefix'?: (string);
+  'namespaceSuffix'?: (string);
 }
 
 export interface CreateRestoreRequest__Output {
@@ -114,7 +135,27 @@ export interface CreateRestoreRequest__Output {
    */
   'snapshots': (_ferry_v1_RestoreSnapshotRef__Output)[];
   /**
+   * Backed-up claims restored into claims of their own through helper pods instead of into
+   * pods you create (Restore.spec.targetClaims).
+   */
+  'targetClaims': (_ferry_v1_TargetClaim__Output)[];
+  /**
+   * Old storage class -> new, for the claims the Restore creates (Restore.spec.storageClassMap).
+   */
+  'storageClassMap': ({[key: string]: string});
+  /**
+   * Existing target claims: wait until no pod mounts them instead of refusing (Restore.spec.force).
+   */
+  'force': (boolean);
+  /**
    * Run none of the restored pods' restore hooks (Restore.spec.hooks: Skip).
    */
   'skipHooks': (boolean);
+  /**
+   * Every source namespace namespace_mapping does not map restores into
+   * prefix + name + suffix (Restore.spec.namespacePrefix/namespaceSuffix). Like a mapping,
+   * needs create restores in every target and get backups in every source namespace.
+   */
+  'namespacePrefix': (string);
+  'namespaceSuffix': (string);
 }

@@ -3,6 +3,7 @@
 
 import type { Progress as _ferry_v1_Progress, Progress__Output as _ferry_v1_Progress__Output } from '../../ferry/v1/Progress.js';
 import type { VolumeRestore as _ferry_v1_VolumeRestore, VolumeRestore__Output as _ferry_v1_VolumeRestore__Output } from '../../ferry/v1/VolumeRestore.js';
+import type { RestoreClaim as _ferry_v1_RestoreClaim, RestoreClaim__Output as _ferry_v1_RestoreClaim__Output } from '../../ferry/v1/RestoreClaim.js';
 import type { RestoreHook as _ferry_v1_RestoreHook, RestoreHook__Output as _ferry_v1_RestoreHook__Output } from '../../ferry/v1/RestoreHook.js';
 
 export interface Restore {
@@ -24,6 +25,10 @@ export interface Restore {
    */
   'source'?: (string);
   /**
+   * The claims of target_claims and where each is (Restore.status.claims).
+   */
+  'claims'?: (_ferry_v1_RestoreClaim)[];
+  /**
    * One per restored pod that declares a restore hook (post.hook.restore.ferry.dev/command).
    */
   'hooks'?: (_ferry_v1_RestoreHook)[];
@@ -31,6 +36,8 @@ export interface Restore {
    * Restore.spec.hooks is Skip: no restore hook runs.
    */
   'skipHooks'?: (boolean);
+  'namespacePrefix'?: (string);
+  'namespaceSuffix'?: (string);
 }
 
 export interface Restore__Output {
@@ -52,6 +59,10 @@ export interface Restore__Output {
    */
   'source': (string);
   /**
+   * The claims of target_claims and where each is (Restore.status.claims).
+   */
+  'claims': (_ferry_v1_RestoreClaim__Output)[];
+  /**
    * One per restored pod that declares a restore hook (post.hook.restore.ferry.dev/command).
    */
   'hooks': (_ferry_v1_RestoreHook__Output)[];
@@ -59,4 +70,6 @@ export interface Restore__Output {
    * Restore.spec.hooks is Skip: no restore hook runs.
    */
   'skipHooks': (boolean);
+  'namespacePrefix': (string);
+  'namespaceSuffix': (string);
 }
