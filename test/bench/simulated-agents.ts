@@ -64,6 +64,8 @@ export class SimulatedAgents {
     const now = Date.now();
     if (this.assignedAt.has(job.jobId)) this.reassigned++;
     else this.assignedAt.set(job.jobId, now);
+    // A real agent reports the job before it finishes it; the coordinator resends jobs an agent does not report.
+    stream.write({ progress: { jobId: job.jobId, phase: 'JOB_PHASE_RUNNING', filesDone: 0, bytesDone: 0, bytesPerSecond: 0 } });
     const stats = { filesNew: 1, filesChanged: 0, filesUnmodified: 0, dirs: 1, bytesRead: 4096, bytesProcessed: 4096, bytesAdded: 4096, bytesDeduplicated: 0, durationSeconds: 0.001 };
     stream.write({ result: { jobId: job.jobId, kind: 'JOB_KIND_BACKUP', backup: { snapshotId: randomBytes(32).toString('hex'), parentSnapshotId: '', stats }, fileErrors: [], fileErrorsTotal: 0, startedAtUnixMs: now, finishedAtUnixMs: now, mover: 'MOVER_KIND_NATIVE' } });
   }

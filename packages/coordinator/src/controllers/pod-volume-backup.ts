@@ -99,6 +99,11 @@ async function running({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
 async function reassign(c: ControllerContext, pvb: PvbObject, status: PvbStatus, restarted: boolean): Promise<Decision<PvbStatus>> {
   const target = snapshotTarget(pvb, status);
   if (!restarted) {
+    // The hub forgets a job once its result is stored, which may have happened after this
+    // reconcile read the object: look again, or a finished job is sent to the agent twice.
+    const current = await c.cluster.get<PvbObject>('PodVolumeBackup', pvb.metadata.namespace ?? '', pvb.metadata.name ?? '');
+    // Whatever changed it is an event that brings it back here.
+    if (current?.metadata.resourceVersion !== pvb.metadata.resourceVersion) return {};
     const repository = await c.repositories.jobRepository(pvb.spec.repository, { initialize: true });
     c.hub.assign(target.spec.node, backupJob(target, status.attempt ?? 1, repository, await agentVolumeKind(c.cluster, target.spec.volume)));
     return { requeueAfterMs: 10_000 };
