@@ -19,7 +19,7 @@ const TERMINAL = ['Completed', 'PartiallyFailed', 'Failed', 'Canceled'];
 let cluster: E2eCluster;
 
 beforeAll(async () => {
-  cluster = await startOwnedCluster({ name: 'snapmode', nodes: ['node-a'], namespaces: [NS], prefix: 'snapmode', snapshots: { keepDeletedCopies: true }, coordinatorArgs: ['--agent-wait', '2m'] });
+  cluster = await startOwnedCluster({ name: 'snapmode', nodes: ['node-a'], namespaces: [NS], prefix: 'snapmode', snapshots: { keepDeletedCopies: true }, coordinatorArgs: ['--agent-wait', '2m', '--snapshot-ready-timeout', '20s'] });
   await cluster.custom.createClusterCustomObject({ ...SNAP, plural: 'volumesnapshotclasses', body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name: 'fake-snap', annotations: { 'snapshot.storage.kubernetes.io/is-default-class': 'true' } }, driver: FAKE_CSI_DRIVER, deletionPolicy: 'Delete' } });
 }, 180_000);
 
@@ -168,6 +168,23 @@ describe('snapshot mode', () => {
     const done = await cluster.waitPhase('backups', 'hooked', NS, TERMINAL, 120_000);
     expect(done.status?.['phase'], JSON.stringify(done.status)).toBe('Completed');
     expect(await readFile(join(await cluster.rootDir(pod), 'hook.log'), 'utf8')).toBe('pre\npost\n');
+  }, 300_000);
+
+  it('fails a volume whose snapshot is not readyToUse in time with SnapshotNotReady, and deletes the snapshot', async () => {
+    await createBoundPvc(cluster.kc, NS, 'slowdisk');
+    await cluster.core.createNamespacedPod({ namespace: NS, body: appPod('slow', 'slowdisk') });
+    await runningPod('slow');
+    cluster.snapshotter!.readyDelayMs = 10 * 60_000;
+    try {
+      const { backup } = await backUp('slow', { pods: [{ name: 'slow' }], snapshotMode: 'Always' });
+      expect(backup.status?.phase).toBe('Failed');
+      const pvb = await pvbOf('slow');
+      expect(pvb.status?.['error']).toMatchObject({ code: 'SnapshotNotReady', message: expect.stringMatching(/^VolumeSnapshot ledger\/ferry-snap-[0-9a-f]{10} is not readyToUse after 20 s; check the snapshot controller/) });
+      expect(pvb.status?.['volumeSnapshot']).toMatchObject({ creationTime: expect.any(String) });
+      await waitFor(async () => JSON.stringify(await leftovers()) === JSON.stringify(NOTHING_LEFT) && true, 30_000, 'the snapshot to be deleted');
+    } finally {
+      cluster.snapshotter!.readyDelayMs = 0;
+    }
   }, 300_000);
 
   it('Always fails a claim whose driver has no VolumeSnapshotClass with SnapshotUnsupported; Auto copies it live', async () => {
