@@ -209,6 +209,25 @@ describe('snapshot mode', () => {
     expect(await leftovers()).toEqual(NOTHING_LEFT);
   }, 300_000);
 
+  it('deleting a Backup of another namespace mid-copy deletes its snapshot, claim and helper pod', async () => {
+    await createBoundPvc(cluster.kc, NS, 'dropped');
+    const dropped = appPod('dropped', 'dropped');
+    await cluster.core.createNamespacedPod({ namespace: NS, body: { ...dropped, metadata: { ...dropped.metadata, labels: { drop: 'yes' } } } });
+    await runningPod('dropped');
+    // No agent: the volume stops once the helper pod runs, with everything created.
+    await stopProc(cluster.agents.get('node-a'));
+    try {
+      await cluster.create('backups', { kind: 'Backup', metadata: { name: 'dropped' }, spec: { namespaces: [NS], labelSelector: { matchLabels: { drop: 'yes' } }, snapshotMode: 'Always' } }, SYS);
+      await waitFor(async () => (await cluster.list('podvolumebackups', SYS, 'ferry.dev/backup=dropped')).some((p) => p.status?.['volumeSnapshot']?.helperPod), 120_000, 'the helper pod to run');
+      const left = await leftovers();
+      expect([left.snapshots.length, left.claims.length, left.pods.length]).toEqual([1, 1, 1]);
+      await cluster.custom.deleteNamespacedCustomObject({ group: 'ferry.dev', version: 'v1alpha1', namespace: SYS, plural: 'backups', name: 'dropped' });
+      await waitFor(async () => JSON.stringify(await leftovers()) === JSON.stringify(NOTHING_LEFT) && true, 60_000, 'the Backup deletion to delete the snapshot, claim and helper pod');
+    } finally {
+      cluster.startAgent('node-a');
+    }
+  }, 300_000);
+
   it('sweeps the snapshot, claim and helper pod a killed coordinator left for a volume that is gone', async () => {
     await createBoundPvc(cluster.kc, NS, 'orphan');
     const orphaned = appPod('orphaned', 'orphan');
