@@ -210,15 +210,8 @@ describe('snapshot mode', () => {
   }, 300_000);
 
   it('deleting a Backup of another namespace mid-copy deletes its snapshot, claim and helper pod', async () => {
-    await createBoundPvc(cluster.kc, NS, 'dropped');
-    const dropped = appPod('dropped', 'dropped');
-    await cluster.core.createNamespacedPod({ namespace: NS, body: { ...dropped, metadata: { ...dropped.metadata, labels: { drop: 'yes' } } } });
-    await runningPod('dropped');
-    // No agent: the volume stops once the helper pod runs, with everything created.
-    await stopProc(cluster.agents.get('node-a'));
+    await stalledSnapshotBackup('dropped');
     try {
-      await cluster.create('backups', { kind: 'Backup', metadata: { name: 'dropped' }, spec: { namespaces: [NS], labelSelector: { matchLabels: { drop: 'yes' } }, snapshotMode: 'Always' } }, SYS);
-      await waitFor(async () => (await cluster.list('podvolumebackups', SYS, 'ferry.dev/backup=dropped')).some((p) => p.status?.['volumeSnapshot']?.helperPod), 120_000, 'the helper pod to run');
       const left = await leftovers();
       expect([left.snapshots.length, left.claims.length, left.pods.length]).toEqual([1, 1, 1]);
       await cluster.custom.deleteNamespacedCustomObject({ group: 'ferry.dev', version: 'v1alpha1', namespace: SYS, plural: 'backups', name: 'dropped' });
@@ -229,17 +222,7 @@ describe('snapshot mode', () => {
   }, 300_000);
 
   it('sweeps the snapshot, claim and helper pod a killed coordinator left for a volume that is gone', async () => {
-    await createBoundPvc(cluster.kc, NS, 'orphan');
-    const orphaned = appPod('orphaned', 'orphan');
-    await cluster.core.createNamespacedPod({ namespace: NS, body: { ...orphaned, metadata: { ...orphaned.metadata, labels: { crash: 'yes' } } } });
-    await runningPod('orphaned');
-    // No agent: the volume stops once the helper pod runs, with everything created.
-    await stopProc(cluster.agents.get('node-a'));
-    await cluster.create('backups', { kind: 'Backup', metadata: { name: 'crash' }, spec: { namespaces: [NS], labelSelector: { matchLabels: { crash: 'yes' } }, snapshotMode: 'Always' } }, SYS);
-    await waitFor(async () => {
-      const pvbs = await cluster.list('podvolumebackups', SYS, 'ferry.dev/backup=crash');
-      return pvbs.some((p) => p.spec['pod'].name === 'orphaned' && p.status?.['volumeSnapshot']?.helperPod);
-    }, 120_000, 'the helper pod of the orphaned volume to run');
+    await stalledSnapshotBackup('crash');
     cluster.coordinator!.child.kill('SIGKILL');
     await cluster.coordinator!.exited;
     // The Backup and its volumes go while no coordinator runs (their finalizer removed by hand).
@@ -256,6 +239,21 @@ describe('snapshot mode', () => {
     cluster.startAgent('node-a');
   }, 300_000);
 });
+
+/**
+ * A Backup in ferry-system of one pod of NS (`<name>`, its claim `<name>`) in snapshot mode,
+ * with the node's agent stopped: the volume stops once the helper pod runs, with snapshot,
+ * claim and helper pod created. The caller starts the agent again.
+ */
+async function stalledSnapshotBackup(name: string): Promise<void> {
+  await createBoundPvc(cluster.kc, NS, name);
+  const pod = appPod(name, name);
+  await cluster.core.createNamespacedPod({ namespace: NS, body: { ...pod, metadata: { ...pod.metadata, labels: { stalled: name } } } });
+  await runningPod(name);
+  await stopProc(cluster.agents.get('node-a'));
+  await cluster.create('backups', { kind: 'Backup', metadata: { name }, spec: { namespaces: [NS], labelSelector: { matchLabels: { stalled: name } }, snapshotMode: 'Always' } }, SYS);
+  await waitFor(async () => (await cluster.list('podvolumebackups', SYS, `ferry.dev/backup=${name}`)).some((p) => p.status?.['volumeSnapshot']?.helperPod), 120_000, `the helper pod of ${name} to run`);
+}
 
 async function volumeFiles(dir: string): Promise<number> {
   return Object.values(await volumeManifest(dir)).filter((v) => v.startsWith('file:')).length;
