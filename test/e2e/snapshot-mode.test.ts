@@ -19,7 +19,7 @@ const TERMINAL = ['Completed', 'PartiallyFailed', 'Failed', 'Canceled'];
 let cluster: E2eCluster;
 
 beforeAll(async () => {
-  cluster = await startOwnedCluster({ name: 'snapmode', nodes: ['node-a'], namespaces: [NS], prefix: 'snapmode', snapshots: { keepDeletedCopies: true }, coordinatorArgs: ['--agent-wait', '2m'] });
+  cluster = await startOwnedCluster({ name: 'snapmode', nodes: ['node-a'], namespaces: [NS], prefix: 'snapmode', snapshots: { keepDeletedCopies: true }, coordinatorArgs: ['--agent-wait', '2m', '--snapshot-ready-timeout', '20s'] });
   await cluster.custom.createClusterCustomObject({ ...SNAP, plural: 'volumesnapshotclasses', body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name: 'fake-snap', annotations: { 'snapshot.storage.kubernetes.io/is-default-class': 'true' } }, driver: FAKE_CSI_DRIVER, deletionPolicy: 'Delete' } });
 }, 180_000);
 
@@ -170,6 +170,23 @@ describe('snapshot mode', () => {
     expect(await readFile(join(await cluster.rootDir(pod), 'hook.log'), 'utf8')).toBe('pre\npost\n');
   }, 300_000);
 
+  it('fails a volume whose snapshot is not readyToUse in time with SnapshotNotReady, and deletes the snapshot', async () => {
+    await createBoundPvc(cluster.kc, NS, 'slowdisk');
+    await cluster.core.createNamespacedPod({ namespace: NS, body: appPod('slow', 'slowdisk') });
+    await runningPod('slow');
+    cluster.snapshotter!.readyDelayMs = 10 * 60_000;
+    try {
+      const { backup } = await backUp('slow', { pods: [{ name: 'slow' }], snapshotMode: 'Always' });
+      expect(backup.status?.phase).toBe('Failed');
+      const pvb = await pvbOf('slow');
+      expect(pvb.status?.['error']).toMatchObject({ code: 'SnapshotNotReady', message: expect.stringMatching(/^VolumeSnapshot ledger\/ferry-snap-[0-9a-f]{10} is not readyToUse after 20 s; check the snapshot controller/) });
+      expect(pvb.status?.['volumeSnapshot']).toMatchObject({ creationTime: expect.any(String) });
+      await waitFor(async () => JSON.stringify(await leftovers()) === JSON.stringify(NOTHING_LEFT) && true, 30_000, 'the snapshot to be deleted');
+    } finally {
+      cluster.snapshotter!.readyDelayMs = 0;
+    }
+  }, 300_000);
+
   it('Always fails a claim whose driver has no VolumeSnapshotClass with SnapshotUnsupported; Auto copies it live', async () => {
     await boundClaimOfDriver('plain', 'plain.csi.ferry.dev');
     await cluster.core.createNamespacedPod({ namespace: NS, body: appPod('always', 'plain', { 'backup.ferry.dev/snapshot-mode': 'data=Always' }) });
@@ -192,18 +209,20 @@ describe('snapshot mode', () => {
     expect(await leftovers()).toEqual(NOTHING_LEFT);
   }, 300_000);
 
+  it('deleting a Backup of another namespace mid-copy deletes its snapshot, claim and helper pod', async () => {
+    await stalledSnapshotBackup('dropped');
+    try {
+      const left = await leftovers();
+      expect([left.snapshots.length, left.claims.length, left.pods.length]).toEqual([1, 1, 1]);
+      await cluster.custom.deleteNamespacedCustomObject({ group: 'ferry.dev', version: 'v1alpha1', namespace: SYS, plural: 'backups', name: 'dropped' });
+      await waitFor(async () => JSON.stringify(await leftovers()) === JSON.stringify(NOTHING_LEFT) && true, 60_000, 'the Backup deletion to delete the snapshot, claim and helper pod');
+    } finally {
+      cluster.startAgent('node-a');
+    }
+  }, 300_000);
+
   it('sweeps the snapshot, claim and helper pod a killed coordinator left for a volume that is gone', async () => {
-    await createBoundPvc(cluster.kc, NS, 'orphan');
-    const orphaned = appPod('orphaned', 'orphan');
-    await cluster.core.createNamespacedPod({ namespace: NS, body: { ...orphaned, metadata: { ...orphaned.metadata, labels: { crash: 'yes' } } } });
-    await runningPod('orphaned');
-    // No agent: the volume stops once the helper pod runs, with everything created.
-    await stopProc(cluster.agents.get('node-a'));
-    await cluster.create('backups', { kind: 'Backup', metadata: { name: 'crash' }, spec: { namespaces: [NS], labelSelector: { matchLabels: { crash: 'yes' } }, snapshotMode: 'Always' } }, SYS);
-    await waitFor(async () => {
-      const pvbs = await cluster.list('podvolumebackups', SYS, 'ferry.dev/backup=crash');
-      return pvbs.some((p) => p.spec['pod'].name === 'orphaned' && p.status?.['volumeSnapshot']?.helperPod);
-    }, 120_000, 'the helper pod of the orphaned volume to run');
+    await stalledSnapshotBackup('crash');
     cluster.coordinator!.child.kill('SIGKILL');
     await cluster.coordinator!.exited;
     // The Backup and its volumes go while no coordinator runs (their finalizer removed by hand).
@@ -220,6 +239,21 @@ describe('snapshot mode', () => {
     cluster.startAgent('node-a');
   }, 300_000);
 });
+
+/**
+ * A Backup in ferry-system of one pod of NS (`<name>`, its claim `<name>`) in snapshot mode,
+ * with the node's agent stopped: the volume stops once the helper pod runs, with snapshot,
+ * claim and helper pod created. The caller starts the agent again.
+ */
+async function stalledSnapshotBackup(name: string): Promise<void> {
+  await createBoundPvc(cluster.kc, NS, name);
+  const pod = appPod(name, name);
+  await cluster.core.createNamespacedPod({ namespace: NS, body: { ...pod, metadata: { ...pod.metadata, labels: { stalled: name } } } });
+  await runningPod(name);
+  await stopProc(cluster.agents.get('node-a'));
+  await cluster.create('backups', { kind: 'Backup', metadata: { name }, spec: { namespaces: [NS], labelSelector: { matchLabels: { stalled: name } }, snapshotMode: 'Always' } }, SYS);
+  await waitFor(async () => (await cluster.list('podvolumebackups', SYS, `ferry.dev/backup=${name}`)).some((p) => p.status?.['volumeSnapshot']?.helperPod), 120_000, `the helper pod of ${name} to run`);
+}
 
 async function volumeFiles(dir: string): Promise<number> {
   return Object.values(await volumeManifest(dir)).filter((v) => v.startsWith('file:')).length;

@@ -20,7 +20,7 @@ import type { EventOptions } from '../cluster/cluster-state.js';
 import { unavailableReason } from '../locations/controller.js';
 import { forgetSnapshots } from '../purge.js';
 import { driveHooks, forgetHookTasks, hookSummary } from './hooks.js';
-import { workNode } from './snapshot-volume.js';
+import { cleanUpSnapshot, workNode } from './snapshot-volume.js';
 import { logWhenEnded, operationId } from '../operation-logs/ended.js';
 import { deleteLog } from '../operation-logs/store.js';
 
@@ -228,6 +228,8 @@ async function finalize(c: ControllerContext, backup: BackupObject): Promise<Dec
   } else {
     for (const p of pvbs) if (!isTerminalPhase(p.status?.phase) && p.status?.attempt) c.hub.cancel(workNode(p), `${p.metadata.uid}.${p.status.attempt}`, `Backup ${ns}/${name} was deleted`);
   }
+  // A snapshot in another namespace has no owner reference for the garbage collector to follow.
+  for (const p of pvbs) await cleanUpSnapshot(c, p, p.status ?? {});
   for (const p of pvbs) await c.cluster.delete('PodVolumeBackup', ns, p.metadata.name ?? '');
   await removeLog(c, backup);
   for (const e of events) await c.cluster.event(e, c.clock);
