@@ -60,3 +60,15 @@ export function canceled<S extends VolumeStatusBase>(ctx: ControllerContext, sta
   const conditions = setCondition(status.conditions, { type: 'Progressing', status: 'False', reason: 'Canceled', message }, now);
   return { ...status, phase: 'Canceled', conditions, completionTimestamp: now, error: { code: 'Canceled', message, retriable: false } };
 }
+
+/**
+ * Whether the volume's object changed since this reconcile read it. The hub forgets a job
+ * once its result is stored, which may have happened after the read: a job missing from the
+ * agent's session is then finished, not lost, and must not be sent again (a restore sent
+ * twice would write into a volume its pod already uses). Whatever changed it is an event
+ * that brings the object back to the controller.
+ */
+export async function changedSinceRead(ctx: ControllerContext, kind: 'PodVolumeBackup' | 'PodVolumeRestore', read: { readonly metadata: { readonly namespace?: string; readonly name?: string; readonly resourceVersion?: string } }): Promise<boolean> {
+  const current = await ctx.cluster.get(kind, read.metadata.namespace ?? '', read.metadata.name ?? '');
+  return current?.metadata.resourceVersion !== read.metadata.resourceVersion;
+}

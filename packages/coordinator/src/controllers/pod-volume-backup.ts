@@ -12,7 +12,7 @@ import { agentVolumeKind, backupJob, jobIdOf } from '../jobs.js';
 import type { PvbObject, PvbStatus } from '../objects.js';
 import { dispatch, type Decision, type PhaseHandlers } from '../state-machine.js';
 import type { V1alpha1PodVolumeBackupPhase } from '@ferry/api';
-import { canceled, failed, waitForAgent, waitForLostAgent } from './agent-wait.js';
+import { canceled, changedSinceRead, failed, waitForAgent, waitForLostAgent } from './agent-wait.js';
 import { runningCommand, startCommand } from './backup-command.js';
 import { preHookGate } from './hooks.js';
 import { cleanUpSnapshot, driveSnapshot, snapshotTarget, wantsSnapshot, workNode } from './snapshot-volume.js';
@@ -99,11 +99,7 @@ async function running({ c, pvb, status }: Ctx): Promise<Decision<PvbStatus>> {
 async function reassign(c: ControllerContext, pvb: PvbObject, status: PvbStatus, restarted: boolean): Promise<Decision<PvbStatus>> {
   const target = snapshotTarget(pvb, status);
   if (!restarted) {
-    // The hub forgets a job once its result is stored, which may have happened after this
-    // reconcile read the object: look again, or a finished job is sent to the agent twice.
-    const current = await c.cluster.get<PvbObject>('PodVolumeBackup', pvb.metadata.namespace ?? '', pvb.metadata.name ?? '');
-    // Whatever changed it is an event that brings it back here.
-    if (current?.metadata.resourceVersion !== pvb.metadata.resourceVersion) return {};
+    if (await changedSinceRead(c, 'PodVolumeBackup', pvb)) return {};
     const repository = await c.repositories.jobRepository(pvb.spec.repository, { initialize: true });
     c.hub.assign(target.spec.node, backupJob(target, status.attempt ?? 1, repository, await agentVolumeKind(c.cluster, target.spec.volume)));
     return { requeueAfterMs: 10_000 };

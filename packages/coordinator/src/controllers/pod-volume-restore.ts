@@ -14,7 +14,7 @@ import { resourceErrorOf } from '../errors.js';
 import { agentVolumeKind, jobIdOf, restoreJob } from '../jobs.js';
 import type { PvrObject, PvrStatus, RestoreObject } from '../objects.js';
 import { dispatch, type Decision, type PhaseHandlers } from '../state-machine.js';
-import { canceled, failed, waitForAgent, waitForLostAgent } from './agent-wait.js';
+import { canceled, changedSinceRead, failed, waitForAgent, waitForLostAgent } from './agent-wait.js';
 
 interface Ctx {
   readonly c: ControllerContext;
@@ -77,6 +77,7 @@ async function checkJob(c: ControllerContext, pvr: PvrObject, status: PvrStatus)
   }
   if (session.jobs.has(jobId)) return undefined;
   if (session.instanceId === status.agent?.instanceId) {
+    if (await changedSinceRead(c, 'PodVolumeRestore', pvr)) return {};
     await sendAssign(c, pvr, status.attempt ?? 1);
     return undefined;
   }
