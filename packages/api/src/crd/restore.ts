@@ -101,7 +101,7 @@ export const RestoreSpecSchema = obj(
     targetClaims: opt(arr('Backed-up claims restored into claims (new or existing) through helper pods instead of into pods you create. Claims not named here are restored into pods as usual.', RestoreTargetClaimSchema, { maxItems: 1000 })),
     storageClassMap: opt(map('Old storage class → new: applies to the claims the Restore creates (spec.targetClaims without an explicit storageClassName).', str('The new storage class.', { maxLength: 253 }), { maxProperties: 100 })),
     force: opt(bool('For existing target claims: instead of refusing while a pod mounts the claim, wait (scaling nothing down) until no pod mounts it, at most spec.podWaitTimeout.')),
-    hooks: opt(oneOf('Run (default): once a restored pod\'s volumes are back, run the restore hook it declares (post.hook.restore.ferry.dev/command). Skip: run no restore hooks (data only); read when a pod\'s PodVolumeRestores are created.', RESTORE_HOOKS_MODES)),
+    hooks: opt(oneOf('Run (default): once a restored pod\'s volumes are back, run the restore hook it declares (post.hook.restore.ferry.dev/command). Skip: run no restore hooks (data only); read when a pod\'s PodVolumeRestores are created.', RESTORE_HOOKS_MODES, { default: RESTORE_DEFAULTS.hooks })),
   },
   { exactlyOneOf: [['backupName'], ['latest'], ['snapshots']] },
 );
