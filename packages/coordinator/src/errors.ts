@@ -123,6 +123,21 @@ export function httpStatusOf(err: unknown): number | undefined {
 
 export const isNotFound = (err: unknown): boolean => httpStatusOf(err) === 404;
 export const isAlreadyExists = (err: unknown): boolean => httpStatusOf(err) === 409;
+
+/**
+ * Create-or-get with deterministic names: a retry after a crash finds what the first try
+ * made. On 409 the stored object is read; if that read finds nothing either, the 409 stands.
+ */
+export async function createOrRead<T>(create: () => Promise<T>, read: () => Promise<T | undefined>): Promise<T> {
+  try {
+    return await create();
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+    const existing = await read();
+    if (existing === undefined) throw err;
+    return existing;
+  }
+}
 /** 409 on a stale resourceVersion, 422 when our JSON-patch `test` of it failed. */
 export const isConflict = (err: unknown): boolean => httpStatusOf(err) === 409 || httpStatusOf(err) === 422;
 

@@ -7,7 +7,7 @@
 import { AuthenticationV1Api, AuthorizationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1PersistentVolume, type V1PersistentVolumeClaim, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION } from '@ferry/api';
 import type { Clock } from '../clock.js';
-import { isAlreadyExists, isNotFound } from '../errors.js';
+import { createOrRead, isNotFound } from '../errors.js';
 import { FERRY_KINDS, type AccessRequest, type ClusterEvent, type ClusterState, type ClusterWatch, type EventOptions, type ExecOptions, type ExecResult, type FerryKind, type FerryObject, type UserIdentity } from './cluster-state.js';
 import { KubeWatch } from './kube-watch.js';
 import { execInPod } from './kube-exec.js';
@@ -66,17 +66,10 @@ export class KubeClusterState implements ClusterState {
   async createOrGet<O extends FerryObject>(kind: FerryKind, body: O): Promise<O> {
     const namespace = body.metadata.namespace ?? '';
     const full = { apiVersion: `${API_GROUP}/${API_VERSION}`, kind, ...body };
-    try {
-      const created = FERRY_KINDS[kind].namespaced
-        ? await this.custom.createNamespacedCustomObject({ ...this.ref(kind), namespace, body: full })
-        : await this.custom.createClusterCustomObject({ ...this.ref(kind), body: full });
-      return created as O;
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      const existing = await this.get<O>(kind, namespace, body.metadata.name ?? '');
-      if (!existing) throw err;
-      return existing;
-    }
+    return createOrRead(
+      async () => (FERRY_KINDS[kind].namespaced ? await this.custom.createNamespacedCustomObject({ ...this.ref(kind), namespace, body: full }) : await this.custom.createClusterCustomObject({ ...this.ref(kind), body: full })) as O,
+      () => this.get<O>(kind, namespace, body.metadata.name ?? ''),
+    );
   }
 
   /** Replaces status iff the object still has `resourceVersion`; throws a 409/422 otherwise. */
@@ -158,14 +151,10 @@ export class KubeClusterState implements ClusterState {
   /** Creates the Secret unless one of that name exists; returns whichever is stored. */
   async createSecretOrGet(secret: V1Secret): Promise<V1Secret> {
     const namespace = secret.metadata?.namespace ?? '';
-    try {
-      return await this.core.createNamespacedSecret({ namespace, body: secret });
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      const existing = await this.getSecret(namespace, secret.metadata?.name ?? '');
-      if (!existing) throw err;
-      return existing;
-    }
+    return createOrRead(
+      () => this.core.createNamespacedSecret({ namespace, body: secret }),
+      () => this.getSecret(namespace, secret.metadata?.name ?? ''),
+    );
   }
 
   /** A core/v1 Event; failures to record one are not worth failing a reconcile for. */

@@ -4,7 +4,7 @@
  * (create/delete on pods) is granted for that alone.
  */
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
-import { isAlreadyExists, isNotFound } from '../errors.js';
+import { createOrRead, isNotFound } from '../errors.js';
 import { HELPER_OWNER_UID_LABEL, HELPER_POD_LABEL } from './helper-pod.js';
 
 export interface HelperPodsOptions {
@@ -25,13 +25,11 @@ export class HelperPods {
   /** Creates the pod unless one of that name exists (a retry after a crash); returns what is stored. */
   async createOrGet(pod: V1Pod): Promise<V1Pod> {
     const namespace = pod.metadata?.namespace ?? '';
-    try {
+    return createOrRead(
       // Strict: a field the server does not know is an error, not silently dropped from the fixed spec.
-      return await this.o.core.createNamespacedPod({ namespace, body: pod, fieldValidation: 'Strict' });
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      return this.o.core.readNamespacedPod({ namespace, name: pod.metadata?.name ?? '' });
-    }
+      () => this.o.core.createNamespacedPod({ namespace, body: pod, fieldValidation: 'Strict' }),
+      () => this.o.core.readNamespacedPod({ namespace, name: pod.metadata?.name ?? '' }),
+    );
   }
 
   async get(namespace: string, name: string): Promise<V1Pod | undefined> {

@@ -5,7 +5,7 @@
  * and its RBAC is granted for that alone (docs/helper-pods.md, Permissions).
  */
 import type { CoreV1Api, CustomObjectsApi, V1PersistentVolumeClaim } from '@kubernetes/client-node';
-import { isAlreadyExists, isNotFound } from '../errors.js';
+import { createOrRead, isNotFound } from '../errors.js';
 import { HELPER_OWNER_UID_LABEL, HELPER_POD_LABEL } from './helper-pod.js';
 import type { OwnerWantsHelper, SweepResult } from './helper-pods.js';
 
@@ -48,12 +48,10 @@ export class VolumeSnapshots {
   /** Creates the snapshot unless one of that name exists (a retry after a crash); returns what is stored. */
   async createOrGet(snapshot: VolumeSnapshotObject): Promise<VolumeSnapshotObject> {
     const namespace = snapshot.metadata.namespace ?? '';
-    try {
-      return (await this.o.custom.createNamespacedCustomObject({ ...SNAPSHOT_API, namespace, plural: 'volumesnapshots', body: snapshot })) as VolumeSnapshotObject;
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      return (await this.get(namespace, snapshot.metadata.name ?? '')) ?? snapshot;
-    }
+    return createOrRead(
+      async () => (await this.o.custom.createNamespacedCustomObject({ ...SNAPSHOT_API, namespace, plural: 'volumesnapshots', body: snapshot })) as VolumeSnapshotObject,
+      async () => (await this.get(namespace, snapshot.metadata.name ?? '')) ?? snapshot,
+    );
   }
 
   async get(namespace: string, name: string): Promise<VolumeSnapshotObject | undefined> {
@@ -75,12 +73,10 @@ export class VolumeSnapshots {
 
   async createOrGetClaim(claim: V1PersistentVolumeClaim): Promise<V1PersistentVolumeClaim> {
     const namespace = claim.metadata?.namespace ?? '';
-    try {
-      return await this.o.core.createNamespacedPersistentVolumeClaim({ namespace, body: claim, fieldValidation: 'Strict' });
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      return this.o.core.readNamespacedPersistentVolumeClaim({ namespace, name: claim.metadata?.name ?? '' });
-    }
+    return createOrRead(
+      () => this.o.core.createNamespacedPersistentVolumeClaim({ namespace, body: claim, fieldValidation: 'Strict' }),
+      () => this.o.core.readNamespacedPersistentVolumeClaim({ namespace, name: claim.metadata?.name ?? '' }),
+    );
   }
 
   async deleteClaim(namespace: string, name: string): Promise<void> {
