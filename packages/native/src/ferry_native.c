@@ -6,6 +6,7 @@
  * The contract each function keeps is written on its TypeScript wrapper (src/index.ts).
  */
 #include <node_api.h>
+#include "ferry_crypto.h"
 #include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -362,6 +363,11 @@ NAPI_MODULE_INIT() {
       {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gearScan", NULL, js_gear_scan, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hmacSha256", NULL, ferry_js_hmac_sha256, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"randomFill", NULL, ferry_js_random_fill, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sealBox", NULL, ferry_js_seal_box, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openBox", NULL, ferry_js_open_box, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"entropyBits", NULL, ferry_js_entropy_bits, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

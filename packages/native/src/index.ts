@@ -1,6 +1,8 @@
 /**
- * @ferry/native: the filesystem calls Node's fs lacks and a bit-exact backup needs. This is
- * the only native code in Ferry (src/ferry_native.c, built from source by `npm ci`).
+ * @ferry/native: the filesystem calls Node's fs lacks and a bit-exact backup needs, and the
+ * per-blob cryptography in one call each. This is the only native code in Ferry
+ * (src/ferry_native.c and src/ferry_crypto.c, built from source by `npm ci`; the crypto
+ * links against the OpenSSL inside Node, so no library is added).
  *
  * Contract of every call:
  * - synchronous, one syscall (or a size probe plus the call), no hidden retries;
@@ -27,6 +29,11 @@ interface Binding {
   lgetxattr(path: PathArg, name: string): Buffer;
   lsetxattr(path: PathArg, name: string, value: Buffer): void;
   gearScan(gear: Int32Array, buf: Uint8Array, from: number, to: number, mask: number, state: Int32Array): number;
+  hmacSha256(key: Uint8Array, data: Uint8Array, out: Uint8Array): void;
+  randomFill(buf: Uint8Array): void;
+  sealBox(key: Uint8Array, salt: Uint8Array, aad: Uint8Array, head: Uint8Array, body: Uint8Array, out: Uint8Array): void;
+  openBox(key: Uint8Array, aad: Uint8Array, sealed: Uint8Array, head: Uint8Array, body: Uint8Array): boolean;
+  entropyBits(buf: Uint8Array, n: number): number;
 }
 
 // Resolved from this file, so it works from src/ (tests) and dist/ (builds) alike.
@@ -161,4 +168,66 @@ export function setXattr(path: PathArg, name: string, value: Buffer): void {
  */
 export function gearScan(gear: Int32Array, buf: Uint8Array, from: number, to: number, mask: number, state: Int32Array): number {
   return binding.gearScan(gear, buf, from, to, mask, state);
+}
+
+/*
+ * Cryptography (src/ferry_crypto.c): pure computation like gearScan, the other exception to
+ * the one-syscall rule. node:crypto offers the same primitives, but per blob it cost five
+ * JavaScript objects and, for AES-GCM, 64 KiB slices copied into the output. Every function
+ * writes into buffers the caller allocated, so the output can be transferred between threads.
+ * Wrong argument types or lengths throw TypeError.
+ */
+
+/** HMAC-SHA-256 of `data` under `key`. */
+export function hmacSha256(key: Uint8Array, data: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(32);
+  binding.hmacSha256(key, data, out);
+  return out;
+}
+
+/** Fills `buf` with cryptographically strong random bytes (OpenSSL RAND_bytes). */
+export function randomFill(buf: Uint8Array): void {
+  binding.randomFill(buf);
+}
+
+export interface SealBoxArgs {
+  readonly key: Uint8Array;
+  readonly salt: Uint8Array;
+  readonly aad: Uint8Array;
+  readonly head: Uint8Array;
+  readonly body: Uint8Array;
+  /** Exactly 32 bytes longer than head and body together. */
+  readonly out: Uint8Array;
+}
+
+/**
+ * Seals head || body into out = salt(16) || AES-256-GCM ciphertext || tag(16) under the box
+ * key HMAC-SHA-256(key, salt) and the all-zero 96-bit nonce (docs/repository-format.md §3).
+ */
+export function sealBox(a: SealBoxArgs): void {
+  binding.sealBox(a.key, a.salt, a.aad, a.head, a.body, a.out);
+}
+
+export interface OpenBoxArgs {
+  readonly key: Uint8Array;
+  readonly aad: Uint8Array;
+  readonly sealed: Uint8Array;
+  /** Receives the first head.length plaintext bytes. */
+  readonly head: Uint8Array;
+  /** Receives the rest: head.length + body.length = sealed.length - 32. */
+  readonly body: Uint8Array;
+}
+
+/**
+ * Opens a box made by sealBox into head and body. Returns false when authentication fails
+ * (wrong key, wrong aad, any byte changed); head and body are then zeroed, never left
+ * holding unauthenticated plaintext.
+ */
+export function openBox(a: OpenBoxArgs): boolean {
+  return binding.openBox(a.key, a.aad, a.sealed, a.head, a.body);
+}
+
+/** Order-0 entropy, in bits per byte (0-8), of the first `n` bytes of `buf`. */
+export function entropyBits(buf: Uint8Array, n: number): number {
+  return binding.entropyBits(buf, n);
 }

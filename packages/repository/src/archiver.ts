@@ -23,9 +23,10 @@ import { beginBackupSession } from './backup-session.js';
 import { observed, Semaphore } from './concurrency.js';
 import type { WriteSession } from './write-session.js';
 import { ParentTrees } from './parent-trees.js';
-import { readXattrs } from './xattrs.js';
+import { readXattrs, type XattrRead } from './xattrs.js';
 
-const FILES_IN_FLIGHT = 128;
+/** Files scheduled and not yet stored: enough small-file batches to keep every worker busy while the main thread takes results. */
+const FILES_IN_FLIGHT = 1024;
 const LARGE_FILES_IN_FLIGHT = 2;
 /** Parent directory listings read ahead of the walker (each a store read). */
 const PARENT_TREES_AHEAD = 8;
@@ -268,7 +269,7 @@ class BackupRun {
         continue;
       }
       await this.maybeCheckpoint();
-      const later = await this.entry(joinRaw(abs, name), childRel, name, st, parent?.get(name.toString('latin1')), localRules, progress);
+      const later = await this.entry(joinRaw(abs, name), childRel, name, st, parent?.get(name.toString('latin1')), localRules, progress, listing.xattrs[i]);
       nodes.push(this.track(later.node, progress));
     }
     const done = observed(settleNodes(nodes).then((n) => this.storeDir(n)));
@@ -276,8 +277,9 @@ class BackupRun {
   }
 
   /** Schedules one directory entry; the returned promise yields its node (or undefined if it is skipped). */
-  private async entry(abs: Buffer, rel: string, name: Buffer, st: EntryStat, parent: TreeNode | undefined, rules: ExcludeRules, progress: DirProgress): Promise<Later> {
-    const base = this.withXattrs(abs, rel, metadata(name, st));
+  /** `xattrs` as the directory listing read them (null: none); undefined reads them here. */
+  private async entry(abs: Buffer, rel: string, name: Buffer, st: EntryStat, parent: TreeNode | undefined, rules: ExcludeRules, progress: DirProgress, xattrs?: XattrRead | null): Promise<Later> {
+    const base = this.withXattrs(rel, metadata(name, st), xattrs === undefined ? readXattrs(abs) : xattrs);
     if (st.type === 'dir') {
       this.counters.dirs++;
       const wait = await this.walkDir(abs, rel, parent?.type === 'dir' ? parent.subtrees : undefined, rules, progress.child(base));
@@ -293,8 +295,11 @@ class BackupRun {
   }
 
   /** Adds the entry's extended attributes (ACLs among them); what cannot be kept is a problem. */
-  private withXattrs(abs: Buffer, rel: string, base: TreeNode): TreeNode {
-    const { xattrs, problems } = readXattrs(abs);
+  private withXattrs(rel: string, base: TreeNode, read: XattrRead | null): TreeNode {
+    if (read === null) return base;
+    // Values from a worker arrive as plain Uint8Arrays; the tree encoder wants Buffers.
+    const xattrs = read.xattrs.map((x) => ({ name: x.name, value: Buffer.from(x.value.buffer, x.value.byteOffset, x.value.byteLength) }));
+    const { problems } = read;
     for (const message of problems) this.problems.push({ path: rel, message });
     return xattrs.length > 0 ? { ...base, xattrs } : base;
   }

@@ -1,15 +1,16 @@
 /**
  * Key derivation, content ids and sealed boxes (docs/repository-format.md §2–§4).
- * Pure functions over node:crypto so the worker threads can run them too.
+ * Pure functions (HKDF from node:crypto, the per-box work in @ferry/native) that the worker
+ * threads run too.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
+import { hmacSha256, openBox, randomFill, sealBox } from '@ferry/native';
 
 export const KEY_BYTES = 32;
 export const MASTER_KEY_BYTES = 64;
 export const SALT_BYTES = 16;
 export const TAG_BYTES = 16;
 export const SEAL_OVERHEAD = SALT_BYTES + TAG_BYTES;
-const ZERO_NONCE = Buffer.alloc(12);
 
 export interface Subkeys {
   readonly id: Buffer;
@@ -43,48 +44,32 @@ export function deriveSubkeys(master: Uint8Array, repositoryId: Uint8Array): Sub
 }
 
 export function hmac(key: Uint8Array, data: Uint8Array | string): Buffer {
-  return createHmac('sha256', key).update(data).digest();
+  return hmacSha256(key, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
 }
 
 export function contentId(idKey: Uint8Array, plaintext: Uint8Array): Buffer {
-  return hmac(idKey, plaintext);
+  return hmacSha256(idKey, plaintext);
 }
 
-/**
- * OpenSSL's AES-GCM through node:crypto is several times faster on 64 KiB inputs than on
- * megabytes (each update() allocates its output, and large outputs miss every cache), so
- * boxes are sealed and opened in slices of this size, copied into one exact-size buffer.
- */
-const SLICE_BYTES = 64 * 1024;
-
-type Stream = { update(data: Uint8Array): Buffer };
-
-/** Runs `input` through the cipher in slices, writing the output at out[at..]; returns the end. */
-function pipeSliced(stream: Stream, input: Uint8Array, out: Buffer, at: number): number {
-  for (let from = 0; from < input.length; from += SLICE_BYTES) {
-    const piece = stream.update(input.subarray(from, Math.min(input.length, from + SLICE_BYTES)));
-    out.set(piece, at);
-    at += piece.length;
-  }
-  return at;
+function freshSalt(): Buffer {
+  const salt = Buffer.allocUnsafe(SALT_BYTES);
+  randomFill(salt);
+  return salt;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Seals `parts` (concatenated) into salt || ciphertext || tag. The per-box key is
  * HMAC(key, salt), so the fixed nonce never repeats under one key. `salt` is injectable
- * only so golden tests can pin the layout.
+ * only so golden tests can pin the layout. One native call (@ferry/native sealBox):
+ * node:crypto cost five objects per box and 64 KiB slices copied into the output.
  */
-export function seal(key: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], salt = randomBytes(SALT_BYTES)): Buffer {
-  const cipher = createCipheriv('aes-256-gcm', hmac(key, salt), ZERO_NONCE);
-  cipher.setAAD(aad);
-  const bodyLength = parts.reduce((n, p) => n + p.length, 0);
+export function seal(key: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], salt: Uint8Array = freshSalt()): Buffer {
+  const [head, body] = parts.length <= 2 ? [parts[0] ?? EMPTY, parts[1] ?? EMPTY] : [EMPTY, Buffer.concat(parts)];
   // Boxes above the Buffer pool's limit get an ArrayBuffer of their own, so a worker can transfer them.
-  const out = Buffer.allocUnsafe(SALT_BYTES + bodyLength + TAG_BYTES);
-  out.set(salt, 0);
-  let at = SALT_BYTES;
-  for (const p of parts) at = pipeSliced(cipher, p, out, at);
-  cipher.final();
-  out.set(cipher.getAuthTag(), at);
+  const out = Buffer.allocUnsafe(SALT_BYTES + head.length + body.length + TAG_BYTES);
+  sealBox({ key, salt, aad, head, body, out });
   return out;
 }
 
@@ -101,24 +86,11 @@ export interface OpenedBox {
  * fails (wrong key, tampered, wrong aad).
  */
 export function openSplit(key: Uint8Array, aad: Uint8Array, sealed: Uint8Array, headLength: number): OpenedBox | undefined {
-  if (sealed.length < SEAL_OVERHEAD) return undefined;
-  const box = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
-  const salt = box.subarray(0, SALT_BYTES);
-  const tag = box.subarray(box.length - TAG_BYTES);
-  const decipher = createDecipheriv('aes-256-gcm', hmac(key, salt), ZERO_NONCE);
-  decipher.setAAD(aad);
-  decipher.setAuthTag(tag);
-  const cipherText = box.subarray(SALT_BYTES, box.length - TAG_BYTES);
-  const head = headLength > 0 ? decipher.update(cipherText.subarray(0, headLength)) : Buffer.alloc(0);
-  const rest = cipherText.subarray(headLength);
-  const body = Buffer.allocUnsafe(rest.length);
-  pipeSliced(decipher, rest, body, 0);
-  try {
-    decipher.final();
-  } catch {
-    return undefined;
-  }
-  return { head, body };
+  const plain = sealed.length - SEAL_OVERHEAD;
+  if (plain < headLength) return undefined;
+  const head = Buffer.allocUnsafe(headLength);
+  const body = Buffer.allocUnsafe(plain - headLength);
+  return openBox({ key, aad, sealed, head, body }) ? { head, body } : undefined;
 }
 
 /** Opens a sealed box; returns undefined when authentication fails (wrong key, tampered, wrong aad). */

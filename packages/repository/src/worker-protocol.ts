@@ -1,5 +1,6 @@
 /** Messages between the main thread and blob-worker.ts. */
 import type { BlobType } from './blob-codec.js';
+import type { XattrRead } from './xattrs.js';
 import type { EntryError, EntryStat } from './entry-stat.js';
 import type { SmallFileJob, SmallFileResult } from './file-writer.js';
 
@@ -40,7 +41,13 @@ export type ReadEncodeResult =
   | { readonly ok: false; readonly tooLarge?: false; readonly error: EntryError };
 
 export type ListDirResult =
-  | { readonly ok: true; readonly names: readonly Uint8Array[]; readonly stats: readonly (EntryStat | EntryError)[] }
+  | {
+      readonly ok: true;
+      readonly names: readonly Uint8Array[];
+      readonly stats: readonly (EntryStat | EntryError)[];
+      /** Per entry its extended attributes as read in the worker; null when it has none and nothing went wrong. */
+      readonly xattrs: readonly (XattrRead | null)[];
+    }
   | { readonly ok: false; readonly error: EntryError };
 
 export type DecodeResult = { readonly raw: Uint8Array } | { readonly error: string };
