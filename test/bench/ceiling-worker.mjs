@@ -59,10 +59,22 @@ class GearChunker {
   }
 }
 
+// The engine seals through @ferry/native (Node's OpenSSL in one call per blob) when it is
+// built; the ceiling must use the fastest path there is, or it is no ceiling.
+const native = await import('@ferry/native').catch(() => undefined);
+const ZERO_HEAD = Buffer.alloc(0);
+function sealNative(chunk) {
+  const id = native.hmacSha256(kId, chunk);
+  const salt = randomBytes(16);
+  const out = Buffer.allocUnsafe(32 + chunk.length);
+  native.sealBox({ key: kBlob, salt, aad: id, head: ZERO_HEAD, body: chunk, out });
+  return out.length;
+}
+
 const SLICE = 64 * 1024;
 const ZERO_NONCE = Buffer.alloc(12);
 /** The fastest way node:crypto seals: 64 KiB update() calls copied into one output buffer. */
-function seal(chunk) {
+function sealNodeCrypto(chunk) {
   const id = createHmac('sha256', kId).update(chunk).digest();
   const salt = randomBytes(16);
   const key = createHmac('sha256', kBlob).update(salt).digest();
@@ -81,6 +93,7 @@ function seal(chunk) {
   return out.length;
 }
 
+const seal = native ? sealNative : sealNodeCrypto;
 const { kind, chunker } = await makeChunker();
 const buffer = Buffer.allocUnsafe(BLOCK);
 let bytes = 0;
@@ -98,4 +111,4 @@ for (const file of files) {
     await handle.close();
   }
 }
-parentPort.postMessage({ bytes, chunker: kind });
+parentPort.postMessage({ bytes, chunker: native ? `${kind}, native seal` : kind });
