@@ -276,8 +276,10 @@ class BackupRun {
     return () => done;
   }
 
-  /** Schedules one directory entry; the returned promise yields its node (or undefined if it is skipped). */
-  /** `xattrs` as the directory listing read them (null: none); undefined reads them here. */
+  /**
+   * Schedules one directory entry; the returned promise yields its node (or undefined if it
+   * is skipped). `xattrs` as the directory listing read them (null: none); undefined reads them here.
+   */
   private async entry(abs: Buffer, rel: string, name: Buffer, st: EntryStat, parent: TreeNode | undefined, rules: ExcludeRules, progress: DirProgress, xattrs?: XattrRead | null): Promise<Later> {
     const base = this.withXattrs(rel, metadata(name, st), xattrs === undefined ? readXattrs(abs) : xattrs);
     if (st.type === 'dir') {
