@@ -29,6 +29,12 @@ static napi_value fail(napi_env env, const char *what) {
   return NULL;
 }
 
+/* OpenSSL itself failed (not the caller's arguments): a plain Error, not a TypeError. */
+static napi_value openssl_failed(napi_env env, const char *what) {
+  napi_throw_error(env, "ERR_FERRY_OPENSSL", what);
+  return NULL;
+}
+
 /* Any Uint8Array (a Buffer included) as pointer and length. */
 static bool get_bytes(napi_env env, napi_value v, bytes_t *out) {
   bool is_typed = false;
@@ -64,7 +70,7 @@ napi_value ferry_js_hmac_sha256(napi_env env, napi_callback_info info) {
   bytes_t key, data, out;
   if (!get_args(env, info, 3, argv) || !get_bytes(env, argv[0], &key) || !get_bytes(env, argv[1], &data) || !get_bytes(env, argv[2], &out) || out.len != 32)
     return fail(env, "hmacSha256(key: Uint8Array, data: Uint8Array, out: Uint8Array(32))");
-  if (!hmac_sha256(&key, data.data, data.len, out.data)) return fail(env, "hmacSha256: OpenSSL failed");
+  if (!hmac_sha256(&key, data.data, data.len, out.data)) return openssl_failed(env, "hmacSha256: OpenSSL failed");
   return NULL;
 }
 
@@ -73,7 +79,7 @@ napi_value ferry_js_random_fill(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   bytes_t buf;
   if (!get_args(env, info, 1, argv) || !get_bytes(env, argv[0], &buf)) return fail(env, "randomFill(buf: Uint8Array)");
-  if (buf.len > 0 && RAND_bytes(buf.data, (int)buf.len) != 1) return fail(env, "randomFill: OpenSSL RAND_bytes failed");
+  if (buf.len > 0 && RAND_bytes(buf.data, (int)buf.len) != 1) return openssl_failed(env, "randomFill: OpenSSL RAND_bytes failed");
   return NULL;
 }
 
@@ -116,7 +122,7 @@ napi_value ferry_js_seal_box(napi_env env, napi_callback_info info) {
     return fail(env, "sealBox(key, salt: Uint8Array(16), aad, head, body, out: Uint8Array)");
   if (out.len != SALT_BYTES + head.len + body.len + TAG_BYTES) return fail(env, "sealBox: out must be 32 bytes longer than head and body");
   EVP_CIPHER_CTX *ctx = box_cipher(&key, salt.data, &aad, 1);
-  if (!ctx) return fail(env, "sealBox: OpenSSL failed to set up AES-256-GCM");
+  if (!ctx) return openssl_failed(env, "sealBox: OpenSSL failed to set up AES-256-GCM");
   memmove(out.data, salt.data, SALT_BYTES);
   uint8_t *at = out.data + SALT_BYTES;
   int n = 0;
@@ -124,7 +130,7 @@ napi_value ferry_js_seal_box(napi_env env, napi_callback_info info) {
             EVP_CipherFinal_ex(ctx, at + head.len + body.len, &n) == 1 &&
             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, at + head.len + body.len) == 1;
   EVP_CIPHER_CTX_free(ctx);
-  if (!ok) return fail(env, "sealBox: OpenSSL AES-256-GCM failed");
+  if (!ok) return openssl_failed(env, "sealBox: OpenSSL AES-256-GCM failed");
   return NULL;
 }
 
@@ -142,7 +148,7 @@ napi_value ferry_js_open_box(napi_env env, napi_callback_info info) {
   if (sealed.len < SALT_BYTES + TAG_BYTES || head.len + body.len != sealed.len - SALT_BYTES - TAG_BYTES)
     return fail(env, "openBox: head and body must together be 32 bytes shorter than sealed");
   EVP_CIPHER_CTX *ctx = box_cipher(&key, sealed.data, &aad, 0);
-  if (!ctx) return fail(env, "openBox: OpenSSL failed to set up AES-256-GCM");
+  if (!ctx) return openssl_failed(env, "openBox: OpenSSL failed to set up AES-256-GCM");
   const uint8_t *ct = sealed.data + SALT_BYTES;
   uint8_t tag[TAG_BYTES];
   memcpy(tag, sealed.data + sealed.len - TAG_BYTES, TAG_BYTES);

@@ -175,7 +175,8 @@ export function gearScan(gear: Int32Array, buf: Uint8Array, from: number, to: nu
  * the one-syscall rule. node:crypto offers the same primitives, but per blob it cost five
  * JavaScript objects and, for AES-GCM, 64 KiB slices copied into the output. Every function
  * writes into buffers the caller allocated, so the output can be transferred between threads.
- * Wrong argument types or lengths throw TypeError.
+ * Wrong argument types or lengths throw TypeError; a failure inside OpenSSL throws an Error
+ * with code ERR_FERRY_OPENSSL.
  */
 
 /** HMAC-SHA-256 of `data` under `key`. */
