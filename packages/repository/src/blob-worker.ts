@@ -16,7 +16,17 @@ import { restoreSmallFile } from './file-writer.js';
 
 const init = workerData as WorkerInit;
 const codec = new BlobCodec({ id: Buffer.from(init.id), blob: Buffer.from(init.blob) });
-const streams = new Map<number, Chunker>();
+interface StreamState {
+  readonly chunker: Chunker;
+  /** A read came up short: the file ended; later reads of this stream return nothing. */
+  eof: boolean;
+}
+const streams = new Map<number, StreamState>();
+/**
+ * The one buffer stream-read reads into. A worker handles one message at a time, and the
+ * chunker copies what it carries over, so the buffer is free again once a read is encoded.
+ */
+let readBuffer = Buffer.alloc(0);
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 interface Handled {
@@ -29,18 +39,42 @@ function encoded(seq: number, results: EncodeResult[]): Handled {
   return { response: { seq, op: 'encode', results }, transfer };
 }
 
-function streamBlock(req: Extract<WorkerRequest, { op: 'stream' }>): Handled {
-  let chunker = streams.get(req.stream);
-  if (!chunker) {
-    chunker = new Chunker({ gear: init.gear, ...init.chunk });
-    streams.set(req.stream, chunker);
+function streamState(stream: number): StreamState {
+  let state = streams.get(stream);
+  if (!state) {
+    state = { chunker: new Chunker({ gear: init.gear, ...init.chunk }), eof: false };
+    streams.set(stream, state);
   }
-  const chunks = chunker.push(req.block);
-  if (req.final) {
+  return state;
+}
+
+/** Chunks `block` as the next bytes of the stream and encodes the chunks it completes (all of them if final). */
+function chunkAndEncode(stream: number, block: Uint8Array, final: boolean): EncodeResult[] {
+  const { chunker } = streamState(stream);
+  const chunks = chunker.push(block);
+  if (final) {
     chunks.push(...chunker.flush());
-    streams.delete(req.stream);
+    streams.delete(stream);
   }
-  return encoded(req.seq, chunks.map((c) => codec.encode(BLOB_DATA, c)));
+  return chunks.map((c) => codec.encode(BLOB_DATA, c));
+}
+
+function streamRead(req: Extract<WorkerRequest, { op: 'stream-read' }>): Handled {
+  const state = streamState(req.stream);
+  let got = 0;
+  try {
+    if (readBuffer.length < req.length) readBuffer = Buffer.allocUnsafeSlow(req.length);
+    for (let n = 1; !state.eof && got < req.length; got += n) {
+      n = readSync(req.fd, readBuffer, got, req.length - got, req.position + got);
+      if (n === 0) state.eof = true;
+    }
+  } catch (err) {
+    streams.delete(req.stream);
+    return { response: { seq: req.seq, op: 'stream-read', result: { ok: false, error: toEntryError(err) } }, transfer: [] };
+  }
+  const results = chunkAndEncode(req.stream, readBuffer.subarray(0, got), req.final);
+  const { transfer } = encoded(req.seq, results);
+  return { response: { seq: req.seq, op: 'stream-read', result: { ok: true, bytesRead: got, results } }, transfer };
 }
 
 /** Reads a whole small file with one open/fstat/read/close; refuses to follow a symlink. */
@@ -97,7 +131,9 @@ function handle(req: WorkerRequest): Handled {
     case 'encode':
       return encoded(req.seq, req.chunks.map((chunk) => codec.encode(req.type, asBuffer(chunk))));
     case 'stream':
-      return streamBlock(req);
+      return encoded(req.seq, chunkAndEncode(req.stream, req.block, req.final));
+    case 'stream-read':
+      return streamRead(req);
     case 'read-encode': {
       const results = req.paths.map((p) => readSmall(asBuffer(p), req.maxSize));
       const transfer = results.flatMap((r) => (r.ok && r.encoded && ownsWholeBuffer(r.encoded.sealed) ? [r.encoded.sealed.buffer as ArrayBuffer] : []));

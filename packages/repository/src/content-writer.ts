@@ -3,21 +3,19 @@
  * pool, large files and streams are read in blocks, cut by the keyed chunker and sent
  * chunk by chunk. Memory is bounded by the byte semaphore, not by file size.
  */
-import { open as openCb, read as readCb, close as closeCb, constants } from 'node:fs';
+import { open as openCb, close as closeCb, constants } from 'node:fs';
 import { promisify } from 'node:util';
 import { BLOB_DATA } from './blob-codec.js';
 import { Batcher, observed, Semaphore } from './concurrency.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { WriteSession } from './write-session.js';
-import { ownsWholeBuffer, type EncodeResult, type ReadEncodeResult } from './worker-protocol.js';
+import { ownsWholeBuffer, type EncodeResult, type ReadEncodeResult, type StreamReadResult } from './worker-protocol.js';
 import { throwIfAborted } from './errors.js';
 import { dataExtents } from '@ferry/native';
 import type { FileExtent } from './api.js';
 
 const openP = promisify(openCb);
 const closeP = promisify(closeCb);
-const readP = (fd: number, buf: Buffer, pos: number): Promise<number> =>
-  new Promise((resolve, reject) => readCb(fd, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n))));
 
 const BLOCK_BYTES = 4 * 1024 * 1024;
 const BATCH_FILES = 64;
@@ -82,7 +80,7 @@ export class ContentWriter {
   async largeFile(path: Buffer): Promise<StoredContent> {
     const fd = await openP(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      return await this.stream(this.blocks(fd));
+      return await this.fileStream(fd, [{ offset: 0, length: Infinity }]);
     } finally {
       await closeP(fd);
     }
@@ -96,29 +94,57 @@ export class ContentWriter {
     const fd = await openP(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const extents = dataExtents(fd, size);
-      if (extents.length === 1 && extents[0]!.offset === 0 && extents[0]!.length === size) return await this.stream(this.blocks(fd));
-      const stored = await this.stream(this.extentBlocks(fd, extents));
+      if (extents.length === 1 && extents[0]!.offset === 0 && extents[0]!.length === size) return await this.fileStream(fd, [{ offset: 0, length: Infinity }]);
+      const stored = await this.fileStream(fd, extents);
       return { ...stored, size, extents };
     } finally {
       await closeP(fd);
     }
   }
 
-  private async *extentBlocks(fd: number, extents: readonly FileExtent[]): AsyncIterable<Buffer> {
-    for (const e of extents) yield* this.blocks(fd, e.offset, e.offset + e.length);
-  }
-
-  /** Reads a file (or the range [from, to)) in fresh blocks: each one is transferred to a worker, not copied. */
-  private async *blocks(fd: number, from = 0, to = Infinity): AsyncIterable<Buffer> {
-    for (let pos = from; pos < to; ) {
-      throwIfAborted(this.o.signal, 'backup');
-      const buf = Buffer.allocUnsafeSlow(Math.min(BLOCK_BYTES, to - pos));
-      const n = await readP(fd, buf, pos);
-      if (n === 0) return;
-      pos += n;
-      this.o.stats.bytesRead += n;
-      yield n === buf.length ? buf : Buffer.from(buf.subarray(0, n));
+  /**
+   * Chunks and stores the bytes of `fd` in `ranges` (length Infinity: to the end of the
+   * file). The stream's worker reads them itself into a buffer it reuses, so file data
+   * never crosses to the main thread, which only sees the sealed blobs. The first short
+   * read ends the file: whatever the ranges still say, nothing after it is read.
+   */
+  private async fileStream(fd: number, ranges: readonly FileExtent[]): Promise<StoredContent> {
+    const handle = this.o.pool.openStream();
+    const inFlight: { readonly length: number; readonly done: Promise<StreamReadResult> }[] = [];
+    const ids: string[] = [];
+    let size = 0;
+    /** Takes the oldest read's chunks; true if it came up short (end of file). */
+    const take = async (): Promise<boolean> => {
+      const { length, done } = inFlight.shift()!;
+      const res = await done;
+      if (!res.ok) throw Object.assign(new Error(res.error.message), { code: res.error.code });
+      size += res.bytesRead;
+      this.o.stats.bytesRead += res.bytesRead;
+      for (const r of res.results) ids.push(this.accept(r));
+      return res.bytesRead < length;
+    };
+    const issue = async (position: number, length: number, final: boolean): Promise<void> => {
+      await this.o.session.ready();
+      await this.bytes.acquire(length);
+      inFlight.push({ length, done: observed(handle.read(fd, position, length, final).finally(() => this.bytes.release(length))) });
+    };
+    try {
+      let ended = false;
+      for (const range of ranges) {
+        for (let pos = range.offset, end = range.offset + range.length; !ended && pos < end; pos += BLOCK_BYTES) {
+          throwIfAborted(this.o.signal, 'backup');
+          await issue(pos, Math.min(BLOCK_BYTES, end - pos), false);
+          while (!ended && inFlight.length >= BLOCKS_AHEAD) ended = await take();
+        }
+      }
+      await issue(0, 0, true);
+      while (inFlight.length > 0) await take();
+    } catch (err) {
+      await Promise.allSettled(inFlight.map((r) => r.done));
+      await handle.drop().catch(() => undefined);
+      throw err;
     }
+    return { ids, size };
   }
 
   /**

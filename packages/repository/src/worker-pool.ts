@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { BlobType } from './blob-codec.js';
-import { ownsWholeBuffer, type DecodeResult, type EncodeResult, type ListDirResult, type ReadEncodeResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
+import { ownsWholeBuffer, type DecodeResult, type EncodeResult, type ListDirResult, type ReadEncodeResult, type StreamReadResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
 import { RepositoryError } from './errors.js';
 import type { SmallFileJob, SmallFileResult } from './file-writer.js';
 
@@ -23,6 +23,12 @@ interface PoolWorker {
 
 export interface StreamHandle {
   push(block: Buffer, final: boolean): Promise<readonly EncodeResult[]>;
+  /**
+   * Has the worker read the next bytes itself: up to `length` from `fd` at `position`. The
+   * fd must stay open until this settles. After a short read (end of file) later reads of
+   * the stream return nothing, so the caller stops at the first short read.
+   */
+  read(fd: number, position: number, length: number, final: boolean): Promise<StreamReadResult>;
   /** Discards the worker's state for an abandoned stream. */
   drop(): Promise<void>;
 }
@@ -75,6 +81,12 @@ export class WorkerPool {
         const res = await this.request({ op: 'stream', stream, block, final }, transfer, target);
         if (res.op !== 'encode') throw new Error('worker answered the wrong request');
         return res.results;
+      },
+      read: async (fd, position, length, final) => {
+        if (final) close();
+        const res = await this.request({ op: 'stream-read', stream, fd, position, length, final }, [], target);
+        if (res.op !== 'stream-read') throw new Error('worker answered the wrong request');
+        return res.result;
       },
       drop: async () => {
         close();

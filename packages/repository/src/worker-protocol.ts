@@ -15,6 +15,13 @@ export type WorkerRequest =
   | { readonly seq: number; readonly op: 'encode'; readonly type: BlobType; readonly chunks: readonly Uint8Array[] }
   /** The next block of a byte stream; the worker chunks it (state kept per stream) and encodes the chunks it completes. */
   | { readonly seq: number; readonly op: 'stream'; readonly stream: number; readonly block: Uint8Array; readonly final: boolean }
+  /**
+   * The next bytes of a file stream, read by the worker itself from `fd` at `position` (up to
+   * `length`), so file data never passes through the main thread. Once a read of the stream
+   * comes up short (end of file) every later read of it returns nothing: a file that grows
+   * meanwhile is stored as read up to that point, never with a gap.
+   */
+  | { readonly seq: number; readonly op: 'stream-read'; readonly stream: number; readonly fd: number; readonly position: number; readonly length: number; readonly final: boolean }
   | { readonly seq: number; readonly op: 'drop'; readonly stream: number }
   /** Reads whole files of at most `maxSize` bytes and encodes each as one data blob. */
   | { readonly seq: number; readonly op: 'read-encode'; readonly paths: readonly Uint8Array[]; readonly maxSize: number }
@@ -50,11 +57,17 @@ export type ListDirResult =
     }
   | { readonly ok: false; readonly error: EntryError };
 
+/** A stream-read answer: the chunks completed and the bytes read (fewer than asked: end of file), or the read's error. */
+export type StreamReadResult =
+  | { readonly ok: true; readonly bytesRead: number; readonly results: readonly EncodeResult[] }
+  | { readonly ok: false; readonly error: EntryError };
+
 export type DecodeResult = { readonly raw: Uint8Array } | { readonly error: string };
 
 export type WorkerResponse =
   | { readonly seq: number; readonly op: 'encode'; readonly results: readonly EncodeResult[] }
   | { readonly seq: number; readonly op: 'decode'; readonly results: readonly DecodeResult[] }
+  | { readonly seq: number; readonly op: 'stream-read'; readonly result: StreamReadResult }
   | { readonly seq: number; readonly op: 'dropped' }
   | { readonly seq: number; readonly op: 'read-encode'; readonly results: readonly ReadEncodeResult[] }
   | { readonly seq: number; readonly op: 'list-dir'; readonly result: ListDirResult }
