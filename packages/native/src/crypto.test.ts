@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import { entropyBits, hmacSha256, openBox, randomFill, sealBox } from './index.js';
+import { entropyBits, hmacSha256, openBox, openBoxHashing, randomFill, sealBox } from './index.js';
 
 // The reference: the same construction written with node:crypto (docs/repository-format.md §3).
 function referenceSeal(key: Buffer, salt: Buffer, aad: Buffer, plain: Buffer): Buffer {
@@ -64,12 +64,45 @@ describe('box cryptography through Node\'s OpenSSL', () => {
     }
   });
 
+  it('hashes the body in the same pass when the head byte matches, and only then', () => {
+    const idKey = randomBytes(32);
+    for (const n of [0, 1, 65_536, 65_536 * 5 + 3, 3 * 1024 * 1024]) {
+      const body = randomBytes(n);
+      const sealed = nativeSeal(key, randomBytes(16), aad, Buffer.from([0]), body);
+      const [head, out, idOut] = [Buffer.alloc(1), Buffer.alloc(n), Buffer.alloc(32, 0xee)];
+      expect(openBoxHashing({ key, aad, sealed, head, body: out, idKey, idOut, hashIfHead: 0 })).toBe('hashed');
+      expect(out.equals(body)).toBe(true);
+      expect(idOut.equals(createHmac('sha256', idKey).update(body).digest())).toBe(true);
+      const untouched = Buffer.alloc(32, 0xee);
+      expect(openBoxHashing({ key, aad, sealed, head, body: out, idKey, idOut: untouched, hashIfHead: 1 })).toBe('opened');
+      expect(untouched.every((x) => x === 0xee)).toBe(true);
+    }
+    // A key longer than the SHA-256 block is hashed first, as HMAC says.
+    const longKey = randomBytes(100);
+    const body = randomBytes(1000);
+    const sealed = nativeSeal(key, randomBytes(16), aad, Buffer.from([7]), body);
+    const idOut = Buffer.alloc(32);
+    expect(openBoxHashing({ key, aad, sealed, head: Buffer.alloc(1), body: Buffer.alloc(1000), idKey: longKey, idOut, hashIfHead: 7 })).toBe('hashed');
+    expect(idOut.equals(createHmac('sha256', longKey).update(body).digest())).toBe(true);
+  });
+
+  it('hashing or not, a changed byte fails the box, zeroes the output and leaves the id alone', () => {
+    const body = randomBytes(200_000);
+    const sealed = nativeSeal(key, randomBytes(16), aad, Buffer.from([0]), body);
+    sealed[100_000]! ^= 1;
+    const [head, out, idOut] = [Buffer.alloc(1), Buffer.alloc(body.length), Buffer.alloc(32, 0xee)];
+    expect(openBoxHashing({ key, aad, sealed, head, body: out, idKey: key, idOut, hashIfHead: 0 })).toBe('failed');
+    expect(out.every((x) => x === 0) && head[0] === 0).toBe(true);
+    expect(idOut.every((x) => x === 0xee)).toBe(true);
+  });
+
   it('rejects output buffers of the wrong size instead of writing past them', () => {
     expect(() => sealBox({ key, salt: randomBytes(16), aad, head: Buffer.alloc(1), body: Buffer.alloc(10), out: Buffer.alloc(42) })).toThrow(/32 bytes longer/);
     expect(() => sealBox({ key, salt: randomBytes(8), aad, head: Buffer.alloc(1), body: Buffer.alloc(10), out: Buffer.alloc(43) })).toThrow(TypeError);
     const sealed = nativeSeal(key, randomBytes(16), aad, Buffer.alloc(0), Buffer.alloc(10));
     expect(() => openBox({ key, aad, sealed, head: Buffer.alloc(0), body: Buffer.alloc(11) })).toThrow(/32 bytes shorter/);
     expect(() => openBox({ key, aad, sealed: Buffer.alloc(20), head: Buffer.alloc(0), body: Buffer.alloc(0) })).toThrow(TypeError);
+    expect(() => openBoxHashing({ key, aad, sealed, head: Buffer.alloc(0), body: Buffer.alloc(10), idKey: key, idOut: Buffer.alloc(31), hashIfHead: 0 })).toThrow(TypeError);
   });
 
   it('fills random bytes that differ between calls', () => {

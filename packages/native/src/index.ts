@@ -32,7 +32,8 @@ interface Binding {
   hmacSha256(key: Uint8Array, data: Uint8Array, out: Uint8Array): void;
   randomFill(buf: Uint8Array): void;
   sealBox(key: Uint8Array, salt: Uint8Array, aad: Uint8Array, head: Uint8Array, body: Uint8Array, out: Uint8Array): void;
-  openBox(key: Uint8Array, aad: Uint8Array, sealed: Uint8Array, head: Uint8Array, body: Uint8Array): boolean;
+  openBox(key: Uint8Array, aad: Uint8Array, sealed: Uint8Array, head: Uint8Array, body: Uint8Array): 0 | 1;
+  openBox(key: Uint8Array, aad: Uint8Array, sealed: Uint8Array, head: Uint8Array, body: Uint8Array, idKey: Uint8Array, idOut: Uint8Array, hashIfHead: number): 0 | 1 | 2;
   entropyBits(buf: Uint8Array, n: number): number;
 }
 
@@ -225,7 +226,26 @@ export interface OpenBoxArgs {
  * holding unauthenticated plaintext.
  */
 export function openBox(a: OpenBoxArgs): boolean {
-  return binding.openBox(a.key, a.aad, a.sealed, a.head, a.body);
+  return binding.openBox(a.key, a.aad, a.sealed, a.head, a.body) !== 0;
+}
+
+export interface OpenBoxHashingArgs extends OpenBoxArgs {
+  /** The HMAC-SHA-256 key the body is hashed under. */
+  readonly idKey: Uint8Array;
+  /** Receives HMAC-SHA-256(idKey, body) when the result is 'hashed'; untouched otherwise. */
+  readonly idOut: Uint8Array;
+  /** Hash only when the first plaintext byte (head[0]) is this value. */
+  readonly hashIfHead: number;
+}
+
+/**
+ * openBox that also hashes the body slice by slice as it is decrypted, while it is in cache,
+ * when head[0] is `hashIfHead`: one pass over the plaintext instead of two, for a blob stored
+ * raw whose id is the HMAC of its plaintext. 'failed' as openBox's false (head and body zeroed).
+ */
+export function openBoxHashing(a: OpenBoxHashingArgs): 'failed' | 'opened' | 'hashed' {
+  const rc = binding.openBox(a.key, a.aad, a.sealed, a.head, a.body, a.idKey, a.idOut, a.hashIfHead);
+  return rc === 0 ? 'failed' : rc === 1 ? 'opened' : 'hashed';
 }
 
 /** Order-0 entropy, in bits per byte (0-8), of the first `n` bytes of `buf`. */

@@ -46,9 +46,14 @@ export class BlobCodec {
     return { id, sealed, rawLength: raw.length };
   }
 
-  /** Returns the verified raw blob, or a string saying what is wrong with it. */
-  decode(type: BlobType, id: Buffer, sealed: Uint8Array): Buffer | string {
-    const plain = openSplit(this.keys.blob, AAD.blob(type, id), sealed, 1);
+  /**
+   * Returns the verified raw blob, or a string saying what is wrong with it. With `scratch`,
+   * a blob stored raw is opened into it when it fits, and the result is a view of it (valid
+   * until the caller reuses the scratch): for a caller that writes the blob out and drops it.
+   */
+  decode(type: BlobType, id: Buffer, sealed: Uint8Array, scratch?: Buffer): Buffer | string {
+    // A raw blob's id is checked in the same pass that decrypts it, while its bytes are in cache.
+    const plain = openSplit(this.keys.blob, AAD.blob(type, id), sealed, 1, { scratch, hash: { key: this.keys.id, ifHead: ENCODING_RAW } });
     if (plain === undefined) return 'authentication failed (damaged or not this blob)';
     const encoding = plain.head[0];
     const body = plain.body;
@@ -61,7 +66,7 @@ export class BlobCodec {
         return `zstd frame invalid: ${(err as Error).message}`;
       }
     } else return `unknown encoding ${String(encoding)}`;
-    if (!this.id(raw).equals(id)) return 'content does not match its id';
+    if (!(plain.bodyHmac ?? this.id(raw)).equals(id)) return 'content does not match its id';
     return raw;
   }
 

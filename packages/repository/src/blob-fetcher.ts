@@ -11,7 +11,7 @@ import { Semaphore } from './concurrency.js';
 import { RepositoryError } from './errors.js';
 import { packKey } from './pack.js';
 import type { WorkerPool } from './worker-pool.js';
-import { ownsWholeBuffer } from './worker-protocol.js';
+import { ownsWholeBuffer, type DecodeResult, type WriteTarget } from './worker-protocol.js';
 
 /** Blobs closer than this in one pack are read together (the gap is read and dropped). */
 const MAX_GAP = 256 * 1024;
@@ -29,13 +29,19 @@ const MAX_SPAN = 4 * 1024 * 1024;
 const READ_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 const READS_IN_FLIGHT = 16;
 
+/**
+ * What a request wants: the raw blob; the sealed blob (the caller decodes it elsewhere, e.g.
+ * in a file-writing worker); or the raw blob written into a file by the decoding worker.
+ */
+type Want = { readonly kind: 'raw' } | { readonly kind: 'sealed' } | { readonly kind: 'write'; readonly target: WriteTarget };
+
 interface Request {
   readonly id: Buffer;
-  /** Resolve with the sealed blob (the caller decodes it elsewhere, e.g. in a file-writing worker). */
-  readonly sealedOnly: boolean;
+  readonly want: Want;
   readonly offset: number;
   readonly length: number;
-  readonly resolve: (raw: Buffer) => void;
+  /** The raw blob, the sealed blob, or the bytes written, as `want` says. */
+  readonly resolve: (value: Buffer | number) => void;
   readonly reject: (err: unknown) => void;
 }
 
@@ -56,22 +62,32 @@ export class BlobFetcher {
 
   /** The verified raw data blob; rejects with Corrupt naming blob and pack if it is damaged. */
   fetch(idHex: string): Promise<Buffer> {
-    return this.enqueue(idHex, false);
+    return this.enqueue(idHex, { kind: 'raw' }) as Promise<Buffer>;
   }
 
   /** The sealed (still encrypted) data blob, for a worker that decodes and writes it. */
   fetchSealed(idHex: string): Promise<Buffer> {
-    return this.enqueue(idHex, true);
+    return this.enqueue(idHex, { kind: 'sealed' }) as Promise<Buffer>;
   }
 
-  private enqueue(idHex: string, sealedOnly: boolean): Promise<Buffer> {
+  /**
+   * Has the decoding worker write the verified blob at `target` (the raw data never comes
+   * back to this thread); resolves with the bytes written. A failed write rejects with an
+   * Error carrying its errno `code`; a damaged blob with Corrupt, as fetch does. The fd must
+   * stay open until this settles.
+   */
+  fetchInto(idHex: string, target: WriteTarget): Promise<number> {
+    return this.enqueue(idHex, { kind: 'write', target }) as Promise<number>;
+  }
+
+  private enqueue(idHex: string, want: Want): Promise<Buffer | number> {
     const id = Buffer.from(idHex, 'hex');
     const loc = this.o.index.lookup(id);
     if (!loc?.packId) return Promise.reject(new RepositoryError('Corrupt', `data blob ${idHex} is referenced but not in the index`));
     const pack = loc.packId.toString('hex');
     return new Promise((resolve, reject) => {
       const list = this.queued.get(pack) ?? [];
-      list.push({ id, sealedOnly, offset: loc.offset, length: loc.length, resolve, reject });
+      list.push({ id, want, offset: loc.offset, length: loc.length, resolve, reject });
       this.queued.set(pack, list);
       if (!this.scheduled) {
         this.scheduled = true;
@@ -103,19 +119,27 @@ export class BlobFetcher {
   private async readAndDecode(pack: string, range: Request[], start: number, end: number): Promise<void> {
     const bytes = await this.reads.with(1, () => this.o.store.get(packKey(pack), { range: { offset: start, length: end - start }, signal: this.o.signal }));
     const view = (r: Request): Buffer => bytes.subarray(r.offset - start, r.offset - start + r.length);
-    for (const r of range) if (r.sealedOnly) r.resolve(Buffer.from(view(r)));
-    const toDecode = range.filter((r) => !r.sealedOnly);
+    for (const r of range) if (r.want.kind === 'sealed') r.resolve(Buffer.from(view(r)));
+    const toDecode = range.filter((r) => r.want.kind !== 'sealed');
     if (toDecode.length === 0) return;
     // The whole read moves to the worker with the blobs as views of it: no copy per blob.
     const whole = ownsWholeBuffer(bytes);
-    const items = toDecode.map((r) => ({ type: BLOB_DATA as typeof BLOB_DATA, id: r.id, sealed: whole ? view(r) : Buffer.from(view(r)) }));
+    const items = toDecode.map((r) => ({
+      type: BLOB_DATA as typeof BLOB_DATA,
+      id: r.id,
+      sealed: whole ? view(r) : Buffer.from(view(r)),
+      ...(r.want.kind === 'write' ? { write: r.want.target } : {}),
+    }));
     const results = await (whole ? this.o.pool.decode(items, [bytes.buffer as ArrayBuffer]) : this.o.pool.decode(items));
-    toDecode.forEach((r, i) => {
-      const res = results[i]!;
-      if ('error' in res) r.reject(new RepositoryError('Corrupt', `data blob ${r.id.toString('hex')} in pack ${pack}: ${res.error}`));
-      else r.resolve(Buffer.from(res.raw.buffer, res.raw.byteOffset, res.raw.byteLength));
-    });
+    toDecode.forEach((r, i) => settle(r, pack, results[i]!));
   }
+}
+
+function settle(r: Request, pack: string, res: DecodeResult): void {
+  if ('written' in res) r.resolve(res.written);
+  else if ('raw' in res) r.resolve(Buffer.from(res.raw.buffer, res.raw.byteOffset, res.raw.byteLength));
+  else if (res.code !== undefined) r.reject(Object.assign(new Error(res.error), { code: res.code }));
+  else r.reject(new RepositoryError('Corrupt', `data blob ${r.id.toString('hex')} in pack ${pack}: ${res.error}`));
 }
 
 /** Splits one pack's requests into ranges of nearby blobs, in offset order. */

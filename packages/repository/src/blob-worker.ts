@@ -8,11 +8,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { BlobCodec, BLOB_DATA, type BlobType } from './blob-codec.js';
 import { Chunker } from './chunker.js';
-import { ownsWholeBuffer, type DecodeResult, type EncodeResult, type ListDirResult, type ReadEncodeResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
+import { ownsWholeBuffer, type DecodeItem, type DecodeResult, type EncodeResult, type ListDirResult, type ReadEncodeResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
 import { toEntryError, toEntryStat, type EntryError, type EntryStat } from './entry-stat.js';
 import { readXattrs, type XattrRead } from './xattrs.js';
 import { joinRaw } from './paths.js';
-import { restoreSmallFile } from './file-writer.js';
+import { restoreSmallFile, writeAllSync } from './file-writer.js';
 
 const init = workerData as WorkerInit;
 const codec = new BlobCodec({ id: Buffer.from(init.id), blob: Buffer.from(init.blob) });
@@ -126,6 +126,27 @@ function listDir(path: Buffer): ListDirResult {
   return { ok: true, names, stats, xattrs };
 }
 
+/** What blobs written out by this worker are opened into: they are dropped once written. */
+let decodeScratch = Buffer.alloc(0);
+
+function decodeItem(item: DecodeItem): DecodeResult {
+  if (item.write && decodeScratch.length < item.sealed.length) decodeScratch = Buffer.allocUnsafeSlow(item.sealed.length);
+  const out = codec.decode(item.type as BlobType, asBuffer(item.id), item.sealed, item.write ? decodeScratch : undefined);
+  if (typeof out === 'string') return { error: out };
+  // Copy into a buffer of its own here, so it can be transferred: otherwise the main
+  // thread would pay for the structured-clone copy.
+  if (!item.write) return { raw: ownsWholeBuffer(out) ? out : Buffer.from(out) };
+  const { fd, position, length } = item.write;
+  if (out.length !== length) return { error: `decodes to ${out.length} bytes, but the index says ${length}` };
+  try {
+    writeAllSync(fd, out, position);
+  } catch (err) {
+    const e = toEntryError(err);
+    return { error: e.message, code: e.code };
+  }
+  return { written: out.length };
+}
+
 function handle(req: WorkerRequest): Handled {
   switch (req.op) {
     case 'encode':
@@ -147,12 +168,7 @@ function handle(req: WorkerRequest): Handled {
       streams.delete(req.stream);
       return { response: { seq: req.seq, op: 'dropped' }, transfer: [] };
     case 'decode': {
-      const results: DecodeResult[] = req.items.map((item) => {
-        const out = codec.decode(item.type as BlobType, asBuffer(item.id), item.sealed);
-        // Copy into a buffer of its own here, so it can be transferred: otherwise the main
-        // thread would pay for the structured-clone copy.
-        return typeof out === 'string' ? { error: out } : { raw: ownsWholeBuffer(out) ? out : Buffer.from(out) };
-      });
+      const results = req.items.map(decodeItem);
       const transfer = results.flatMap((r) => ('raw' in r && ownsWholeBuffer(r.raw) ? [r.raw.buffer as ArrayBuffer] : []));
       return { response: { seq: req.seq, op: 'decode', results }, transfer };
     }

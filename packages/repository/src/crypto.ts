@@ -4,7 +4,7 @@
  * threads run too.
  */
 import { hkdfSync } from 'node:crypto';
-import { hmacSha256, openBox, randomFill, sealBox } from '@ferry/native';
+import { hmacSha256, openBox, openBoxHashing, randomFill, sealBox } from '@ferry/native';
 
 export const KEY_BYTES = 32;
 export const MASTER_KEY_BYTES = 64;
@@ -76,8 +76,10 @@ export function seal(key: Uint8Array, aad: Uint8Array, parts: readonly Uint8Arra
 /** An opened box split in two: the first `headLength` plaintext bytes and the rest. */
 export interface OpenedBox {
   readonly head: Buffer;
-  /** Owns its whole ArrayBuffer when large enough to leave the Buffer pool (transferable). */
+  /** Owns its whole ArrayBuffer when large enough to leave the Buffer pool (transferable), unless opened into a scratch buffer. */
   readonly body: Buffer;
+  /** HMAC-SHA-256 of the body, when OpenOptions.hash asked for it and the head byte matched. */
+  readonly bodyHmac?: Buffer;
 }
 
 /**
@@ -85,12 +87,24 @@ export interface OpenedBox {
  * that strips a header gets the rest without another copy; undefined when authentication
  * fails (wrong key, tampered, wrong aad).
  */
-export function openSplit(key: Uint8Array, aad: Uint8Array, sealed: Uint8Array, headLength: number): OpenedBox | undefined {
+export function openSplit(key: Uint8Array, aad: Uint8Array, sealed: Uint8Array, headLength: number, options: OpenOptions = {}): OpenedBox | undefined {
   const plain = sealed.length - SEAL_OVERHEAD;
   if (plain < headLength) return undefined;
   const head = Buffer.allocUnsafe(headLength);
-  const body = Buffer.allocUnsafe(plain - headLength);
-  return openBox({ key, aad, sealed, head, body }) ? { head, body } : undefined;
+  const { scratch, hash } = options;
+  const body = scratch && scratch.length >= plain - headLength ? scratch.subarray(0, plain - headLength) : Buffer.allocUnsafe(plain - headLength);
+  if (!hash) return openBox({ key, aad, sealed, head, body }) ? { head, body } : undefined;
+  const idOut = Buffer.allocUnsafe(32);
+  const res = openBoxHashing({ key, aad, sealed, head, body, idKey: hash.key, idOut, hashIfHead: hash.ifHead });
+  if (res === 'failed') return undefined;
+  return res === 'hashed' ? { head, body, bodyHmac: idOut } : { head, body };
+}
+
+export interface OpenOptions {
+  /** A buffer the body is opened into when it is large enough (the body is then a view of it). */
+  readonly scratch?: Buffer;
+  /** Also computes HMAC-SHA-256(key, body) in the same pass, when the first plaintext byte is `ifHead`. */
+  readonly hash?: { readonly key: Uint8Array; readonly ifHead: number };
 }
 
 /** Opens a sealed box; returns undefined when authentication fails (wrong key, tampered, wrong aad). */

@@ -45,6 +45,15 @@ function decodeAll(codec: BlobCodec, job: SmallFileJob): Buffer[] | string {
   return out;
 }
 
+/** Writes all of `raw` at `position`: short writes are continued; one that makes no progress throws rather than retrying forever. */
+export function writeAllSync(fd: number, raw: Uint8Array, position: number): void {
+  for (let off = 0; off < raw.length; ) {
+    const written = writeSync(fd, raw, off, raw.length - off, position + off);
+    if (written <= 0) throw new Error(`write made no progress at byte ${position + off}`);
+    off += written;
+  }
+}
+
 export function restoreSmallFile(codec: BlobCodec, job: SmallFileJob): SmallFileResult {
   const raws = decodeAll(codec, job);
   if (typeof raws === 'string') return { bytes: -1, problems: [raws] };
@@ -59,12 +68,7 @@ export function restoreSmallFile(codec: BlobCodec, job: SmallFileJob): SmallFile
   let bytes = 0;
   try {
     for (const raw of raws) {
-      for (let off = 0; off < raw.length; ) {
-        const written = writeSync(fd, raw, off, raw.length - off, bytes + off);
-        // A write that makes no progress would otherwise be retried forever.
-        if (written <= 0) throw new Error(`write made no progress at byte ${bytes + off}`);
-        off += written;
-      }
+      writeAllSync(fd, raw, bytes);
       bytes += raw.length;
     }
     problems = applyMetaSync({ fd, path }, job.meta);

@@ -235,7 +235,8 @@ export class Repository implements RepositoryCore {
   private async decodeInPool(type: BlobType, id: Buffer, sealed: Buffer): Promise<Buffer | string> {
     const [res] = await this.pool.decode([{ type, id, sealed }]);
     if (!res) return 'no result from worker';
-    return 'error' in res ? res.error : Buffer.from(res.raw.buffer, res.raw.byteOffset, res.raw.byteLength);
+    if ('error' in res) return res.error;
+    return 'raw' in res ? Buffer.from(res.raw.buffer, res.raw.byteOffset, res.raw.byteLength) : 'worker answered without the blob';
   }
 
   /** The nodes of a directory whose entries are spread over `ids` (§7). */

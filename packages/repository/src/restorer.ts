@@ -201,6 +201,7 @@ class RestoreRun {
     if (!node.extents && (node.size ?? 0) <= SMALL_FILE_BYTES && content.length <= SMALL_FILE_BLOBS) return this.writeSmallFile(abs, rel, node, content);
     const fh = await createExclusive(abs);
     try {
+      if (!node.extents && !node.legacyHoles) return await this.writeInWorkers(fh, abs, rel, node);
       const write = contentWriter(fh, node, rel);
       let pos = 0;
       for await (const raw of this.blobs(node.content ?? [])) {
@@ -214,6 +215,46 @@ class RestoreRun {
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * A file stored as it is (no extents, no v1 holes) is written by the decoding workers
+   * themselves, each blob at its offset (the sum of the raw lengths before it), so its data
+   * never comes back to this thread. Up to BLOBS_AHEAD blobs per file are in flight within
+   * the restore-wide byte budget. Every write has settled before the fd is closed, even after
+   * a failure: a worker writing to a closed fd could hit whatever file reuses its number.
+   */
+  private async writeInWorkers(fh: fs.FileHandle, abs: Buffer, rel: string, node: TreeNode): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    let failure: { err: unknown } | undefined;
+    let pos = 0;
+    for (const id of node.content ?? []) {
+      if (this.signal?.aborted) failure ??= { err: new RepositoryError('Canceled', 'restore canceled') };
+      if (failure) break;
+      const length = this.repo.index.lookup(Buffer.from(id, 'hex'))?.rawLength ?? 0;
+      while (inFlight.size >= BLOBS_AHEAD) await Promise.race(inFlight);
+      await this.budget.acquire(2 * length);
+      const write: Promise<void> = this.fetcher
+        .fetchInto(id, { fd: fh.fd, position: pos, length })
+        .then(
+          (written) => {
+            this.meter.bytesDone += written;
+          },
+          (err: unknown) => {
+            failure ??= { err };
+          },
+        )
+        .finally(() => {
+          this.budget.release(2 * length);
+          inFlight.delete(write);
+        });
+      inFlight.add(write);
+      pos += length;
+    }
+    await Promise.all(inFlight);
+    if (failure) throw failure.err;
+    await fh.truncate(pos);
+    this.metaProblems(rel, { fd: fh.fd, path: abs }, node);
   }
 
   /** Small files are decoded, written and given metadata by a worker, in batches. */

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { BlobType } from './blob-codec.js';
-import { ownsWholeBuffer, type DecodeResult, type EncodeResult, type ListDirResult, type ReadEncodeResult, type StreamReadResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
+import { ownsWholeBuffer, type DecodeItem, type DecodeResult, type EncodeResult, type ListDirResult, type ReadEncodeResult, type StreamReadResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
 import { RepositoryError } from './errors.js';
 import type { SmallFileJob, SmallFileResult } from './file-writer.js';
 
@@ -123,7 +123,7 @@ export class WorkerPool {
   }
 
   /** `transfer` moves buffers the items are views of (a whole ranged read) to the worker without a copy. */
-  async decode(items: readonly { type: BlobType; id: Buffer; sealed: Buffer }[], transfer = items.map((i) => i.sealed).filter(ownsWholeBuffer).map((s) => s.buffer as ArrayBuffer)): Promise<readonly DecodeResult[]> {
+  async decode(items: readonly (DecodeItem & { type: BlobType })[], transfer = items.map((i) => i.sealed).filter(ownsWholeBuffer).map((s) => s.buffer as ArrayBuffer)): Promise<readonly DecodeResult[]> {
     const res = await this.request({ op: 'decode', items }, transfer);
     if (res.op !== 'decode') throw new Error('worker answered the wrong request');
     return res.results;

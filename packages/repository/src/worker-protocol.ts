@@ -32,8 +32,23 @@ export type WorkerRequest =
   | {
       readonly seq: number;
       readonly op: 'decode';
-      readonly items: readonly { readonly type: number; readonly id: Uint8Array; readonly sealed: Uint8Array }[];
+      readonly items: readonly DecodeItem[];
     };
+
+/** Where a decoded blob goes instead of back to the main thread: written at `position` of `fd`. */
+export interface WriteTarget {
+  readonly fd: number;
+  readonly position: number;
+  /** The blob's raw length as the index has it: a blob that decodes to another length is not written. */
+  readonly length: number;
+}
+
+export interface DecodeItem {
+  readonly type: number;
+  readonly id: Uint8Array;
+  readonly sealed: Uint8Array;
+  readonly write?: WriteTarget;
+}
 
 export interface EncodeResult {
   readonly id: Uint8Array;
@@ -62,7 +77,8 @@ export type StreamReadResult =
   | { readonly ok: true; readonly bytesRead: number; readonly results: readonly EncodeResult[] }
   | { readonly ok: false; readonly error: EntryError };
 
-export type DecodeResult = { readonly raw: Uint8Array } | { readonly error: string };
+/** The raw blob, or the bytes written for an item with a write target; `code` is set when the write (not the blob) failed. */
+export type DecodeResult = { readonly raw: Uint8Array } | { readonly written: number } | { readonly error: string; readonly code?: string };
 
 export type WorkerResponse =
   | { readonly seq: number; readonly op: 'encode'; readonly results: readonly EncodeResult[] }
