@@ -10,8 +10,8 @@
 #include "ferry_crypto.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <string.h>
 
@@ -53,9 +53,78 @@ static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_va
   return napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= want;
 }
 
+/*
+ * The algorithms, fetched once for the process: EVP_sha256() and EVP_aes_256_gcm() make
+ * OpenSSL 3 look the algorithm up again (under a lock shared by every thread) on each init,
+ * which for 10 kB blobs cost more than the cipher itself.
+ */
+static EVP_MD *fetched_sha256;
+static EVP_CIPHER *fetched_gcm;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_algorithms(void) {
+  fetched_sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+  fetched_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
+
+static const EVP_MD *sha256(void) {
+  pthread_once(&fetch_once, fetch_algorithms);
+  return fetched_sha256 ? fetched_sha256 : EVP_sha256();
+}
+
+static const EVP_CIPHER *aes_256_gcm(void) {
+  pthread_once(&fetch_once, fetch_algorithms);
+  return fetched_gcm ? fetched_gcm : EVP_aes_256_gcm();
+}
+
+/*
+ * HMAC-SHA-256 fed in pieces (RFC 2104 over EVP_Digest, which OpenSSL 3 does not deprecate),
+ * so openBox can hash each slice of plaintext while it is still in cache.
+ */
+typedef struct {
+  EVP_MD_CTX *md;
+  uint8_t opad[64];
+} hmac_stream_t;
+
+static bool hmac_begin(hmac_stream_t *h, const bytes_t *key) {
+  uint8_t k[64] = {0}, ipad[64];
+  unsigned int n = 0;
+  h->md = EVP_MD_CTX_new();
+  if (!h->md) return false;
+  if (key->len > sizeof k) {
+    if (EVP_Digest(key->data, key->len, k, &n, sha256(), NULL) != 1) return false;
+  } else if (key->len > 0) {
+    memcpy(k, key->data, key->len);
+  }
+  for (size_t i = 0; i < sizeof k; i++) {
+    ipad[i] = k[i] ^ 0x36;
+    h->opad[i] = k[i] ^ 0x5c;
+  }
+  OPENSSL_cleanse(k, sizeof k);
+  bool ok = EVP_DigestInit_ex(h->md, sha256(), NULL) == 1 && EVP_DigestUpdate(h->md, ipad, sizeof ipad) == 1;
+  OPENSSL_cleanse(ipad, sizeof ipad);
+  return ok;
+}
+
+static bool hmac_finish(hmac_stream_t *h, uint8_t out[32]) {
+  uint8_t inner[32];
+  unsigned int n = 0;
+  bool ok = EVP_DigestFinal_ex(h->md, inner, &n) == 1 && EVP_DigestInit_ex(h->md, sha256(), NULL) == 1 &&
+            EVP_DigestUpdate(h->md, h->opad, sizeof h->opad) == 1 && EVP_DigestUpdate(h->md, inner, sizeof inner) == 1 &&
+            EVP_DigestFinal_ex(h->md, out, &n) == 1;
+  return ok;
+}
+
+static void hmac_free(hmac_stream_t *h) {
+  EVP_MD_CTX_free(h->md);
+  OPENSSL_cleanse(h->opad, sizeof h->opad);
+}
+
 static bool hmac_sha256(const bytes_t *key, const uint8_t *data, size_t len, uint8_t out[32]) {
-  unsigned int n = 32;
-  return HMAC(EVP_sha256(), key->data, (int)key->len, data, len, out, &n) != NULL && n == 32;
+  hmac_stream_t h = {0};
+  bool ok = hmac_begin(&h, key) && (len == 0 || EVP_DigestUpdate(h.md, data, len) == 1) && hmac_finish(&h, out);
+  hmac_free(&h);
+  return ok;
 }
 
 /* hmacSha256(key, data, out Uint8Array(32)) */
@@ -84,7 +153,7 @@ static EVP_CIPHER_CTX *box_cipher(const bytes_t *key, const uint8_t *salt, const
   if (!hmac_sha256(key, salt, SALT_BYTES, box_key)) return NULL;
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   int n = 0;
-  bool ok = ctx != NULL && EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, box_key, zero_nonce, encrypt) == 1 &&
+  bool ok = ctx != NULL && EVP_CipherInit_ex(ctx, aes_256_gcm(), NULL, box_key, zero_nonce, encrypt) == 1 &&
             (aad->len == 0 || EVP_CipherUpdate(ctx, NULL, &n, aad->data, (int)aad->len) == 1);
   OPENSSL_cleanse(box_key, sizeof box_key);
   if (!ok) {
@@ -126,49 +195,6 @@ napi_value ferry_js_seal_box(napi_env env, napi_callback_info info) {
   EVP_CIPHER_CTX_free(ctx);
   if (!ok) return openssl_failed(env, "sealBox: OpenSSL AES-256-GCM failed");
   return NULL;
-}
-
-/*
- * HMAC-SHA-256 fed in pieces (RFC 2104 over EVP_Digest, which OpenSSL 3 does not deprecate),
- * so openBox can hash each slice of plaintext while it is still in cache.
- */
-typedef struct {
-  EVP_MD_CTX *md;
-  uint8_t opad[64];
-} hmac_stream_t;
-
-static bool hmac_begin(hmac_stream_t *h, const bytes_t *key) {
-  uint8_t k[64] = {0}, ipad[64];
-  unsigned int n = 0;
-  h->md = EVP_MD_CTX_new();
-  if (!h->md) return false;
-  if (key->len > sizeof k) {
-    if (EVP_Digest(key->data, key->len, k, &n, EVP_sha256(), NULL) != 1) return false;
-  } else if (key->len > 0) {
-    memcpy(k, key->data, key->len);
-  }
-  for (size_t i = 0; i < sizeof k; i++) {
-    ipad[i] = k[i] ^ 0x36;
-    h->opad[i] = k[i] ^ 0x5c;
-  }
-  OPENSSL_cleanse(k, sizeof k);
-  bool ok = EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(h->md, ipad, sizeof ipad) == 1;
-  OPENSSL_cleanse(ipad, sizeof ipad);
-  return ok;
-}
-
-static bool hmac_finish(hmac_stream_t *h, uint8_t out[32]) {
-  uint8_t inner[32];
-  unsigned int n = 0;
-  bool ok = EVP_DigestFinal_ex(h->md, inner, &n) == 1 && EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) == 1 &&
-            EVP_DigestUpdate(h->md, h->opad, sizeof h->opad) == 1 && EVP_DigestUpdate(h->md, inner, sizeof inner) == 1 &&
-            EVP_DigestFinal_ex(h->md, out, &n) == 1;
-  return ok;
-}
-
-static void hmac_free(hmac_stream_t *h) {
-  EVP_MD_CTX_free(h->md);
-  OPENSSL_cleanse(h->opad, sizeof h->opad);
 }
 
 /* Decrypts in slices small enough to stay in cache; each slice is hashed right after (when h is set). */

@@ -20,7 +20,8 @@ import type { RepositoryCore } from './core.js';
 import { applyMetaSync, createSpecialSync, metaOf, type MetaTarget } from './restore-metadata.js';
 import { ExtentPlacer } from './extents.js';
 
-const FILES_IN_FLIGHT = 128;
+/** Files being restored at once: enough small-file batches that both workers stay busy while this thread reads packs (128 left them idle half the time; 1024 was 4% faster again for 25% more memory). */
+const FILES_IN_FLIGHT = 512;
 /** Files up to this size (and blob count) are restored by a worker in one go. */
 const SMALL_FILE_BYTES = 1024 * 1024;
 const SMALL_FILE_BLOBS = 4;
@@ -259,9 +260,13 @@ class RestoreRun {
 
   /** Small files are decoded, written and given metadata by a worker, in batches. */
   private async writeSmallFile(abs: Buffer, rel: string, node: TreeNode, content: readonly string[]): Promise<void> {
-    const sealed = await Promise.all(content.map((id) => this.fetcher.fetchSealed(id)));
-    const blobs = content.map((id, i) => ({ id: Buffer.from(id, 'hex'), sealed: sealed[i]! }));
-    const result = await this.smallFiles.submit({ path: abs, blobs, meta: metaOf(node) });
+    // Within the byte budget too, so many files in flight cannot mean many megabytes each.
+    const bytes = content.reduce((sum, id) => sum + this.blobBytes(id), 0);
+    const result = await this.budget.with(bytes, async () => {
+      const sealed = await Promise.all(content.map((id) => this.fetcher.fetchSealed(id)));
+      const blobs = content.map((id, i) => ({ id: Buffer.from(id, 'hex'), sealed: sealed[i]! }));
+      return this.smallFiles.submit({ path: abs, blobs, meta: metaOf(node) });
+    });
     if (result.bytes < 0) throw new RepositoryError('Corrupt', result.problems.join('; '));
     this.meter.bytesDone += result.bytes;
     for (const message of result.problems) this.problems.push({ path: rel, message });
