@@ -51,10 +51,22 @@ export function contentId(idKey: Uint8Array, plaintext: Uint8Array): Buffer {
   return hmacSha256(idKey, plaintext);
 }
 
+/**
+ * Salts are drawn from the DRBG 256 at a time: one RAND_bytes call per salt cost 7 us in a
+ * busy worker, a third of sealing a 10 kB blob. Every refill is a new buffer and every salt
+ * a distinct slice of it, so no salt is ever handed out twice.
+ */
+const SALTS_PER_DRAW = 256;
+let salts = Buffer.alloc(0);
+let saltAt = 0;
+
 function freshSalt(): Buffer {
-  const salt = Buffer.allocUnsafe(SALT_BYTES);
-  randomFill(salt);
-  return salt;
+  if (saltAt === salts.length) {
+    salts = Buffer.allocUnsafeSlow(SALT_BYTES * SALTS_PER_DRAW);
+    randomFill(salts);
+    saltAt = 0;
+  }
+  return salts.subarray(saltAt, (saltAt += SALT_BYTES));
 }
 
 const EMPTY = Buffer.alloc(0);
