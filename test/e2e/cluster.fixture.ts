@@ -255,11 +255,19 @@ export class E2eCluster {
     return this.custom.createNamespacedCustomObject({ ...group, namespace: ns, plural, body: { apiVersion: 'ferry.dev/v1alpha1', ...body } });
   }
 
+  /** On a timeout the error carries the object's last status and the tails of the process logs, since CI keeps nothing else. */
   async waitPhase(plural: string, name: string, ns: string, phases: readonly string[], timeoutMs: number): Promise<Cr> {
-    return waitFor(async () => {
-      const o = await this.get(plural, name, ns);
-      return phases.includes(o.status?.phase) && o;
-    }, timeoutMs, `${plural} ${ns}/${name} to reach ${phases.join('|')}`);
+    let last: unknown;
+    try {
+      return await waitFor(async () => {
+        const o = await this.get(plural, name, ns);
+        last = o.status;
+        return phases.includes(o.status?.phase) && o;
+      }, timeoutMs, `${plural} ${ns}/${name} to reach ${phases.join('|')}`);
+    } catch (err) {
+      const tails = await Promise.all(this.logFiles.map(async (f) => `--- ${f} (last 40 lines)\n${(await readFile(f, 'utf8').catch(() => '')).split('\n').slice(-40).join('\n')}`));
+      throw new Error(`${(err as Error).message}; last status ${JSON.stringify(last)}\n${tails.join('\n')}`, { cause: err });
+    }
   }
 
   async runningPods(ns: string, count: number): Promise<V1Pod[]> {

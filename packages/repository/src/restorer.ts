@@ -26,7 +26,8 @@ const FILES_IN_FLIGHT = 512;
 const SMALL_FILE_BYTES = 1024 * 1024;
 const SMALL_FILE_BLOBS = 4;
 const SMALL_FILE_BATCH = 64;
-const BLOBS_AHEAD = 8;
+/** Blobs of one file in flight: with 8 a single large file kept the workers short of work (1 GiB file: 1.3 s -> 1.2 s with 32); the byte budget bounds memory. */
+const BLOBS_AHEAD = 32;
 /** Bytes of blobs in flight across the whole restore (sealed and decoded). */
 const BLOB_BUDGET = 48 * 1024 * 1024;
 /**
