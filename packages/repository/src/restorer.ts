@@ -234,8 +234,9 @@ class RestoreRun {
       if (this.signal?.aborted) failure ??= { err: new RepositoryError('Canceled', 'restore canceled') };
       if (failure) break;
       const length = this.repo.index.lookup(Buffer.from(id, 'hex'))?.rawLength ?? 0;
+      const bytes = this.blobBytes(id);
       while (inFlight.size >= BLOBS_AHEAD) await Promise.race(inFlight);
-      await this.budget.acquire(2 * length);
+      await this.budget.acquire(bytes);
       const write: Promise<void> = this.fetcher
         .fetchInto(id, { fd: fh.fd, position: pos, length })
         .then(
@@ -247,7 +248,7 @@ class RestoreRun {
           },
         )
         .finally(() => {
-          this.budget.release(2 * length);
+          this.budget.release(bytes);
           inFlight.delete(write);
         });
       inFlight.add(write);
