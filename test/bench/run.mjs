@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { measureCeiling } from './ceiling.mjs';
 import { generateLarge, generateOnefile, generateSmall, mutatePages, plan } from './data.mjs';
 import { duBytes, median, rssMethod } from './measure.mjs';
+import { pageReportingState, warmMemory } from './memory.mjs';
 import { derive, renderTable, summarize } from './report.mjs';
 import { FERRY_CLI, TOOLS } from './tools.mjs';
 import { openS3Medium } from './s3.mjs';
@@ -96,6 +97,9 @@ async function runScenario(tool, set, name, base, run, record, s3) {
   let size = await repoSize();
   let lastSnapshot;
   const phase = async (phaseName, action) => {
+    // A command writes at most the data set once more (a repository or a restore target,
+    // a page or more per file) and keeps a few hundred MiB of its own.
+    await warmMemory(base, Math.max(set.bytes, set.files * 8192) * 1.25 + (512 << 20));
     const m = await action();
     const now = await repoSize();
     record(phaseName, { seconds: m.seconds, rssKiB: m.peakRssKiB, bytesAdded: now - size });
@@ -177,7 +181,13 @@ async function main() {
   const result = {
     when: new Date().toISOString(),
     machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model, kernel: release(), node: process.version, restic: resticVersion },
-    config: { ...config, plan: p, rssMethod, pageCache: 'warm: caches are not dropped (the machine is shared)' },
+    config: {
+      ...config,
+      plan: p,
+      rssMethod,
+      pageCache: 'warm: caches are not dropped (the machine is shared)',
+      freedMemory: await pageReportingState(),
+    },
     media,
   };
   await mkdir(dirname(resultsFile), { recursive: true });
