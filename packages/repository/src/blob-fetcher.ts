@@ -11,7 +11,7 @@ import { Semaphore } from './concurrency.js';
 import { RepositoryError } from './errors.js';
 import { packKey } from './pack.js';
 import type { WorkerPool } from './worker-pool.js';
-import { ownsWholeBuffer, type DecodeResult, type WriteTarget } from './worker-protocol.js';
+import { bufferView, ownsWholeBuffer, type DecodeResult, type WriteTarget } from './worker-protocol.js';
 
 /** Blobs closer than this in one pack are read together (the gap is read and dropped). */
 const MAX_GAP = 256 * 1024;
@@ -137,7 +137,7 @@ export class BlobFetcher {
 
 function settle(r: Request, pack: string, res: DecodeResult): void {
   if ('written' in res) r.resolve(res.written);
-  else if ('raw' in res) r.resolve(Buffer.from(res.raw.buffer, res.raw.byteOffset, res.raw.byteLength));
+  else if ('raw' in res) r.resolve(bufferView(res.raw));
   else if (res.code !== undefined) r.reject(Object.assign(new Error(res.error), { code: res.code }));
   else r.reject(new RepositoryError('Corrupt', `data blob ${r.id.toString('hex')} in pack ${pack}: ${res.error}`));
 }

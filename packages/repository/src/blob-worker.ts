@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { BlobCodec, BLOB_DATA, type BlobType } from './blob-codec.js';
 import { Chunker } from './chunker.js';
-import { ownsWholeBuffer, type DecodeItem, type DecodeResult, type EncodeResult, type ListDirResult, type ReadEncodeResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
+import { bufferView, ownsWholeBuffer, type DecodeItem, type DecodeResult, type EncodeResult, type ListDirResult, type ReadEncodeResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
 import { toEntryError, toEntryStat, type EntryError, type EntryStat } from './entry-stat.js';
 import { readXattrs, type XattrRead } from './xattrs.js';
 import { joinRaw } from './paths.js';
@@ -23,11 +23,11 @@ interface StreamState {
 }
 const streams = new Map<number, StreamState>();
 /**
- * The one buffer stream-read reads into. A worker handles one message at a time, and the
- * chunker copies what it carries over, so the buffer is free again once a read is encoded.
+ * The one buffer stream-read and read-encode read into. A worker handles one message at a
+ * time, and the chunker copies what it carries over, so the buffer is free again once a
+ * read is encoded.
  */
 let readBuffer = Buffer.alloc(0);
-const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 interface Handled {
   readonly response: WorkerResponse;
@@ -89,11 +89,11 @@ function readSmall(path: Buffer, maxSize: number): ReadEncodeResult {
     const size = fstatSync(fd).size;
     if (size > maxSize) return { ok: false, tooLarge: true, size };
     if (size === 0) return { ok: true, size: 0 };
-    const buf = Buffer.allocUnsafeSlow(size);
+    // Not a buffer of its own: a fresh ArrayBuffer per file cost as much as the read.
+    if (readBuffer.length < size) readBuffer = Buffer.allocUnsafeSlow(Math.max(size, maxSize));
     let got = 0;
-    for (let n = 1; n > 0 && got < size; got += n) n = readSync(fd, buf, got, size - got, got);
-    const raw = got === size ? buf : buf.subarray(0, got);
-    return { ok: true, size: got, encoded: codec.encode(BLOB_DATA, raw) };
+    for (let n = 1; n > 0 && got < size; got += n) n = readSync(fd, readBuffer, got, size - got, got);
+    return { ok: true, size: got, encoded: codec.encode(BLOB_DATA, readBuffer.subarray(0, got)) };
   } catch (err) {
     return { ok: false, error: toEntryError(err) };
   } finally {
@@ -131,7 +131,7 @@ let decodeScratch = Buffer.alloc(0);
 
 function decodeItem(item: DecodeItem): DecodeResult {
   if (item.write && decodeScratch.length < item.sealed.length) decodeScratch = Buffer.allocUnsafeSlow(item.sealed.length);
-  const out = codec.decode(item.type as BlobType, asBuffer(item.id), item.sealed, item.write ? decodeScratch : undefined);
+  const out = codec.decode(item.type as BlobType, bufferView(item.id), item.sealed, item.write ? decodeScratch : undefined);
   if (typeof out === 'string') return { error: out };
   // Copy into a buffer of its own here, so it can be transferred: otherwise the main
   // thread would pay for the structured-clone copy.
@@ -150,20 +150,20 @@ function decodeItem(item: DecodeItem): DecodeResult {
 function handle(req: WorkerRequest): Handled {
   switch (req.op) {
     case 'encode':
-      return encoded(req.seq, req.chunks.map((chunk) => codec.encode(req.type, asBuffer(chunk))));
+      return encoded(req.seq, req.chunks.map((chunk) => codec.encode(req.type, bufferView(chunk))));
     case 'stream':
       return encoded(req.seq, chunkAndEncode(req.stream, req.block, req.final));
     case 'stream-read':
       return streamRead(req);
     case 'read-encode': {
-      const results = req.paths.map((p) => readSmall(asBuffer(p), req.maxSize));
+      const results = req.paths.map((p) => readSmall(bufferView(p), req.maxSize));
       const transfer = results.flatMap((r) => (r.ok && r.encoded && ownsWholeBuffer(r.encoded.sealed) ? [r.encoded.sealed.buffer as ArrayBuffer] : []));
       return { response: { seq: req.seq, op: 'read-encode', results }, transfer };
     }
     case 'write-files':
       return { response: { seq: req.seq, op: 'write-files', results: req.jobs.map((job) => restoreSmallFile(codec, job)) }, transfer: [] };
     case 'list-dir':
-      return { response: { seq: req.seq, op: 'list-dir', result: listDir(asBuffer(req.path)) }, transfer: [] };
+      return { response: { seq: req.seq, op: 'list-dir', result: listDir(bufferView(req.path)) }, transfer: [] };
     case 'drop':
       streams.delete(req.stream);
       return { response: { seq: req.seq, op: 'dropped' }, transfer: [] };

@@ -9,7 +9,7 @@ import { BLOB_DATA } from './blob-codec.js';
 import { Batcher, observed, Semaphore } from './concurrency.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { WriteSession } from './write-session.js';
-import { ownsWholeBuffer, type EncodeResult, type ReadEncodeResult, type StreamReadResult } from './worker-protocol.js';
+import { bufferView, ownsWholeBuffer, type EncodeResult, type ReadEncodeResult, type StreamReadResult } from './worker-protocol.js';
 import { throwIfAborted } from './errors.js';
 import { dataExtents } from '@ferry/native';
 import type { FileExtent } from './api.js';
@@ -179,8 +179,8 @@ export class ContentWriter {
   }
 
   private accept(res: EncodeResult): string {
-    const id = Buffer.from(res.id.buffer, res.id.byteOffset, res.id.byteLength);
-    const sealed = Buffer.from(res.sealed.buffer, res.sealed.byteOffset, res.sealed.byteLength);
+    const id = bufferView(res.id);
+    const sealed = bufferView(res.sealed);
     if (!this.o.session.add(BLOB_DATA, id, sealed, res.rawLength)) this.o.stats.bytesDeduplicated += res.rawLength;
     this.o.onBytes(res.rawLength);
     return id.toString('hex');

@@ -8,6 +8,7 @@ import { closeSync, constants, lstatSync, openSync, unlinkSync, writeSync } from
 import type { BlobCodec } from './blob-codec.js';
 import { BLOB_DATA } from './blob-codec.js';
 import { applyMetaSync, type NodeMeta } from './restore-metadata.js';
+import { bufferView } from './worker-protocol.js';
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -37,7 +38,7 @@ function createExclusiveSync(path: Buffer): number {
 function decodeAll(codec: BlobCodec, job: SmallFileJob): Buffer[] | string {
   const out: Buffer[] = [];
   for (const b of job.blobs) {
-    const id = Buffer.from(b.id.buffer, b.id.byteOffset, b.id.byteLength);
+    const id = bufferView(b.id);
     const raw = codec.decode(BLOB_DATA, id, b.sealed);
     if (typeof raw === 'string') return `data blob ${id.toString('hex')}: ${raw}`;
     out.push(raw);
@@ -57,7 +58,7 @@ export function writeAllSync(fd: number, raw: Uint8Array, position: number): voi
 export function restoreSmallFile(codec: BlobCodec, job: SmallFileJob): SmallFileResult {
   const raws = decodeAll(codec, job);
   if (typeof raws === 'string') return { bytes: -1, problems: [raws] };
-  const path = Buffer.from(job.path.buffer, job.path.byteOffset, job.path.byteLength);
+  const path = bufferView(job.path);
   let fd: number;
   try {
     fd = createExclusiveSync(path);

@@ -73,6 +73,25 @@ describe('encodeIndexSegment / decodeIndexSegment', () => {
     expect(decoded.blobs).toEqual([dup]);
   });
 
+  it('sorts ids bytewise when they share a long prefix or differ only in high bytes', () => {
+    // 0xff.. and 0x80.. first bytes catch a prefix key that overflows or goes negative;
+    // ids equal in their first 6 bytes must still be ordered by the rest.
+    const withPrefix = (head: number[], tail: number) => Buffer.concat([Buffer.from(head), Buffer.alloc(32 - head.length, tail)]);
+    const ids = [
+      withPrefix([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 0x02),
+      withPrefix([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 0x01),
+      withPrefix([0x80, 0, 0, 0, 0, 0], 0x00),
+      withPrefix([0x7f, 0xff, 0xff, 0xff, 0xff, 0xff], 0xff),
+      withPrefix([0, 0, 0, 0, 0, 1], 0x00),
+      withPrefix([0, 0, 0, 0, 0, 0], 0xff),
+      ...Array.from({ length: 200 }, () => randomBytes(32)),
+    ];
+    const blobs = ids.map((blobId, i) => ({ id: blobId, packNo: 0, offset: i, length: 1, rawLength: 1 }));
+    const decoded = decodeIndexSegment(encodeIndexSegment({ supersedes: [], packs: [{ id: id(9), type: 0 }], blobs }));
+    const expected = [...ids].sort(Buffer.compare).map((b) => b.toString('hex'));
+    expect(decoded.blobs.map((b) => b.id.toString('hex'))).toEqual(expected);
+  });
+
   it('refuses input that cannot be encoded with a RangeError', () => {
     const pack = { id: id(1), type: 0 };
     const blob = { id: id(2), packNo: 0, offset: 0, length: 1, rawLength: 1 };

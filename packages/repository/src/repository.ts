@@ -33,6 +33,7 @@ import { decodeSnapshot, listSnapshotIds, snapshotKey } from './snapshot-store.j
 import { decodeTreeBlob, isSafeName } from './tree.js';
 import { withHoles } from './extents.js';
 import { WorkerPool } from './worker-pool.js';
+import { bufferView } from './worker-protocol.js';
 import { gearTable } from './chunker.js';
 import { WriteSession } from './write-session.js';
 import { mapLimited } from './concurrency.js';
@@ -236,7 +237,7 @@ export class Repository implements RepositoryCore {
     const [res] = await this.pool.decode([{ type, id, sealed }]);
     if (!res) return 'no result from worker';
     if ('error' in res) return res.error;
-    return 'raw' in res ? Buffer.from(res.raw.buffer, res.raw.byteOffset, res.raw.byteLength) : 'worker answered without the blob';
+    return 'raw' in res ? bufferView(res.raw) : 'worker answered without the blob';
   }
 
   /** The nodes of a directory whose entries are spread over `ids` (§7). */

@@ -94,3 +94,8 @@ export type WorkerResponse =
 export function ownsWholeBuffer(u: Uint8Array): boolean {
   return u.byteOffset === 0 && u.byteLength === u.buffer.byteLength && !(u.buffer instanceof SharedArrayBuffer);
 }
+
+/** Structured clone turns a Buffer into a plain Uint8Array; this is a Buffer over the same bytes (no copy). */
+export function bufferView(u: Uint8Array): Buffer {
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
