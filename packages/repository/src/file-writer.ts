@@ -8,7 +8,6 @@ import { closeSync, constants, lstatSync, openSync, unlinkSync, writeSync } from
 import type { BlobCodec } from './blob-codec.js';
 import { BLOB_DATA } from './blob-codec.js';
 import { applyMetaSync, type NodeMeta } from './restore-metadata.js';
-import { bufferView } from './worker-protocol.js';
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -38,7 +37,7 @@ function createExclusiveSync(path: Buffer): number {
 function decodeAll(codec: BlobCodec, job: SmallFileJob): Buffer[] | string {
   const out: Buffer[] = [];
   for (const b of job.blobs) {
-    const id = bufferView(b.id);
+    const id = Buffer.from(b.id.buffer, b.id.byteOffset, b.id.byteLength);
     const raw = codec.decode(BLOB_DATA, id, b.sealed);
     if (typeof raw === 'string') return `data blob ${id.toString('hex')}: ${raw}`;
     out.push(raw);
@@ -58,7 +57,8 @@ export function writeAllSync(fd: number, raw: Uint8Array, position: number): voi
 export function restoreSmallFile(codec: BlobCodec, job: SmallFileJob): SmallFileResult {
   const raws = decodeAll(codec, job);
   if (typeof raws === 'string') return { bytes: -1, problems: [raws] };
-  const path = bufferView(job.path);
+  // worker-protocol's bufferView, spelled out: that module imports this one's types.
+  const path = Buffer.from(job.path.buffer, job.path.byteOffset, job.path.byteLength);
   let fd: number;
   try {
     fd = createExclusiveSync(path);
