@@ -273,7 +273,7 @@ class BackupRun {
       const later = await this.entry(joinRaw(abs, name), childRel, name, st, parent?.get(name.toString('latin1')), localRules, progress, listing.xattrs[i]);
       nodes.push(this.track(later.node, progress));
     }
-    const done = observed(settleNodes(nodes).then((n) => this.storeDir(n)));
+    const done = observed(settleNodes(nodes).then((n) => this.storeOrReuse(n, parent, parentTrees)));
     return () => done;
   }
 
@@ -420,6 +420,22 @@ class BackupRun {
   }
 
   /**
+   * A directory whose nodes equal its parent snapshot's, field for field, keeps the
+   * parent's tree blobs: an unchanged re-backup then encodes and hashes no tree (0.4 s of
+   * the main thread for 100k files). The ids decode to exactly these nodes, so the
+   * snapshot is the same as if they had been written again.
+   */
+  private async storeOrReuse(nodes: TreeNode[], parent: ParentMap | undefined, parentIds: readonly string[] | undefined): Promise<string[]> {
+    const reusable =
+      parent !== undefined &&
+      parentIds !== undefined &&
+      sameNodes(nodes, parent.values()) &&
+      // A parent tree pruned away (or in a condemned pack) must be written again.
+      parentIds.every((id) => this.session.has(Buffer.from(id, 'hex')));
+    return reusable ? [...parentIds] : this.storeDir(nodes);
+  }
+
+  /**
    * Stores a directory's nodes as tree blobs of at most TREE_CHUNK_NODES each. A new tree
    * is compressed and sealed in a worker: on trees of small files the main thread is the
    * limit, and sealing 100k nodes' worth of JSON cost it 0.3 s.
@@ -513,6 +529,35 @@ function isEntryError(v: unknown): v is EntryError {
 const FILE_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EPERM', 'EIO', 'ELOOP', 'ENOTDIR', 'EISDIR', 'ENXIO', 'ESTALE', 'EINVAL', 'ENAMETOOLONG']);
 function isFileError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && FILE_ERROR_CODES.has(String((err as { code?: unknown }).code));
+}
+
+/** Whether `nodes` are `parent`'s nodes in the same order with every field equal. */
+function sameNodes(nodes: readonly TreeNode[], parent: Iterable<TreeNode>): boolean {
+  let i = 0;
+  for (const p of parent) {
+    const n = nodes[i++];
+    if (n === undefined || !sameValue(n, p)) return false;
+  }
+  return i === nodes.length;
+}
+
+/**
+ * Deep equality over what a tree node holds: scalars, bigints, Buffers, arrays and plain
+ * objects. Generic on purpose, so a field added to TreeNode cannot be forgotten here; a
+ * key whose value is undefined counts as absent.
+ */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Buffer.isBuffer(a) || Buffer.isBuffer(b)) return Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b);
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  }
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  const defined = (r: Record<string, unknown>) => Object.keys(r).filter((k) => r[k] !== undefined);
+  const keys = defined(ra);
+  return keys.length === defined(rb).length && keys.every((k) => sameValue(ra[k], rb[k]));
 }
 
 async function settleNodes(nodes: Promise<TreeNode | undefined>[]): Promise<TreeNode[]> {

@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { join } from 'node:path';
-import { mkdir, writeFile, symlink, readdir, readFile, stat, lstat, open, link, truncate, readdir as ls } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile, symlink, readdir, readFile, stat, lstat, open, link, truncate, readdir as ls } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { LocalStore } from '@ferry/blobstore';
 import { cleanupScope, describeTree, newRepository, PASSWORD } from './roundtrip.fixture.js';
@@ -124,6 +124,64 @@ describe('backup behaviour', () => {
     const s = await backup(repo, src);
     expect(s.bytesDeduplicated).toBe(data.length);
     expect(s.bytesAdded).toBeLessThan(data.length * 1.01);
+  });
+});
+
+describe('unchanged directories', () => {
+  const subtreesOf = async (repo: Repository, tree: readonly string[], name: string) =>
+    (await repo.readTree(tree)).find((n) => n.name.toString() === name)?.subtrees;
+
+  it('keep their parent tree blobs; a changed file or mode writes its directory and the ones above', async () => {
+    const [repoDir, src, target] = [await dir(), await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    for (const d of ['a', 'b']) {
+      await mkdir(join(src, d));
+      for (let i = 0; i < 3; i++) await writeFile(join(src, d, `f${i}`), `${d}${i}`);
+    }
+    // The first backup reads the files and so changes their atimes: the second one
+    // records those, and from then on the trees are unchanged.
+    await backup(repo, src);
+    const first = await backup(repo, src);
+    // An unchanged re-backup encodes no tree: the only ids it computes verify the parent
+    // trees it reads (one per decode at most); writing trees again would add one each.
+    const id = vi.spyOn(repo.codec, 'id');
+    const decode = vi.spyOn(repo.codec, 'decode');
+    const again = await backup(repo, src);
+    expect(decode).toHaveBeenCalled();
+    expect(id.mock.calls.length).toBeLessThanOrEqual(decode.mock.calls.length);
+    vi.restoreAllMocks();
+    expect(again.snapshot.tree).toEqual(first.snapshot.tree);
+    expect(again.blobsAdded).toBe(0);
+
+    await writeFile(join(src, 'a', 'f1'), 'changed');
+    const changed = await backup(repo, src);
+    expect(changed.snapshot.tree).not.toEqual(first.snapshot.tree);
+    expect(await subtreesOf(repo, changed.snapshot.tree, 'a')).not.toEqual(await subtreesOf(repo, first.snapshot.tree, 'a'));
+    expect(await subtreesOf(repo, changed.snapshot.tree, 'b')).toEqual(await subtreesOf(repo, first.snapshot.tree, 'b'));
+
+    // Metadata alone (no content change) is a change too.
+    await chmod(join(src, 'b', 'f2'), 0o600);
+    const chmodded = await backup(repo, src);
+    expect(await subtreesOf(repo, chmodded.snapshot.tree, 'b')).not.toEqual(await subtreesOf(repo, changed.snapshot.tree, 'b'));
+    await repo.restore({ snapshot: chmodded.snapshot.id, target });
+    expect(await describeTree(target)).toEqual(await describeTree(src));
+  });
+
+  it('are written again when an entry is gone or new', async () => {
+    const [repoDir, src] = [await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    await mkdir(join(src, 'd'));
+    await writeFile(join(src, 'd', 'x'), 'x');
+    await writeFile(join(src, 'd', 'y'), 'y');
+    const first = await backup(repo, src);
+    await rm(join(src, 'd', 'y'));
+    const fewer = await backup(repo, src);
+    expect(fewer.snapshot.tree).not.toEqual(first.snapshot.tree);
+    await writeFile(join(src, 'd', 'y'), 'y');
+    await writeFile(join(src, 'd', 'z'), 'z');
+    const more = await backup(repo, src);
+    const names = (await repo.readTree((await subtreesOf(repo, more.snapshot.tree, 'd'))!)).map((n) => n.name.toString());
+    expect(names).toEqual(['x', 'y', 'z']);
   });
 });
 
