@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { join } from 'node:path';
-import { chmod, mkdir, rm, writeFile, symlink, readdir, readFile, stat, lstat, open, link, truncate, readdir as ls } from 'node:fs/promises';
+import { chmod, mkdir, rm, utimes, writeFile, symlink, readdir, readFile, stat, lstat, open, link, truncate, readdir as ls } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { LocalStore } from '@ferry/blobstore';
 import { cleanupScope, describeTree, newRepository, PASSWORD } from './roundtrip.fixture.js';
@@ -113,6 +113,23 @@ describe('backup behaviour', () => {
     expect(last.bytesDone).toBe(s.bytesProcessed);
     expect(last.filesTotal).toBe(5);
     expect(last.bytesTotal).toBe(5 * 700 * 1024);
+  });
+
+  it('leaves the atimes of the files it reads as they were (O_NOATIME)', async () => {
+    const [repoDir, src] = [await dir(), await dir()];
+    const repo = await repoIn(repoDir);
+    const files = { small: randomBytes(1000), large: randomBytes(9 * 1024 * 1024) };
+    // An atime before the mtime: relatime would move it on the first read.
+    const atime = new Date('2020-01-02T03:04:05Z');
+    const mtime = new Date('2021-01-02T03:04:05Z');
+    for (const [name, data] of Object.entries(files)) {
+      await writeFile(join(src, name), data);
+      await utimes(join(src, name), atime, mtime);
+    }
+    const s = await backup(repo, src);
+    expect(s.filesNew).toBe(2);
+    expect(s.bytesRead).toBe(files.small.length + files.large.length);
+    for (const name of Object.keys(files)) expect((await stat(join(src, name))).atime.toISOString()).toBe(atime.toISOString());
   });
 
   it('deduplicates identical content across files and snapshots', async () => {

@@ -5,13 +5,14 @@
  * A stream's blocks all go to one worker, which keeps its chunker state between them.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, readdirSync, readSync } from 'node:fs';
 import { BlobCodec, BLOB_DATA, type BlobType } from './blob-codec.js';
 import { Chunker } from './chunker.js';
 import { bufferView, ownsWholeBuffer, type DecodeItem, type DecodeResult, type EncodeResult, type ListDirResult, type ReadEncodeResult, type WorkerInit, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
 import { toEntryError, toEntryStat, type EntryError, type EntryStat } from './entry-stat.js';
 import { readXattrs, type XattrRead } from './xattrs.js';
 import { joinRaw } from './paths.js';
+import { openSourceSync } from './source-open.js';
 import { restoreSmallFile, writeAllSync } from './file-writer.js';
 
 const init = workerData as WorkerInit;
@@ -81,7 +82,7 @@ function streamRead(req: Extract<WorkerRequest, { op: 'stream-read' }>): Handled
 function readSmall(path: Buffer, maxSize: number): ReadEncodeResult {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSourceSync(path);
   } catch (err) {
     return { ok: false, error: toEntryError(err) };
   }

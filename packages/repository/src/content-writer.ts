@@ -3,7 +3,7 @@
  * pool, large files and streams are read in blocks, cut by the keyed chunker and sent
  * chunk by chunk. Memory is bounded by the byte semaphore, not by file size.
  */
-import { open as openCb, close as closeCb, constants } from 'node:fs';
+import { close as closeCb } from 'node:fs';
 import { promisify } from 'node:util';
 import { BLOB_DATA } from './blob-codec.js';
 import { Batcher, observed, Semaphore } from './concurrency.js';
@@ -12,9 +12,9 @@ import type { WriteSession } from './write-session.js';
 import { bufferView, ownsWholeBuffer, type EncodeResult, type ReadEncodeResult, type StreamReadResult } from './worker-protocol.js';
 import { throwIfAborted } from './errors.js';
 import { dataExtents } from '@ferry/native';
+import { openSource } from './source-open.js';
 import type { FileExtent } from './api.js';
 
-const openP = promisify(openCb);
 const closeP = promisify(closeCb);
 
 const BLOCK_BYTES = 4 * 1024 * 1024;
@@ -78,7 +78,7 @@ export class ContentWriter {
   }
 
   async largeFile(path: Buffer): Promise<StoredContent> {
-    const fd = await openP(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const fd = await openSource(path);
     try {
       return await this.fileStream(fd, [{ offset: 0, length: Infinity }]);
     } finally {
@@ -91,7 +91,7 @@ export class ContentWriter {
    * read. A file whose one extent is all of it is stored like any other file.
    */
   async sparseFile(path: Buffer, size: number): Promise<StoredContent> {
-    const fd = await openP(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const fd = await openSource(path);
     try {
       const extents = dataExtents(fd, size);
       if (extents.length === 1 && extents[0]!.offset === 0 && extents[0]!.length === size) return await this.fileStream(fd, [{ offset: 0, length: Infinity }]);
