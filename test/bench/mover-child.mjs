@@ -4,9 +4,13 @@
 import { ResticMover } from '@ferry/restic';
 
 const [op, repository, arg, target] = process.argv.slice(2);
+// The mover gives restic only what it is handed, never this process's environment: the
+// S3 medium's credentials must be passed on explicitly.
+const s3Env = Object.fromEntries(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])));
 const mover = new ResticMover({
   repository,
   password: process.env.RESTIC_PASSWORD,
+  env: s3Env,
   ...(process.env.RESTIC_CACHE_DIR ? { cacheDir: process.env.RESTIC_CACHE_DIR } : {}),
 });
 let result;
